@@ -1,0 +1,268 @@
+//! What goes into the engine ([`Command`]) and what comes out of it ([`PoolEvent`]).
+//!
+//! Every consumer (dashboard, headless runner, library caller, tests) sees the
+//! pool only through these two types.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::task::{TaskOutput, TaskSpec};
+
+/// A worker's id: stable for the worker's life, never reused within a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkerId(pub u32);
+
+/// A task's id: assigned at submission, in submission order, starting at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u64);
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "w{}", self.0)
+    }
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A task as submitted: what to run, and the line it was written as.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// What to run.
+    pub spec: TaskSpec,
+    /// The task line as the user wrote it (shown in events, logs and the dashboard).
+    pub line: Arc<str>,
+}
+
+impl Task {
+    /// Parses a task line (see the README for the syntax).
+    pub fn parse(line: &str) -> Result<Task, crate::task::ParseError> {
+        let spec = TaskSpec::parse(line)?;
+        Ok(Task {
+            spec,
+            line: Arc::from(line.trim()),
+        })
+    }
+}
+
+impl From<TaskSpec> for Task {
+    fn from(spec: TaskSpec) -> Task {
+        let line = Arc::from(describe(&spec));
+        Task { spec, line }
+    }
+}
+
+/// A task line that means `spec` (used when a task is built in code, not parsed).
+fn describe(spec: &TaskSpec) -> String {
+    let q = |s: &str| shell_words::quote(s).into_owned();
+    match spec {
+        TaskSpec::Spin(n) => format!("spin {n}"),
+        TaskSpec::Sleep(s) => format!("sleep {s}"),
+        TaskSpec::Square(n) => format!("square {n}"),
+        TaskSpec::Sha256(p) => format!("sha256 {}", q(p)),
+        TaskSpec::Thumbnail {
+            path,
+            width,
+            height,
+        } => format!("thumbnail {} {width}x{height}", q(path)),
+        TaskSpec::Shell(c) => format!("shell {c}"),
+        TaskSpec::Hang => "hang".into(),
+        TaskSpec::Fail(m) => format!("fail {m}"),
+        TaskSpec::Crash => "crash".into(),
+    }
+}
+
+/// An order to the pool. Sent with [`crate::PoolHandle::send`]; never blocks.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Queue these tasks (ids already allocated by the handle).
+    Submit(Vec<(TaskId, Task)>),
+    /// Stop the worker's process group (SIGSTOP). Its task waits; its timeout clock stops.
+    Pause(WorkerId),
+    /// Continue a paused worker (SIGCONT).
+    Resume(WorkerId),
+    /// Stop handing out tasks to any worker; running tasks go on.
+    PauseDispatch,
+    /// Hand out tasks again.
+    ResumeDispatch,
+    /// Ask the worker to stop after its current task; after the join timeout,
+    /// SIGTERM then SIGKILL its process group. The pool replaces it.
+    Terminate(WorkerId),
+    /// SIGKILL the worker's process group now. The pool replaces it.
+    Kill(WorkerId),
+    /// Change the number of workers. Shrinking retires idle workers first.
+    Scale(usize),
+    /// Cancel every queued task that has not started yet.
+    CancelQueued,
+    /// Shut the whole pool down: queued tasks are cancelled, workers are asked
+    /// to stop; after the join timeout they are killed. `PoolEvent::Stopped` is last.
+    Shutdown,
+    /// Like [`Command::Shutdown`] but kill every worker at once.
+    KillAll,
+}
+
+/// How a worker process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitHow {
+    /// It left by itself (asked to stop, or retired) with this status code.
+    Exited(i32),
+    /// pooltop killed it: `reason` says why (user, task timeout, join timeout, shutdown).
+    Killed { signal: i32, reason: String },
+    /// It died without being asked to: abort, external kill, broken socket.
+    Crashed { signal: Option<i32>, code: Option<i32> },
+}
+
+impl ExitHow {
+    /// A short word for logs and JSON: `exited`, `killed` or `crashed`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ExitHow::Exited(_) => "exited",
+            ExitHow::Killed { .. } => "killed",
+            ExitHow::Crashed { .. } => "crashed",
+        }
+    }
+}
+
+impl std::fmt::Display for ExitHow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitHow::Exited(code) => write!(f, "exited with status {code}"),
+            ExitHow::Killed { signal, reason } => {
+                write!(f, "killed by {} ({reason})", crate::platform::signal_name(*signal))
+            }
+            ExitHow::Crashed {
+                signal: Some(s), ..
+            } => write!(f, "crashed: {}", crate::platform::signal_name(*s)),
+            ExitHow::Crashed { code: Some(c), .. } => write!(f, "crashed: exit status {c}"),
+            ExitHow::Crashed { .. } => write!(f, "crashed"),
+        }
+    }
+}
+
+/// The terminal state of a task: every submitted task ends in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    Done,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl TaskState {
+    /// The name used in JSON and the summary: `done`, `failed`, `timed_out`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::TimedOut => "timed_out",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// How a finished task ended, with what it produced.
+#[derive(Debug, Clone)]
+pub struct TaskReport {
+    pub task: TaskId,
+    /// The worker that ran the last attempt (none if it never started).
+    pub worker: Option<WorkerId>,
+    pub state: TaskState,
+    /// What the task produced (empty when it never ran).
+    pub output: TaskOutput,
+    /// Why it did not succeed (none when done).
+    pub error: Option<String>,
+    /// Wall time of the last attempt.
+    pub wall: Duration,
+    /// CPU time of the last attempt (user + system, including its children).
+    pub cpu: Duration,
+    /// How many times it was started (0 when it never ran).
+    pub attempts: u32,
+    /// The task line as written.
+    pub line: Arc<str>,
+}
+
+/// Counts of terminal states: the accounting invariant is
+/// `submitted == done + failed + timed_out + cancelled` once the pool stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub submitted: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    pub cancelled: u64,
+}
+
+impl Counts {
+    /// Tasks that have reached a terminal state.
+    pub fn finished(&self) -> u64 {
+        self.done + self.failed + self.timed_out + self.cancelled
+    }
+
+    /// Adds one task in `state`.
+    pub fn record(&mut self, state: TaskState) {
+        match state {
+            TaskState::Done => self.done += 1,
+            TaskState::Failed => self.failed += 1,
+            TaskState::TimedOut => self.timed_out += 1,
+            TaskState::Cancelled => self.cancelled += 1,
+        }
+    }
+}
+
+/// Everything the pool reports, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum PoolEvent {
+    /// A worker process was started; it is not ready until [`PoolEvent::WorkerReady`].
+    WorkerSpawned { worker: WorkerId, pid: u32 },
+    /// A worker completed its handshake and can take tasks.
+    WorkerReady { worker: WorkerId, pid: u32 },
+    /// A worker was paused (SIGSTOP) by a [`Command::Pause`].
+    WorkerPaused { worker: WorkerId },
+    /// A paused worker was resumed.
+    WorkerResumed { worker: WorkerId },
+    /// A worker was asked to stop; if it has not left by `join_timeout`, it is killed.
+    /// `join_timeout` is none when the pool is shrinking: a retiring worker finishes its task.
+    WorkerStopping {
+        worker: WorkerId,
+        join_timeout: Option<Duration>,
+    },
+    /// A worker process is gone (and reaped).
+    WorkerExited {
+        worker: WorkerId,
+        pid: u32,
+        how: ExitHow,
+    },
+    /// Tasks were queued.
+    TasksQueued { first: TaskId, count: usize },
+    /// A task was handed to a worker (attempt 1 is the first run).
+    TaskStarted {
+        task: TaskId,
+        worker: WorkerId,
+        attempt: u32,
+    },
+    /// A task will run again: its worker died or it timed out, and retries remain.
+    TaskRetrying {
+        task: TaskId,
+        worker: WorkerId,
+        reason: String,
+    },
+    /// A task reached its terminal state.
+    TaskFinished(Box<TaskReport>),
+    /// The pool stopped or restarted handing out tasks.
+    DispatchPaused(bool),
+    /// The wanted number of workers changed.
+    Scaled { workers: usize },
+    /// Something went wrong that is not a task's result: a refused connection,
+    /// a bad frame, a worker that failed to start.
+    Error {
+        worker: Option<WorkerId>,
+        message: String,
+    },
+    /// Every task submitted so far has finished and no task is queued or running.
+    Drained(Counts),
+    /// The pool has shut down; this is the last event. Counts prove the invariant.
+    Stopped(Counts),
+}

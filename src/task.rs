@@ -1,0 +1,391 @@
+//! Task kinds, how they are written as one line of text, and what they produce.
+//!
+//! Pure data: nothing here executes a task (that is `worker::exec`). A task line
+//! is split into words the way a POSIX shell splits them (quotes group words,
+//! backslash escapes), except `shell`, which keeps the rest of the line verbatim
+//! as its command line.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Default bounding box of `thumbnail` when the line gives none.
+pub const DEFAULT_THUMB_SIZE: (u32, u32) = (128, 128);
+
+/// One unit of work, as sent to a worker.
+///
+/// Wire type: keep it plain (no `skip_serializing_if`, no tagged or untagged
+/// enums), because bincode is not self-describing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TaskSpec {
+    /// Count N down to zero: the classic CPU-bound loop.
+    Spin(u64),
+    /// Sleep this many seconds: the classic I/O-bound stand-in.
+    Sleep(f64),
+    /// Return N×N: the trivial task that measures dispatch overhead.
+    Square(i64),
+    /// SHA-256 of a file, as lowercase hex (the same as `sha256sum`).
+    Sha256(String),
+    /// Blur, then shrink to fit `width`×`height` keeping the aspect ratio, saved as PNG.
+    Thumbnail { path: String, width: u32, height: u32 },
+    /// Run a command line with `sh -c`, capturing stdout, stderr and the exit status.
+    Shell(String),
+    /// Block forever without using CPU.
+    Hang,
+    /// Fail with this message.
+    Fail(String),
+    /// Abort the worker process itself.
+    Crash,
+}
+
+/// What a task produced, as reported by the worker that ran it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaskOutput {
+    /// The task's result (`square`: the number, `sha256`: the hex digest, `shell`: stdout …).
+    pub value: String,
+    /// The captured tail of standard output (shell tasks only).
+    pub stdout: String,
+    /// The captured tail of standard error (shell tasks only).
+    pub stderr: String,
+    /// The exit code of a shell task.
+    pub exit_code: Option<i32>,
+}
+
+/// How one run of a task ended inside the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TaskOutcome {
+    /// The task completed; here is what it produced.
+    Ok(TaskOutput),
+    /// The task failed: the message says why; any captured output is kept.
+    Err { message: String, output: TaskOutput },
+}
+
+/// Why a line of text is not a valid task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What is wrong, e.g. "unknown task kind `spn`".
+    pub reason: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err(reason: impl Into<String>) -> ParseError {
+    ParseError {
+        reason: reason.into(),
+    }
+}
+
+/// The kinds a task line may start with, for error messages and help.
+pub const KINDS: &[&str] = &[
+    "spin", "sleep", "square", "sha256", "thumbnail", "shell", "hang", "fail", "crash",
+];
+
+impl TaskSpec {
+    /// Parses one task line. Blank and comment lines are not tasks: see [`parse_lines`].
+    pub fn parse(line: &str) -> Result<TaskSpec, ParseError> {
+        let trimmed = line.trim();
+        let (kind, rest) = match trimmed.find(char::is_whitespace) {
+            Some(i) => (&trimmed[..i], trimmed[i..].trim_start()),
+            None => (trimmed, ""),
+        };
+        if kind.is_empty() {
+            return Err(err("empty task line"));
+        }
+        if kind == "shell" {
+            if rest.is_empty() {
+                return Err(err("`shell` needs a command line, e.g. `shell echo hi`"));
+            }
+            return Ok(TaskSpec::Shell(rest.to_string()));
+        }
+        let args = shell_words::split(rest)
+            .map_err(|e| err(format!("cannot split arguments: {e} (unbalanced quote?)")))?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match kind {
+            "spin" => {
+                let [n] = exactly::<1>(kind, "N", &args)?;
+                Ok(TaskSpec::Spin(parse_count(n)?))
+            }
+            "sleep" => {
+                let [s] = exactly::<1>(kind, "SECONDS", &args)?;
+                let secs: f64 = s
+                    .parse()
+                    .map_err(|_| err(format!("`sleep` wants seconds, got `{s}`")))?;
+                if !secs.is_finite() || secs < 0.0 {
+                    return Err(err(format!(
+                        "`sleep` wants a non-negative number of seconds, got `{s}`"
+                    )));
+                }
+                Ok(TaskSpec::Sleep(secs))
+            }
+            "square" => {
+                let [n] = exactly::<1>(kind, "N", &args)?;
+                let n: i64 = n
+                    .parse()
+                    .map_err(|_| err(format!("`square` wants an integer, got `{n}`")))?;
+                Ok(TaskSpec::Square(n))
+            }
+            "sha256" => {
+                let [p] = exactly::<1>(kind, "PATH", &args)?;
+                Ok(TaskSpec::Sha256(p.to_string()))
+            }
+            "thumbnail" => {
+                let (path, size) = match args.as_slice() {
+                    [p] => (*p, DEFAULT_THUMB_SIZE),
+                    [p, s] => (*p, parse_size(s)?),
+                    _ => {
+                        return Err(err(format!(
+                            "`thumbnail` takes PATH [WxH], got {} argument(s)",
+                            args.len()
+                        )));
+                    }
+                };
+                Ok(TaskSpec::Thumbnail {
+                    path: path.to_string(),
+                    width: size.0,
+                    height: size.1,
+                })
+            }
+            "hang" => {
+                exactly::<0>(kind, "", &args)?;
+                Ok(TaskSpec::Hang)
+            }
+            "crash" => {
+                exactly::<0>(kind, "", &args)?;
+                Ok(TaskSpec::Crash)
+            }
+            "fail" => Ok(TaskSpec::Fail(if args.is_empty() {
+                "failed on purpose".to_string()
+            } else {
+                args.join(" ")
+            })),
+            other => Err(err(format!(
+                "unknown task kind `{other}` (expected one of: {})",
+                KINDS.join(", ")
+            ))),
+        }
+    }
+
+    /// The kind's name, as written at the start of a task line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskSpec::Spin(_) => "spin",
+            TaskSpec::Sleep(_) => "sleep",
+            TaskSpec::Square(_) => "square",
+            TaskSpec::Sha256(_) => "sha256",
+            TaskSpec::Thumbnail { .. } => "thumbnail",
+            TaskSpec::Shell(_) => "shell",
+            TaskSpec::Hang => "hang",
+            TaskSpec::Fail(_) => "fail",
+            TaskSpec::Crash => "crash",
+        }
+    }
+}
+
+/// Checks that `args` holds exactly `N` arguments and returns them.
+fn exactly<'a, const N: usize>(
+    kind: &str,
+    usage: &str,
+    args: &[&'a str],
+) -> Result<[&'a str; N], ParseError> {
+    <[&str; N]>::try_from(args).map_err(|_| {
+        if N == 0 {
+            err(format!("`{kind}` takes no arguments, got {}", args.len()))
+        } else {
+            err(format!(
+                "`{kind}` takes {usage}, got {} argument(s)",
+                args.len()
+            ))
+        }
+    })
+}
+
+/// Parses a count written as `100000000` or `1e8`.
+fn parse_count(s: &str) -> Result<u64, ParseError> {
+    if let Ok(n) = s.replace('_', "").parse::<u64>() {
+        return Ok(n);
+    }
+    let bad = || {
+        err(format!(
+            "`spin` wants a whole number such as 100000000 or 1e8, got `{s}`"
+        ))
+    };
+    let f: f64 = s.parse().map_err(|_| bad())?;
+    // 2^64 is exactly representable; anything at or above it does not fit.
+    if !f.is_finite() || f < 0.0 || f.fract() != 0.0 || f >= 18_446_744_073_709_551_616.0 {
+        return Err(bad());
+    }
+    Ok(f as u64)
+}
+
+/// Parses a size written `WxH`, both at least 1.
+fn parse_size(s: &str) -> Result<(u32, u32), ParseError> {
+    let bad = || {
+        err(format!(
+            "`thumbnail` size must be WxH with both at least 1, e.g. 128x96, got `{s}`"
+        ))
+    };
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.parse().map_err(|_| bad())?;
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    if w == 0 || h == 0 {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
+/// One task line of a file, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedLine {
+    /// 1-based line number in the input.
+    pub line_no: usize,
+    /// The line as written (without the newline).
+    pub text: String,
+    /// The task it describes.
+    pub spec: TaskSpec,
+}
+
+/// A line of the input that is not a valid task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number in the input.
+    pub line_no: usize,
+    /// The line as written.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Long lines are cut so that one bad line cannot flood the terminal.
+        const SHOWN: usize = 120;
+        let shown: String = self.text.chars().take(SHOWN).collect();
+        let cut = if self.text.chars().count() > SHOWN {
+            "…"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "line {}: `{}{}`: {}",
+            self.line_no, shown, cut, self.reason
+        )
+    }
+}
+
+/// Whether a line carries no task (blank or a `#` comment).
+pub fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#')
+}
+
+/// Parses every line of a task file. Returns all tasks, or every bad line.
+pub fn parse_lines(input: &str) -> Result<Vec<ParsedLine>, Vec<LineError>> {
+    let mut tasks = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in input.lines().enumerate() {
+        let text = raw.strip_suffix('\r').unwrap_or(raw);
+        if is_blank_or_comment(text) {
+            continue;
+        }
+        match TaskSpec::parse(text) {
+            Ok(spec) => tasks.push(ParsedLine {
+                line_no: i + 1,
+                text: text.trim().to_string(),
+                spec,
+            }),
+            Err(e) => errors.push(LineError {
+                line_no: i + 1,
+                text: text.to_string(),
+                reason: e.reason,
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(tasks)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind() {
+        assert_eq!(TaskSpec::parse("spin 1e8"), Ok(TaskSpec::Spin(100_000_000)));
+        assert_eq!(TaskSpec::parse("spin 1_000"), Ok(TaskSpec::Spin(1000)));
+        assert_eq!(TaskSpec::parse("sleep 0.25"), Ok(TaskSpec::Sleep(0.25)));
+        assert_eq!(TaskSpec::parse("square -7"), Ok(TaskSpec::Square(-7)));
+        assert_eq!(
+            TaskSpec::parse(r#"sha256 "my file.bin""#),
+            Ok(TaskSpec::Sha256("my file.bin".into()))
+        );
+        assert_eq!(
+            TaskSpec::parse(r"sha256 my\ file.bin"),
+            Ok(TaskSpec::Sha256("my file.bin".into()))
+        );
+        assert_eq!(
+            TaskSpec::parse("thumbnail a.png 64x32"),
+            Ok(TaskSpec::Thumbnail {
+                path: "a.png".into(),
+                width: 64,
+                height: 32
+            })
+        );
+        assert_eq!(
+            TaskSpec::parse("shell echo 'a  b' | wc -c"),
+            Ok(TaskSpec::Shell("echo 'a  b' | wc -c".into()))
+        );
+        assert_eq!(TaskSpec::parse("hang"), Ok(TaskSpec::Hang));
+        assert_eq!(TaskSpec::parse("crash"), Ok(TaskSpec::Crash));
+        assert_eq!(
+            TaskSpec::parse("fail disk on fire"),
+            Ok(TaskSpec::Fail("disk on fire".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_lines_with_reasons() {
+        for (line, needle) in [
+            ("spn 5", "unknown task kind `spn`"),
+            ("spin", "takes N"),
+            ("spin -1", "whole number"),
+            ("spin 1.5", "whole number"),
+            ("spin 1e30", "whole number"),
+            ("sleep -1", "non-negative"),
+            ("sleep soon", "wants seconds"),
+            ("square 1.5", "integer"),
+            ("sha256", "takes PATH"),
+            ("sha256 'unclosed", "unbalanced quote"),
+            ("thumbnail a.png 0x5", "WxH"),
+            ("thumbnail a.png big", "WxH"),
+            ("hang now", "no arguments"),
+            ("shell", "needs a command line"),
+        ] {
+            let e = TaskSpec::parse(line).expect_err(line);
+            assert!(e.reason.contains(needle), "{line}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn reports_all_bad_lines_with_numbers() {
+        let input = "# comment\n\nsquare 2\nbogus\nspin x\r\nsleep 1\n";
+        let errors = parse_lines(input).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].line_no, 4);
+        assert_eq!(errors[1].line_no, 5);
+        assert_eq!(errors[1].text, "spin x");
+        assert!(errors[0].to_string().starts_with("line 4: `bogus`: unknown task kind"));
+        let ok = parse_lines("square 2\n  # indented comment\nsleep 0\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[1].line_no, 3);
+    }
+}
