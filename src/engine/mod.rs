@@ -1,0 +1,3 @@
+//! The pool engine: the one owner of pool state.
+
+pub mod events;

@@ -1,0 +1,5 @@
+//! pooltop: a pool of worker processes you can see and steer.
+
+pub mod engine;
+pub mod platform;
+pub mod task;
