@@ -1,5 +1,18 @@
 //! pooltop: a pool of worker processes you can see and steer.
 
 pub mod engine;
+pub mod error;
+pub mod ipc;
 pub mod platform;
+pub mod protocol;
 pub mod task;
+pub mod worker;
+
+pub use engine::{
+    Command, Counts, ExitHow, PoolConfig, PoolEvent, PoolHandle, Task, TaskId, TaskReport,
+    TaskState, WorkerId,
+};
+pub use error::Error;
+pub mod cli;
+pub mod demo;
+pub mod headless;
