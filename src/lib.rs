@@ -16,3 +16,6 @@ pub use error::Error;
 pub mod cli;
 pub mod demo;
 pub mod headless;
+mod pool;
+
+pub use pool::{Pool, PoolBuilder};
