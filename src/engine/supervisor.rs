@@ -33,13 +33,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const TERM_GRACE: Duration = Duration::from_millis(500);
 /// A write to a worker that takes longer than this means the worker is stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
-/// Workers whose tasks take less than this on average get several at once,
-/// so they never wait for the manager between tasks.
-const PREFETCH_BELOW: Duration = Duration::from_millis(2);
-/// How many tasks a worker with quick tasks may hold.
+/// How many tasks a worker may hold while all it holds are instant (see
+/// `TaskSpec::is_instant`), so it never waits for the manager between them.
+/// Behind a task that may take long, nothing is held in advance: the next
+/// task goes to whichever worker is free first.
 const PREFETCH_DEPTH: usize = 32;
-/// A worker must have finished this many tasks before its average counts.
-const PREFETCH_AFTER: u32 = 4;
 /// After this many workers in a row die before their handshake, stop
 /// replacing them: something is wrong with the worker program.
 const MAX_START_FAILURES: u32 = 5;
@@ -94,9 +92,8 @@ struct Slot {
     /// Set when pooltop killed it: the signal and why.
     killed: Option<(i32, String)>,
     held_fate: Option<HeldFate>,
-    /// Moving average of its tasks' wall time, for prefetching.
-    avg_wall: Option<Duration>,
-    finished_tasks: u32,
+    /// How many of the held tasks are not instant.
+    slow_held: usize,
 }
 
 impl Slot {
@@ -113,16 +110,7 @@ impl Slot {
         self.is_ready()
             && self.counts_as_alive()
             && self.paused_at.is_none()
-            && self.held.len() < self.depth()
-    }
-
-    fn depth(&self) -> usize {
-        match self.avg_wall {
-            Some(avg) if self.finished_tasks >= PREFETCH_AFTER && avg < PREFETCH_BELOW => {
-                PREFETCH_DEPTH
-            }
-            _ => 1,
-        }
+            && (self.held.is_empty() || (self.slow_held == 0 && self.held.len() < PREFETCH_DEPTH))
     }
 
     fn is_finished(&self) -> bool {
@@ -450,8 +438,7 @@ impl Supervisor {
                         stopping: None,
                         killed: None,
                         held_fate: None,
-                        avg_wall: None,
-                        finished_tasks: 0,
+                        slow_held: 0,
                     },
                 );
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
@@ -712,11 +699,13 @@ impl Supervisor {
         }
         slot.held.pop_front();
         let wall = Duration::from_nanos(wall_ns);
-        slot.finished_tasks = slot.finished_tasks.saturating_add(1);
-        slot.avg_wall = Some(match slot.avg_wall {
-            None => wall,
-            Some(avg) => (avg * 7 + wall) / 8,
-        });
+        let was_instant = self
+            .queue
+            .entry(task)
+            .is_some_and(|e| e.task.spec.is_instant());
+        if !was_instant {
+            slot.slow_held -= 1;
+        }
         let now = Instant::now();
         slot.head_since = now;
         let next = slot.held.front().copied();
@@ -978,6 +967,9 @@ impl Supervisor {
         let slot = self.workers.get_mut(&w).expect("present");
         let idle = slot.held.is_empty();
         slot.held.push_back(task);
+        if !spec.is_instant() {
+            slot.slow_held += 1;
+        }
         queue_frame(slot, &ToWorker::Assign { task: task.0, spec });
         if idle {
             slot.head_since = Instant::now();
