@@ -3,3 +3,4 @@
 pub mod engine;
 pub mod platform;
 pub mod task;
+pub mod worker;
