@@ -163,7 +163,10 @@ fn summary(label: &str, unit: &str, mut xs: Vec<f64>) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let only = args.first().cloned();
     let runs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let want = |g: &str| only.as_deref().is_none_or(|o| o == g);
@@ -197,6 +200,10 @@ fn main() {
         }
     }
     if want("rss") {
-        summary("idle worker VmRSS", "KiB", (0..runs).map(|_| rss()).collect());
+        summary(
+            "idle worker VmRSS",
+            "KiB",
+            (0..runs).map(|_| rss()).collect(),
+        );
     }
 }
