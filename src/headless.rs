@@ -167,6 +167,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
     let t = (since.as_secs_f64() * 1e6).round() / 1e6;
     let v = match ev {
         PoolEvent::WorkerSpawned { .. } => return None,
+        PoolEvent::WorkerSlot { worker, slot } => {
+            json!({"event": "worker_slot", "t": t, "worker": worker.0, "slot": slot})
+        }
         PoolEvent::WorkerReady { worker, pid } => {
             json!({"event": "worker_started", "t": t, "worker": worker.0, "pid": pid})
         }

@@ -73,6 +73,19 @@ impl PoolBuilder {
         self.config.retries = n;
         self
     }
+    /// Also restart a task that failed by itself (error result, non-zero
+    /// exit), up to the retries, as GNU parallel's `--retries` does.
+    pub fn retry_failed(mut self, yes: bool) -> Self {
+        self.config.retry_failed = yes;
+        self
+    }
+    /// Kill and replace the worker of a task that runs longer than `factor`
+    /// times the median run time of the tasks done so far (see
+    /// [`PoolConfig::task_timeout_median`]).
+    pub fn task_timeout_median(mut self, factor: f64) -> Self {
+        self.config.task_timeout_median = Some(factor);
+        self
+    }
     /// Folder for thumbnails (default `thumbs`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.out_dir = dir.into();

@@ -34,12 +34,70 @@ pub enum TaskSpec {
     },
     /// Run a command line with `sh -c`, capturing stdout, stderr and the exit status.
     Shell(String),
+    /// Run a program directly, without a shell, capturing like [`TaskSpec::Shell`].
+    /// Made by command templates (`pooltop run -- CMD …`); task files have no
+    /// line for it.
+    Exec(ExecSpec),
     /// Block forever without using CPU.
     Hang,
     /// Fail with this message.
     Fail(String),
     /// Abort the worker process itself.
     Crash,
+}
+
+/// A program to run directly (no shell): what [`TaskSpec::Exec`] holds.
+///
+/// It runs in the worker's process group, with stdin from /dev/null, and its
+/// stdout and stderr are captured the way a `shell` task's are. A program
+/// that cannot be started ends the way a shell would report it: exit status
+/// 127 when it is not found, 126 when it may not be run, with the reason on
+/// its stderr.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// The program (looked up in `PATH` when it has no `/`) and its arguments.
+    pub argv: Vec<String>,
+    /// Variables added to the program's environment.
+    pub env: Vec<(String, String)>,
+    /// Where the job slot of the worker that runs it (see
+    /// `PoolEvent::WorkerSlot`) is written into `argv`: (argument index, byte
+    /// offset in the argument as it is here). Only the worker knows its slot,
+    /// so it fills these in just before starting the program.
+    pub slot_at: Vec<(u32, u32)>,
+    /// An environment variable that receives the worker's job slot.
+    pub slot_env: Option<String>,
+}
+
+impl ExecSpec {
+    /// A spec that runs `argv` as it is.
+    pub fn new(argv: Vec<String>) -> ExecSpec {
+        ExecSpec {
+            argv,
+            ..ExecSpec::default()
+        }
+    }
+
+    /// `argv` with the job slot written in at every place of `slot_at`
+    /// (places out of range are ignored, and so are offsets that are not on a
+    /// character boundary: a spec never makes them).
+    pub fn argv_with_slot(&self, slot: u32) -> Vec<String> {
+        let mut argv = self.argv.clone();
+        if self.slot_at.is_empty() {
+            return argv;
+        }
+        let digits = slot.to_string();
+        // From the last place to the first, so earlier offsets stay valid.
+        let mut places = self.slot_at.clone();
+        places.sort_unstable();
+        for &(arg, at) in places.iter().rev() {
+            if let Some(a) = argv.get_mut(arg as usize)
+                && a.is_char_boundary(at as usize)
+            {
+                a.insert_str(at as usize, &digits);
+            }
+        }
+        argv
+    }
 }
 
 /// What a task produced, as reported by the worker that ran it.
@@ -53,6 +111,8 @@ pub struct TaskOutput {
     pub stderr: String,
     /// The exit code of a shell task.
     pub exit_code: Option<i32>,
+    /// The signal that ended a shell or exec task's process, if one did.
+    pub signal: Option<i32>,
 }
 
 /// How one run of a task ended inside the worker.
@@ -200,6 +260,7 @@ impl TaskSpec {
             TaskSpec::Sha256(_) => "sha256",
             TaskSpec::Thumbnail { .. } => "thumbnail",
             TaskSpec::Shell(_) => "shell",
+            TaskSpec::Exec(_) => "exec",
             TaskSpec::Hang => "hang",
             TaskSpec::Fail(_) => "fail",
             TaskSpec::Crash => "crash",
@@ -393,6 +454,21 @@ mod tests {
             let e = TaskSpec::parse(line).expect_err(line);
             assert!(e.reason.contains(needle), "{line}: {}", e.reason);
         }
+    }
+
+    #[test]
+    fn exec_slot_goes_where_it_is_asked() {
+        let spec = ExecSpec {
+            argv: vec!["echo".into(), "slot-".into(), "é:".into(), "x".into()],
+            slot_at: vec![(1, 5), (2, 2), (2, 0), (9, 0), (2, 1)],
+            ..ExecSpec::default()
+        };
+        // (2, 1) is inside the two-byte "é": ignored rather than splitting it.
+        assert_eq!(spec.argv_with_slot(12), ["echo", "slot-12", "12é12:", "x"]);
+        assert_eq!(
+            ExecSpec::new(vec!["true".into()]).argv_with_slot(3),
+            ["true"]
+        );
     }
 
     #[test]

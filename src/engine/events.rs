@@ -69,6 +69,10 @@ fn describe(spec: &TaskSpec) -> String {
             height,
         } => format!("thumbnail {} {width}x{height}", q(path)),
         TaskSpec::Shell(c) => format!("shell {c}"),
+        TaskSpec::Exec(e) => {
+            let words: Vec<String> = e.argv.iter().map(|a| q(a)).collect();
+            format!("exec {}", words.join(" "))
+        }
         TaskSpec::Hang => "hang".into(),
         TaskSpec::Fail(m) => format!("fail {m}"),
         TaskSpec::Crash => "crash".into(),
@@ -224,6 +228,12 @@ impl Counts {
 pub enum PoolEvent {
     /// A worker process was started; it is not ready until [`PoolEvent::WorkerReady`].
     WorkerSpawned { worker: WorkerId, pid: u32 },
+    /// The job slot of a worker just spawned (this event follows its
+    /// [`PoolEvent::WorkerSpawned`]): a number from 1 up that no other live
+    /// worker holds, the lowest free one, so a replacement takes the slot of
+    /// the worker it replaces. GNU parallel's `{%}`; exec tasks can put it in
+    /// their command (see `ExecSpec::slot_at`).
+    WorkerSlot { worker: WorkerId, slot: u32 },
     /// A worker completed its handshake and can take tasks.
     WorkerReady { worker: WorkerId, pid: u32 },
     /// A worker was paused (SIGSTOP) by a [`Command::Pause`].
@@ -250,7 +260,8 @@ pub enum PoolEvent {
         worker: WorkerId,
         attempt: u32,
     },
-    /// A task will run again: its worker died or it timed out, and retries remain.
+    /// A task will run again: its worker died, it timed out (or, with
+    /// `PoolConfig::retry_failed`, it failed), and retries remain.
     TaskRetrying {
         task: TaskId,
         worker: WorkerId,

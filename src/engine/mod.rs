@@ -6,6 +6,7 @@
 
 mod conn;
 pub mod events;
+mod median;
 mod proc;
 mod queue;
 mod supervisor;
@@ -32,8 +33,17 @@ pub struct PoolConfig {
     /// A task running longer than this has its worker killed and replaced.
     pub task_timeout: Option<Duration>,
     /// How many more times a task is started after its worker died under it
-    /// or it timed out.
+    /// or it timed out (and, with [`PoolConfig::retry_failed`], after it failed).
     pub retries: u32,
+    /// Also retry a task that failed by itself (an error result, a non-zero
+    /// exit status), as GNU parallel's `--retries` does; by default only a
+    /// task whose worker died or that timed out is started again.
+    pub retry_failed: bool,
+    /// A task running longer than this multiple of the median run time of the
+    /// tasks done so far has its worker killed and replaced, like GNU
+    /// parallel's `--timeout 200%` (factor 2.0). It applies once 3 tasks are
+    /// done, and is never below 1 s. With `task_timeout` too, the shorter wins.
+    pub task_timeout_median: Option<f64>,
     /// Where `thumbnail` writes its output.
     pub out_dir: PathBuf,
     /// Bytes of stdout and of stderr kept per shell task (the last ones).
@@ -51,6 +61,8 @@ impl Default for PoolConfig {
             join_timeout: Duration::from_secs(5),
             task_timeout: None,
             retries: 0,
+            retry_failed: false,
+            task_timeout_median: None,
             out_dir: PathBuf::from("thumbs"),
             output_cap: 64 * 1024,
             worker_program: None,
@@ -66,6 +78,13 @@ impl PoolConfig {
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));
+        }
+        if let Some(f) = self.task_timeout_median
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(Error::Config(format!(
+                "the median-based task timeout must be a positive factor, got {f}"
+            )));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ use interprocess::local_socket::traits::Stream as _;
 
 use super::conn::{self, ConnEvent};
 use super::events::*;
+use super::median::RunningMedian;
 use super::proc;
 use super::queue::Queue;
 use super::{Inbound, PoolConfig};
@@ -77,6 +78,8 @@ enum HeldFate {
 /// The supervisor's record of one worker process.
 struct Slot {
     pid: u32,
+    /// Its job slot (see [`PoolEvent::WorkerSlot`]).
+    job_slot: u32,
     spawned_at: Instant,
     /// The sending half of its socket, once the handshake is done.
     send: Option<Arc<Stream>>,
@@ -141,6 +144,8 @@ struct Supervisor {
     /// After a worker failed to start, when to try again.
     respawn_at: Option<Instant>,
     drained_reported: bool,
+    /// Run times of the tasks done, for `PoolConfig::task_timeout_median`.
+    run_times: RunningMedian,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -182,6 +187,7 @@ pub fn spawn(
         gave_up_starting: false,
         respawn_at: None,
         drained_reported: false,
+        run_times: RunningMedian::default(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -431,6 +437,7 @@ impl Supervisor {
     fn spawn_one(&mut self) -> bool {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
+        let job_slot = self.free_job_slot();
         match proc::spawn_worker(&self.program, &self.socket_path, &self.token, id, &self.tx) {
             Ok(pid) => {
                 let now = Instant::now();
@@ -438,6 +445,7 @@ impl Supervisor {
                     id,
                     Slot {
                         pid,
+                        job_slot,
                         spawned_at: now,
                         send: None,
                         outbox: Vec::new(),
@@ -454,6 +462,10 @@ impl Supervisor {
                     },
                 );
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
+                self.emit(PoolEvent::WorkerSlot {
+                    worker: id,
+                    slot: job_slot,
+                });
                 true
             }
             Err(e) => {
@@ -464,6 +476,41 @@ impl Supervisor {
                 self.note_start_failure();
                 false
             }
+        }
+    }
+
+    /// The lowest job slot that no worker holds. A worker holds its slot until
+    /// it is killed or gone; one that is stopping keeps it while it finishes
+    /// its task, so two running tasks never share a slot.
+    fn free_job_slot(&self) -> u32 {
+        let mut held: Vec<u32> = self
+            .workers
+            .values()
+            .filter(|s| s.killed.is_none() && s.reaped.is_none())
+            .map(|s| s.job_slot)
+            .collect();
+        held.sort_unstable();
+        let mut slot = 1;
+        for h in held {
+            if h == slot {
+                slot += 1;
+            } else if h > slot {
+                break;
+            }
+        }
+        slot
+    }
+
+    /// The time limit of a running task now: the fixed `task_timeout` and the
+    /// median-based one, whichever is shorter.
+    fn task_limit(&self) -> Option<Duration> {
+        let median = self
+            .config
+            .task_timeout_median
+            .and_then(|f| self.run_times.limit(f));
+        match (self.config.task_timeout, median) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -636,6 +683,7 @@ impl Supervisor {
         let welcome = ToWorker::Welcome {
             out_dir: self.config.out_dir.to_string_lossy().into_owned(),
             output_cap: self.config.output_cap as u64,
+            slot: slot.job_slot,
         };
         queue_frame(slot, &welcome);
         let pid = slot.pid;
@@ -706,7 +754,17 @@ impl Supervisor {
             TaskOutcome::Ok(out) => (TaskState::Done, out, None),
             TaskOutcome::Err { message, output } => (TaskState::Failed, output, Some(message)),
         };
-        if let Some(entry) = self.queue.finish(task, state) {
+        if state == TaskState::Done && self.config.task_timeout_median.is_some() {
+            self.run_times.push(wall);
+        }
+        if state == TaskState::Failed && self.retries_failed(task) {
+            self.queue.put_back(task);
+            self.emit(PoolEvent::TaskRetrying {
+                task,
+                worker: w,
+                reason: error.unwrap_or_default(),
+            });
+        } else if let Some(entry) = self.queue.finish(task, state) {
             self.emit(PoolEvent::TaskFinished(Box::new(TaskReport {
                 task,
                 worker: Some(w),
@@ -722,6 +780,18 @@ impl Supervisor {
         if let Some(next) = next {
             self.mark_started(w, next);
         }
+    }
+
+    /// Whether a task that failed by itself is to run again
+    /// (`PoolConfig::retry_failed`).
+    fn retries_failed(&self, task: TaskId) -> bool {
+        self.config.retry_failed
+            && !self.shutting_down
+            && !self.gave_up_starting
+            && self
+                .queue
+                .entry(task)
+                .is_some_and(|e| e.attempts <= self.config.retries)
     }
 
     /// A held task has become the one its worker is running.
@@ -785,7 +855,7 @@ impl Supervisor {
                 TaskState::TimedOut,
                 format!(
                     "timed out after {:.3}s",
-                    self.config.task_timeout.unwrap_or_default().as_secs_f64()
+                    self.task_limit().unwrap_or_default().as_secs_f64()
                 ),
             ),
             None if self.shutting_down => (
@@ -822,6 +892,7 @@ impl Supervisor {
     // ----- timers -----
 
     fn next_deadline(&self) -> Option<Instant> {
+        let task_limit = self.task_limit();
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         if let Some(t) = self.respawn_at {
@@ -842,7 +913,7 @@ impl Supervisor {
                 }
             }
             if let (Some(limit), false, None, None) = (
-                self.config.task_timeout,
+                task_limit,
                 slot.held.is_empty(),
                 slot.paused_at,
                 &slot.killed,
@@ -858,6 +929,7 @@ impl Supervisor {
             self.respawn_at = None;
             self.fill_to_wanted();
         }
+        let task_limit = self.task_limit();
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
             let slot = &self.workers[&w];
@@ -876,12 +948,9 @@ impl Supervisor {
                 self.kill_worker(w, GroupSignal::Kill, why.clone(), HeldFate::Cancelled(why));
                 continue;
             }
-            if let (Some(limit), Some(&head), None, None) = (
-                self.config.task_timeout,
-                slot.held.front(),
-                slot.paused_at,
-                &slot.killed,
-            ) && now >= slot.head_since + limit
+            if let (Some(limit), Some(&head), None, None) =
+                (task_limit, slot.held.front(), slot.paused_at, &slot.killed)
+                && now >= slot.head_since + limit
             {
                 self.kill_worker(
                     w,

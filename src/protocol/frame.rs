@@ -145,10 +145,20 @@ mod tests {
             ToWorker::Welcome {
                 out_dir: "thumbs".into(),
                 output_cap: 65536,
+                slot: 2,
             },
             ToWorker::Assign {
                 task: 7,
                 spec: TaskSpec::Shell("echo 'hi there'".into()),
+            },
+            ToWorker::Assign {
+                task: 8,
+                spec: TaskSpec::Exec(crate::task::ExecSpec {
+                    argv: vec!["echo".into(), "job ".into(), "ü'$x".into()],
+                    env: vec![("PARALLEL_SEQ".into(), "8".into())],
+                    slot_at: vec![(1, 4)],
+                    slot_env: Some("PARALLEL_JOBSLOT".into()),
+                }),
             },
             ToWorker::Assign {
                 task: u64::MAX,
@@ -203,6 +213,7 @@ mod tests {
                     stdout: "x".repeat(1000),
                     stderr: "oops".into(),
                     exit_code: Some(3),
+                    signal: None,
                 },
             },
             wall_ns: 5,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::task::{TaskOutcome, TaskSpec};
 
 /// Bumped whenever a message changes shape; a worker of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts. Checked before anything is allocated.
 /// Task results are capped far below this (see `PoolConfig::output_cap`).
@@ -36,6 +36,9 @@ pub enum ToWorker {
         out_dir: String,
         /// Bytes of stdout and of stderr kept per shell task (the tail).
         output_cap: u64,
+        /// The worker's job slot: 1 up, unique among live workers (see
+        /// `PoolEvent::WorkerSlot`); exec tasks may write it into their command.
+        slot: u32,
     },
     /// Run this task. A worker runs its tasks one at a time, in the order received.
     Assign { task: u64, spec: TaskSpec },

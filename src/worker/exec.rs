@@ -25,7 +25,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use sha2::{Digest, Sha256};
 
-use crate::task::{TaskOutcome, TaskOutput, TaskSpec};
+use crate::task::{ExecSpec, TaskOutcome, TaskOutput, TaskSpec};
 
 /// A sensible [`ExecContext::output_cap`]: 64 KiB of each stream.
 pub const DEFAULT_OUTPUT_CAP: usize = 64 * 1024;
@@ -55,6 +55,8 @@ pub struct ExecContext {
     /// UTF-8 is shown as U+FFFD and counts as 3 bytes; a character cut in half at
     /// the start is dropped whole).
     pub output_cap: usize,
+    /// The worker's job slot (1 up), written into [`ExecSpec`] commands.
+    pub slot: u32,
 }
 
 /// Runs one task to its end and reports how it went.
@@ -81,6 +83,7 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
                 .map(|p| p.display().to_string()),
         ),
         TaskSpec::Shell(cmd) => shell(cmd, ctx.output_cap),
+        TaskSpec::Exec(spec) => exec(spec, ctx.slot, ctx.output_cap),
         TaskSpec::Hang => loop {
             // park() may return spuriously; parking again costs no CPU.
             thread::park();
@@ -250,20 +253,84 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Runs `sh -c -- CMD` and captures the tails of its stdout and stderr.
-///
-/// stdin is /dev/null. Both pipes are drained concurrently to the end (so the
-/// command never blocks on a full pipe), keeping at most `cap` bytes of each;
-/// see [`ExecContext::output_cap`] for the truncation marker. The shell stays
-/// in the worker's process group, so signals to the group reach the task tree.
-/// A command that leaves a background process holding its stdout or stderr
-/// open is finished only when that process closes them, as with `$(...)`.
+/// Runs `sh -c -- CMD` and captures the tails of its stdout and stderr
+/// (see [`capture`]).
 fn shell(cmd: &str, cap: usize) -> TaskOutcome {
     let mut command = Command::new("sh");
+    command.arg("-c").arg("--").arg(cmd);
+    match spawn_captured(&mut command) {
+        Ok(child) => capture(child, "sh", cap),
+        Err(e) => fail(format!("cannot start `sh`: {e}")),
+    }
+}
+
+/// Runs a program directly (no shell) and captures it like [`shell`]. The
+/// worker's job slot is written into the arguments first (see
+/// [`ExecSpec::slot_at`]).
+///
+/// A program that cannot be started ends as a shell would report it, so that
+/// a command template behaves the same with or without a shell: not found is
+/// exit status 127, not permitted 126, with the reason on stderr. A file that
+/// is not a binary and has no `#!` line is run by `sh`, as `execvp` does.
+fn exec(spec: &ExecSpec, slot: u32, cap: usize) -> TaskOutcome {
+    let argv = spec.argv_with_slot(slot);
+    let Some((program, args)) = argv.split_first() else {
+        return fail("the command is empty".into());
+    };
+    let mut command = Command::new(program);
+    command.args(args);
+    for (name, value) in &spec.env {
+        command.env(name, value);
+    }
+    if let Some(name) = &spec.slot_env {
+        command.env(name, slot.to_string());
+    }
+    let spawned = match spawn_captured(&mut command) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            let mut by_sh = Command::new("sh");
+            by_sh.arg(program).args(args);
+            for (name, value) in &spec.env {
+                by_sh.env(name, value);
+            }
+            if let Some(name) = &spec.slot_env {
+                by_sh.env(name, slot.to_string());
+            }
+            spawn_captured(&mut by_sh)
+        }
+        other => other,
+    };
+    match spawned {
+        Ok(child) => capture(child, program, cap),
+        Err(e) => {
+            let (code, reason) = match e.kind() {
+                io::ErrorKind::NotFound if !program.contains('/') => (127, "command not found"),
+                io::ErrorKind::NotFound => (127, "No such file or directory"),
+                io::ErrorKind::PermissionDenied => (126, "Permission denied"),
+                _ => (126, ""),
+            };
+            let reason = if reason.is_empty() {
+                e.to_string()
+            } else {
+                reason.to_string()
+            };
+            let message = format!("{program}: {reason}");
+            TaskOutcome::Err {
+                output: TaskOutput {
+                    stderr: format!("pooltop: {message}\n"),
+                    exit_code: Some(code),
+                    ..TaskOutput::default()
+                },
+                message: format!("exit status {code}: {message}"),
+            }
+        }
+    }
+}
+
+/// Starts `command` with stdin from /dev/null, stdout and stderr piped, and
+/// without pooltop's own environment variables. It stays in the worker's
+/// process group, so signals to the group reach the whole task tree.
+fn spawn_captured(command: &mut Command) -> io::Result<std::process::Child> {
     command
-        .arg("-c")
-        .arg("--")
-        .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -272,10 +339,19 @@ fn shell(cmd: &str, cap: usize) -> TaskOutcome {
             command.env_remove(name);
         }
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return fail(format!("cannot start `sh`: {e}")),
-    };
+    command.spawn()
+}
+
+/// Waits for a child started by [`spawn_captured`] and captures the tails of
+/// its stdout and stderr.
+///
+/// Both pipes are drained concurrently to the end (so the command never
+/// blocks on a full pipe), keeping at most `cap` bytes of each; see
+/// [`ExecContext::output_cap`] for the truncation marker. A command that
+/// leaves a background process holding its stdout or stderr open is finished
+/// only when that process closes them, as with `$(...)`. `name` is the
+/// program, for messages.
+fn capture(mut child: std::process::Child, name: &str, cap: usize) -> TaskOutcome {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         unreachable!("both streams were set to piped");
     };
@@ -305,7 +381,7 @@ fn shell(cmd: &str, cap: usize) -> TaskOutcome {
     };
     let status = match child.wait() {
         Ok(status) => status,
-        Err(e) => return fail(format!("cannot wait for `sh`: {e}")),
+        Err(e) => return fail(format!("cannot wait for `{name}`: {e}")),
     };
 
     let stdout = out.into_text();
@@ -314,6 +390,7 @@ fn shell(cmd: &str, cap: usize) -> TaskOutcome {
         stdout,
         stderr: err.into_text(),
         exit_code: status.code(),
+        signal: status.signal(),
     };
     if let Some((stream, e)) = [("stdout", out_err), ("stderr", err_err)]
         .into_iter()
@@ -495,6 +572,7 @@ mod tests {
         ExecContext {
             out_dir: out_dir.to_path_buf(),
             output_cap,
+            slot: 1,
         }
     }
 
@@ -763,6 +841,71 @@ mod tests {
         let (msg, out) = expect_err(shell_task("kill -TERM $$", DEFAULT_OUTPUT_CAP));
         assert_eq!(msg, "killed by signal 15 (SIGTERM)");
         assert_eq!(out.exit_code, None);
+    }
+
+    /// Runs `argv` directly as worker slot `slot`; the slot number goes at
+    /// the start of argv[1] when `argv[0]` is `printf`.
+    fn exec_task(argv: &[&str], slot: u32) -> TaskOutcome {
+        let spec = ExecSpec {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            env: vec![("PT_EXEC_TEST".into(), "from env".into())],
+            slot_at: if argv[0] == "printf" {
+                vec![(1, 0)]
+            } else {
+                vec![]
+            },
+            slot_env: Some("PT_SLOT".into()),
+        };
+        let mut ctx = ctx(Path::new("."), DEFAULT_OUTPUT_CAP);
+        ctx.slot = slot;
+        run_within(TaskSpec::Exec(spec), ctx, Duration::from_secs(120))
+    }
+
+    #[test]
+    fn exec_passes_arguments_untouched_and_fills_in_the_slot() {
+        let out = expect_ok(exec_task(
+            &["printf", "|%s|%s|%s\\n", "it's a $HOME `x` * \"q\"", ""],
+            7,
+        ));
+        // The slot went in front of the format; no shell touched the rest.
+        assert_eq!(out.stdout, "7|it's a $HOME `x` * \"q\"||\n");
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.signal, None);
+        let out = expect_ok(exec_task(&["sh", "-c", "echo $PT_SLOT $PT_EXEC_TEST"], 3));
+        assert_eq!(out.stdout, "3 from env\n");
+    }
+
+    #[test]
+    fn exec_failures_read_like_a_shell_s() {
+        let (msg, out) = expect_err(exec_task(&["no-such-program-pooltop", "x"], 1));
+        assert_eq!(out.exit_code, Some(127));
+        assert_eq!(
+            msg,
+            "exit status 127: no-such-program-pooltop: command not found"
+        );
+        assert_eq!(
+            out.stderr,
+            "pooltop: no-such-program-pooltop: command not found\n"
+        );
+        let (_, out) = expect_err(exec_task(&["./no/such/file", "x"], 1));
+        assert_eq!(out.exit_code, Some(127));
+        assert!(out.stderr.contains("No such file or directory"), "{out:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        fs::write(&plain, "echo hi\n").unwrap();
+        let (_, out) = expect_err(exec_task(&[plain.to_str().unwrap(), "x"], 1));
+        assert_eq!(out.exit_code, Some(126), "not executable: {out:?}");
+
+        // No #! line: run by sh, as execvp does.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&plain, fs::Permissions::from_mode(0o755)).unwrap();
+        let out = expect_ok(exec_task(&[plain.to_str().unwrap(), "x"], 1));
+        assert_eq!(out.stdout, "hi\n");
+
+        let (msg, out) = expect_err(exec_task(&["sh", "-c", "kill -TERM $$"], 1));
+        assert_eq!(msg, "killed by signal 15 (SIGTERM)");
+        assert_eq!((out.exit_code, out.signal), (None, Some(15)));
     }
 
     #[test]

@@ -75,9 +75,11 @@ pub fn run() -> Result<(), Error> {
         Ok(ToWorker::Welcome {
             out_dir,
             output_cap,
+            slot,
         }) => exec::ExecContext {
             out_dir: PathBuf::from(out_dir),
             output_cap: usize::try_from(output_cap).unwrap_or(usize::MAX),
+            slot,
         },
         Ok(other) => return Err(Error::Worker(format!("expected Welcome, got {other:?}"))),
         Err(e) if e.is_disconnect() => return Ok(()),
@@ -142,7 +144,10 @@ struct CpuMeter {
 
 impl CpuMeter {
     fn start(spec: &crate::task::TaskSpec) -> CpuMeter {
-        let shell = matches!(spec, crate::task::TaskSpec::Shell(_));
+        let shell = matches!(
+            spec,
+            crate::task::TaskSpec::Shell(_) | crate::task::TaskSpec::Exec(_)
+        );
         CpuMeter {
             thread: (!spec.is_instant()).then(platform::thread_cpu_time),
             children: shell.then(platform::children_cpu_time),
