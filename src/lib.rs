@@ -1,5 +1,6 @@
 //! pooltop: a pool of worker processes you can see and steer.
 
+pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod ipc;

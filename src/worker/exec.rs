@@ -449,6 +449,18 @@ fn drain(mut src: impl Read, cap: usize) -> (Tail, Option<io::Error>) {
 /// How the truncation marker starts.
 const TRUNCATED: &str = "…[truncated ";
 
+/// Splits captured output (see [`ExecContext::output_cap`]) into how many
+/// bytes were dropped from its start, if any, and the text that was kept.
+pub fn split_truncated(text: &str) -> (Option<u64>, &str) {
+    if let Some(rest) = text.strip_prefix(TRUNCATED)
+        && let Some((n, kept)) = rest.split_once(" bytes]\n")
+        && let Ok(n) = n.parse()
+    {
+        return (Some(n), kept);
+    }
+    (None, text)
+}
+
 /// The last `cap` bytes of a byte stream, in a ring buffer that never holds
 /// more than `cap` bytes (it grows up to `cap` as the stream arrives).
 struct Tail {
@@ -1006,6 +1018,19 @@ mod tests {
         );
         assert_eq!(text_of(b"abc", 0), "…[truncated 3 bytes]\n");
         assert_eq!(text_of(b"", 0), "");
+    }
+
+    #[test]
+    fn truncation_is_told_apart_from_the_text() {
+        assert_eq!(
+            split_truncated(&text_of(b"0123456789", 4)),
+            (Some(6), "6789")
+        );
+        assert_eq!(split_truncated("plain"), (None, "plain"));
+        assert_eq!(
+            split_truncated("…[truncated x bytes]\ny"),
+            (None, "…[truncated x bytes]\ny")
+        );
     }
 
     #[test]

@@ -1,0 +1,556 @@
+//! One run of a command batch, fed by pool events: it prints each job's
+//! output (grouped per job, in completion order or, with `--keep-order`, in
+//! input order), writes the job log, applies `--halt`, and keeps the exit
+//! status. No terminal, no pool: a runner feeds it events and sends the
+//! commands it returns, so a test can drive it with made-up events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+use super::Job;
+use super::halt::{Halt, HaltPolicy, Verdict};
+use super::joblog::{JobLog, Row};
+use super::template::Template;
+use crate::engine::{Command, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use crate::worker::exec::split_truncated;
+
+/// How a session behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOptions {
+    /// Print the jobs' output in input order (`-k`).
+    pub keep_order: bool,
+    pub halt: HaltPolicy,
+}
+
+/// A finished job, waiting for its turn to be printed (with `-k`).
+enum Finished {
+    Ran {
+        stdout: String,
+        stderr: String,
+        start: SystemTime,
+        runtime: std::time::Duration,
+        exitval: i32,
+        signal: i32,
+        command: String,
+    },
+    /// Never ran (cancelled): nothing to print or log.
+    Skipped,
+}
+
+/// The last start of a job.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    start: Option<SystemTime>,
+    worker: Option<WorkerId>,
+}
+
+/// One run of a batch; see the module documentation.
+pub struct Session {
+    template: Template,
+    jobs: Vec<Job>,
+    /// The task id of `jobs[0]`; the others follow in order.
+    first_task: Option<TaskId>,
+    slots: HashMap<WorkerId, u32>,
+    runs: Vec<Run>,
+    running: usize,
+    keep_order: bool,
+    /// With `-k`: finished jobs waiting for the ones before them.
+    waiting: BTreeMap<usize, Finished>,
+    next_to_print: usize,
+    joblog: Option<JobLog>,
+    joblog_failed: bool,
+    halt: Halt,
+    stopping: Option<Verdict>,
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    stdout_broken: bool,
+}
+
+impl Session {
+    /// A session for `jobs` (in input order), writing job output to `out`
+    /// and `err`, and rows to `joblog`.
+    pub fn new(
+        template: Template,
+        jobs: Vec<Job>,
+        options: SessionOptions,
+        joblog: Option<JobLog>,
+        out: Box<dyn Write + Send>,
+        err: Box<dyn Write + Send>,
+    ) -> Session {
+        let n = jobs.len();
+        Session {
+            template,
+            runs: vec![Run::default(); n],
+            jobs,
+            first_task: None,
+            slots: HashMap::new(),
+            running: 0,
+            keep_order: options.keep_order,
+            waiting: BTreeMap::new(),
+            next_to_print: 0,
+            joblog,
+            joblog_failed: false,
+            halt: Halt::new(options.halt, n as u64),
+            stopping: None,
+            out,
+            err,
+            stdout_broken: false,
+        }
+    }
+
+    /// The template the jobs run (for a header: `Template::shown`).
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// Tells the session the task id of the first job; the others must
+    /// follow it (as `PoolHandle::submit_all` gives them).
+    pub fn set_first_task(&mut self, id: TaskId) {
+        self.first_task = Some(id);
+    }
+
+    fn index(&self, task: TaskId) -> Option<usize> {
+        let first = self.first_task?.0;
+        let i = usize::try_from(task.0.checked_sub(first)?).ok()?;
+        (i < self.jobs.len()).then_some(i)
+    }
+
+    /// Takes one pool event; returns the orders it calls for.
+    pub fn on_event(&mut self, ev: &PoolEvent) -> Vec<Command> {
+        match ev {
+            PoolEvent::WorkerSlot { worker, slot } => {
+                self.slots.insert(*worker, *slot);
+            }
+            PoolEvent::TaskStarted { task, worker, .. } => {
+                if let Some(i) = self.index(*task) {
+                    self.running += 1;
+                    self.runs[i] = Run {
+                        start: Some(SystemTime::now()),
+                        worker: Some(*worker),
+                    };
+                }
+            }
+            PoolEvent::TaskRetrying { task, reason, .. } => {
+                if let Some(i) = self.index(*task) {
+                    self.running = self.running.saturating_sub(1);
+                    if reason.starts_with("timed out") && self.stopping != Some(Verdict::Now) {
+                        self.warn_timed_out(i);
+                    }
+                }
+            }
+            PoolEvent::TaskFinished(r) => return self.finished(r),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The exit status, as GNU parallel's (see [`Halt::exit_status`]); 141
+    /// (as if killed by SIGPIPE) when standard output went away.
+    pub fn exit_status(&self) -> i32 {
+        if self.stdout_broken {
+            return 128 + libc::SIGPIPE;
+        }
+        self.halt.exit_status()
+    }
+
+    /// The command line a job ran, with the slot of the worker that ran it.
+    fn command_of(&self, i: usize) -> String {
+        let job = &self.jobs[i];
+        let slot = self.runs[i]
+            .worker
+            .and_then(|w| self.slots.get(&w).copied());
+        self.template
+            .command_line(&job.args, job.seq, slot.or(Some(0)))
+    }
+
+    fn warn_timed_out(&mut self, i: usize) {
+        let cmd = self.command_of(i);
+        let _ = writeln!(
+            self.err,
+            "pooltop: Warning: This job was killed because it timed out:\npooltop: Warning: {cmd}"
+        );
+    }
+
+    fn finished(&mut self, r: &TaskReport) -> Vec<Command> {
+        let Some(i) = self.index(r.task) else {
+            return Vec::new();
+        };
+        if r.attempts > 0 {
+            self.running = self.running.saturating_sub(1);
+        }
+        if self.stopping == Some(Verdict::Now) {
+            // parallel stops at once: nothing after the job that halted it.
+            return Vec::new();
+        }
+        if r.state == TaskState::Cancelled {
+            self.settle(i, Finished::Skipped);
+            return self.after_output();
+        }
+        let (exitval, signal) = exit_of(r);
+        if r.state == TaskState::TimedOut {
+            self.warn_timed_out(i);
+        }
+        let command = self.command_of(i);
+        let seq = self.jobs[i].seq;
+        let mut warnings = Vec::new();
+        let (dropped, stdout) = split_truncated(&r.output.stdout);
+        if let Some(n) = dropped {
+            warnings.push(format!(
+                "pooltop: Warning: job {seq} wrote more than --output-cap to stdout: its first {n} bytes were dropped"
+            ));
+        }
+        let (dropped, stderr) = split_truncated(&r.output.stderr);
+        if let Some(n) = dropped {
+            warnings.push(format!(
+                "pooltop: Warning: job {seq} wrote more than --output-cap to stderr: its first {n} bytes were dropped"
+            ));
+        }
+        if r.state == TaskState::Failed
+            && r.output.exit_code.is_none()
+            && r.output.signal.is_none()
+            && let Some(e) = &r.error
+        {
+            // Not the command's own failure (its worker died, say): say why.
+            warnings.push(format!("pooltop: job {seq}: {e}"));
+        }
+        let start = self.runs[i]
+            .start
+            .unwrap_or_else(|| SystemTime::now() - r.wall);
+        let finished = Finished::Ran {
+            stdout: stdout.to_string(),
+            stderr: stderr.to_string(),
+            start,
+            runtime: r.wall,
+            exitval,
+            signal,
+            command: command.clone(),
+        };
+        let (notice, verdict) = self.halt.job_finished(exitval, signal);
+        self.settle(i, finished);
+        for w in warnings {
+            let _ = writeln!(self.err, "{w}");
+        }
+        let mut cmds = Vec::new();
+        if let Some(n) = notice {
+            let _ = writeln!(self.err, "pooltop: {}\n{command}", n.text());
+        }
+        match verdict {
+            Verdict::Go => {}
+            Verdict::Soon if self.stopping.is_none() => {
+                self.stopping = Some(Verdict::Soon);
+                cmds.push(Command::CancelQueued);
+                if self.running > 0 {
+                    let _ = writeln!(
+                        self.err,
+                        "pooltop: Starting no more jobs. Waiting for {} jobs to finish.",
+                        self.running
+                    );
+                }
+            }
+            Verdict::Soon => {}
+            Verdict::Now => {
+                self.stopping = Some(Verdict::Now);
+                cmds.push(Command::KillAll);
+            }
+        }
+        cmds.extend(self.after_output());
+        cmds
+    }
+
+    /// Stops everything once standard output is gone.
+    fn after_output(&mut self) -> Vec<Command> {
+        if self.stdout_broken && self.stopping != Some(Verdict::Now) {
+            self.stopping = Some(Verdict::Now);
+            return vec![Command::KillAll];
+        }
+        Vec::new()
+    }
+
+    /// A job is over: print it now, or when its turn comes with `-k`.
+    fn settle(&mut self, i: usize, f: Finished) {
+        if !self.keep_order {
+            self.print(i, f);
+            return;
+        }
+        self.waiting.insert(i, f);
+        while let Some(f) = self.waiting.remove(&self.next_to_print) {
+            self.print(self.next_to_print, f);
+            self.next_to_print += 1;
+        }
+    }
+
+    /// Prints a job's stdout, then its stderr, then logs it — as parallel
+    /// does, so a job is in the log once its output is out.
+    fn print(&mut self, i: usize, f: Finished) {
+        let Finished::Ran {
+            stdout,
+            stderr,
+            start,
+            runtime,
+            exitval,
+            signal,
+            command,
+        } = f
+        else {
+            return;
+        };
+        if !self.stdout_broken && !stdout.is_empty() {
+            let written = self
+                .out
+                .write_all(stdout.as_bytes())
+                .and_then(|()| self.out.flush());
+            if let Err(e) = written {
+                self.stdout_broken = true;
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    let _ = writeln!(self.err, "pooltop: cannot write standard output: {e}");
+                }
+            }
+        }
+        if !stderr.is_empty() {
+            let _ = self.err.write_all(stderr.as_bytes());
+            let _ = self.err.flush();
+        }
+        if let Some(log) = &mut self.joblog {
+            let row = Row {
+                seq: self.jobs[i].seq,
+                start,
+                runtime,
+                receive: stdout.len() as u64,
+                exitval,
+                signal,
+                command: &command,
+            };
+            if let Err(e) = log.write(&row)
+                && !self.joblog_failed
+            {
+                self.joblog_failed = true;
+                let _ = writeln!(self.err, "pooltop: cannot write the job log: {e}");
+            }
+        }
+    }
+}
+
+/// A finished job's exit status and signal, as parallel logs them: a job
+/// killed by a signal has status 0 and that signal; one that did not end by
+/// itself (timed out: killed with SIGKILL; lost with its worker) has -1.
+fn exit_of(r: &TaskReport) -> (i32, i32) {
+    match r.state {
+        TaskState::Done => (0, 0),
+        TaskState::TimedOut => (-1, libc::SIGKILL),
+        TaskState::Failed | TaskState::Cancelled => match (r.output.exit_code, r.output.signal) {
+            (Some(code), _) => (code, 0),
+            (None, Some(sig)) => (0, sig),
+            (None, None) => (-1, 0),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskOutput;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A writer whose bytes a test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    struct Rig {
+        s: Session,
+        out: Shared,
+        err: Shared,
+    }
+
+    fn rig(n: u64, keep_order: bool, halt: &str) -> Rig {
+        let words: Vec<String> = ["echo", "{}"].map(String::from).to_vec();
+        let tpl = Template::parse(&words, false, 1, "sh").unwrap();
+        let jobs = (1..=n)
+            .map(|seq| Job {
+                seq,
+                args: vec![format!("in{seq}")],
+            })
+            .collect();
+        let (out, err) = (Shared::default(), Shared::default());
+        let opts = SessionOptions {
+            keep_order,
+            halt: halt.parse().unwrap(),
+        };
+        let mut s = Session::new(
+            tpl,
+            jobs,
+            opts,
+            None,
+            Box::new(out.clone()),
+            Box::new(err.clone()),
+        );
+        s.set_first_task(TaskId(10));
+        s.on_event(&PoolEvent::WorkerSlot {
+            worker: WorkerId(1),
+            slot: 1,
+        });
+        Rig { s, out, err }
+    }
+
+    impl Rig {
+        fn start(&mut self, job: u64) {
+            self.s.on_event(&PoolEvent::TaskStarted {
+                task: TaskId(9 + job),
+                worker: WorkerId(1),
+                attempt: 1,
+            });
+        }
+        fn finish(&mut self, job: u64, state: TaskState, code: Option<i32>) -> Vec<Command> {
+            self.s
+                .on_event(&PoolEvent::TaskFinished(Box::new(TaskReport {
+                    task: TaskId(9 + job),
+                    worker: Some(WorkerId(1)),
+                    state,
+                    output: TaskOutput {
+                        stdout: format!("out{job}\n"),
+                        stderr: format!("err{job}\n"),
+                        exit_code: code,
+                        ..TaskOutput::default()
+                    },
+                    error: None,
+                    wall: Duration::from_millis(5),
+                    cpu: Duration::ZERO,
+                    attempts: u32::from(state != TaskState::Cancelled),
+                    line: Arc::from("x"),
+                })))
+        }
+    }
+
+    #[test]
+    fn output_in_completion_order_or_input_order() {
+        for keep in [false, true] {
+            let mut r = rig(3, keep, "never");
+            for j in 1..=3 {
+                r.start(j);
+            }
+            r.finish(3, TaskState::Done, Some(0));
+            r.finish(1, TaskState::Done, Some(0));
+            r.finish(2, TaskState::Failed, Some(4));
+            let want = if keep {
+                "out1\nout2\nout3\n"
+            } else {
+                "out3\nout1\nout2\n"
+            };
+            assert_eq!(r.out.text(), want, "keep_order {keep}");
+            assert_eq!(r.s.exit_status(), 1);
+        }
+    }
+
+    #[test]
+    fn keep_order_steps_over_cancelled_jobs() {
+        let mut r = rig(3, true, "never");
+        r.start(2);
+        r.finish(2, TaskState::Done, Some(0));
+        assert_eq!(r.out.text(), "", "job 1 has not finished yet");
+        r.finish(1, TaskState::Cancelled, None);
+        r.finish(3, TaskState::Cancelled, None);
+        assert_eq!(r.out.text(), "out2\n");
+        assert_eq!(r.s.exit_status(), 0);
+    }
+
+    #[test]
+    fn halt_now_stops_printing_and_kills_the_rest() {
+        let mut r = rig(4, false, "now,fail=1");
+        for j in 1..=3 {
+            r.start(j);
+        }
+        assert!(r.finish(1, TaskState::Done, Some(0)).is_empty());
+        let cmds = r.finish(2, TaskState::Failed, Some(3));
+        assert!(matches!(cmds.as_slice(), [Command::KillAll]), "{cmds:?}");
+        // What the kill ends, and a job that raced it, are not printed.
+        r.finish(3, TaskState::Done, Some(0));
+        r.finish(4, TaskState::Cancelled, None);
+        assert_eq!(r.out.text(), "out1\nout2\n");
+        assert!(
+            r.err
+                .text()
+                .ends_with("err2\npooltop: This job failed:\necho in2\n"),
+            "{}",
+            r.err.text()
+        );
+        assert_eq!(r.s.exit_status(), 3);
+    }
+
+    #[test]
+    fn halt_soon_cancels_the_queue_and_lets_running_jobs_finish() {
+        let mut r = rig(4, false, "soon,fail=1");
+        r.start(1);
+        r.start(2);
+        let cmds = r.finish(1, TaskState::Failed, Some(5));
+        assert!(matches!(cmds.as_slice(), [Command::CancelQueued]));
+        assert!(
+            r.err
+                .text()
+                .contains("Starting no more jobs. Waiting for 1 jobs to finish."),
+            "{}",
+            r.err.text()
+        );
+        r.finish(2, TaskState::Done, Some(0));
+        r.finish(3, TaskState::Cancelled, None);
+        assert_eq!(r.out.text(), "out1\nout2\n");
+        assert_eq!(r.s.exit_status(), 5);
+    }
+
+    #[test]
+    fn timed_out_jobs_are_warned_about() {
+        let mut r = rig(1, false, "never");
+        r.start(1);
+        r.finish(1, TaskState::TimedOut, None);
+        assert!(
+            r.err
+                .text()
+                .starts_with("pooltop: Warning: This job was killed because it timed out:\npooltop: Warning: echo in1\n"),
+            "{}",
+            r.err.text()
+        );
+        assert_eq!(r.s.exit_status(), 1);
+    }
+
+    #[test]
+    fn a_closed_stdout_stops_the_run() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut r = rig(2, false, "never");
+        r.s.out = Box::new(Closed);
+        r.start(1);
+        let cmds = r.finish(1, TaskState::Done, Some(0));
+        assert!(matches!(cmds.as_slice(), [Command::KillAll]));
+        assert_eq!(r.s.exit_status(), 141);
+        assert_eq!(
+            r.err.text(),
+            "err1\n",
+            "a broken pipe is not an error message"
+        );
+    }
+}
