@@ -86,6 +86,12 @@ impl PoolBuilder {
         self.config.task_timeout_median = Some(factor);
         self
     }
+    /// Pause dispatch when a task ends in one of these states, until
+    /// [`Command::ResumeDispatch`] (see [`PoolConfig::pause_dispatch_after`]).
+    pub fn pause_dispatch_after(mut self, states: &[crate::TaskState]) -> Self {
+        self.config.pause_dispatch_after = states.to_vec();
+        self
+    }
     /// Folder for thumbnails (default `thumbs`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.out_dir = dir.into();

@@ -127,3 +127,37 @@ fn the_median_timeout_kills_an_outlier_once_three_tasks_are_done() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn dispatch_waits_after_a_failure_when_asked() {
+    let mut pool = pool(1)
+        .pause_dispatch_after(&[TaskState::Failed])
+        .build()
+        .unwrap();
+    let ids =
+        pool.handle()
+            .submit_all([task("sleep 0"), task("shell exit 1"), task("shell echo 4")]);
+    wait_event(&mut pool, LONG, "the failure", |ev| match ev {
+        PoolEvent::TaskFinished(r) if r.task == ids[1] => Some(()),
+        PoolEvent::TaskStarted { task, .. } if *task == ids[2] => {
+            panic!("the task after the failure started before the pause")
+        }
+        _ => None,
+    });
+    wait_event(&mut pool, LONG, "the pause", |ev| {
+        matches!(ev, PoolEvent::DispatchPaused(true)).then_some(())
+    });
+    // Nothing starts while paused …
+    assert!(
+        pool.next_event_timeout(Duration::from_millis(300))
+            .is_none_or(|ev| !matches!(ev, PoolEvent::TaskStarted { .. })),
+        "a task started while dispatch was paused"
+    );
+    // … until the consumer says go on.
+    pool.send(Command::ResumeDispatch);
+    let done = wait_event(&mut pool, LONG, "the last task", |ev| match ev {
+        PoolEvent::TaskFinished(r) if r.task == ids[2] => Some(r.output.value.clone()),
+        _ => None,
+    });
+    assert_eq!(done, "4\n");
+}

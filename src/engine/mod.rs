@@ -23,6 +23,11 @@ pub use events::{
 
 use crate::error::Error;
 
+/// The largest `PoolConfig::output_cap`: a shell task's result holds its
+/// stdout twice (as its value too) and its stderr, and must fit one frame
+/// (`protocol::MAX_FRAME`, 16 MiB) with room to spare.
+pub const MAX_OUTPUT_CAP: usize = 5 * 1024 * 1024;
+
 /// How a pool runs.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -44,6 +49,13 @@ pub struct PoolConfig {
     /// parallel's `--timeout 200%` (factor 2.0). It applies once 3 tasks are
     /// done, and is never below 1 s. With `task_timeout` too, the shorter wins.
     pub task_timeout_median: Option<f64>,
+    /// Pause dispatch (as [`Command::PauseDispatch`] does) when a task ends
+    /// in one of these states, before any other task starts: the consumer
+    /// then decides to go on ([`Command::ResumeDispatch`]), cancel the queue
+    /// or stop — GNU parallel's `--halt`. Instant tasks that a worker was
+    /// handed in advance (see `TaskSpec::is_instant`) still run. Empty by
+    /// default.
+    pub pause_dispatch_after: Vec<TaskState>,
     /// Where `thumbnail` writes its output.
     pub out_dir: PathBuf,
     /// Bytes of stdout and of stderr kept per shell task (the last ones).
@@ -63,6 +75,7 @@ impl Default for PoolConfig {
             retries: 0,
             retry_failed: false,
             task_timeout_median: None,
+            pause_dispatch_after: Vec::new(),
             out_dir: PathBuf::from("thumbs"),
             output_cap: 64 * 1024,
             worker_program: None,
@@ -78,6 +91,12 @@ impl PoolConfig {
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));
+        }
+        if self.output_cap > MAX_OUTPUT_CAP {
+            return Err(Error::Config(format!(
+                "the output cap is at most {MAX_OUTPUT_CAP} bytes (5 MiB), got {}",
+                self.output_cap
+            )));
         }
         if let Some(f) = self.task_timeout_median
             && !(f.is_finite() && f > 0.0)

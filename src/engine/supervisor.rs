@@ -776,6 +776,7 @@ impl Supervisor {
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));
+            self.pause_after(state);
         }
         if let Some(next) = next {
             self.mark_started(w, next);
@@ -886,6 +887,16 @@ impl Supervisor {
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));
+            self.pause_after(state);
+        }
+    }
+
+    /// Pauses dispatch after a task ended in a state listed in
+    /// `PoolConfig::pause_dispatch_after`: before any other task starts, the
+    /// consumer decides whether to go on.
+    fn pause_after(&mut self, state: TaskState) {
+        if self.config.pause_dispatch_after.contains(&state) {
+            self.set_dispatch_paused(true);
         }
     }
 
