@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::batch::halt::HaltPolicy;
+use crate::batch::{Timeout, parse_timeout};
+
 /// A pool of worker processes you can see and steer.
 ///
 /// With no subcommand, pooltop runs a built-in demo workload (CPU-bound
@@ -18,7 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Run the tasks of a task file (or standard input) on a pool of workers.
+    /// Run the tasks of a task file (or standard input) on a pool of workers,
+    /// or, after `--`, a command once per input (like GNU parallel).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Run the built-in demo workload.
@@ -33,18 +37,27 @@ Examples:
   pooltop run -j 4 tasks.txt               run a task file on 4 workers
   printf 'square 7\\nsleep 0.5\\n' | pooltop run --headless -
   pooltop run --json events.jsonl --task-timeout 30 --retries 2 tasks.txt
+  pooltop run -j 4 -- gzip -9 {} ::: *.log  a command per input, like GNU parallel
+  find . -name '*.jpg' -print0 | pooltop run -0 -k --joblog jobs.tsv -- convert {} {.}.png
 
 Task lines: spin N | sleep S | square N | sha256 PATH | thumbnail PATH [WxH]
             shell CMD... | hang | fail [MESSAGE] | crash      (# starts a comment)
+Templates:  {} input  {.} without extension  {/} basename  {//} dirname
+            {/.} basename without extension  {#} job number  {%} job slot
+            {1} {2.} … per input source; no replacement string: input appended
 
-Exit status: 0 every task done; 1 some task failed, timed out or was cancelled;
-2 bad input or options (nothing ran).";
+Exit status, task files: 0 every task done; 1 some task failed, timed out or
+was cancelled; 2 bad input or options (nothing ran).
+Exit status, templates (as GNU parallel): 0 all jobs succeeded; 1-100 the number
+of failed jobs; 101 more than 100 failed; with --halt ...,fail=1 the failing
+job's status; 255 bad input or options (nothing ran).";
 
 /// Options of any pool.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
     /// Number of worker processes [default: number of CPUs]
-    #[arg(short = 'j', long = "workers", value_name = "N", value_parser = parse_workers)]
+    #[arg(short = 'j', long = "workers", visible_alias = "jobs", short_alias = 'P',
+          value_name = "N", value_parser = parse_workers)]
     pub workers: Option<usize>,
     /// Kill (and replace) the worker of a task that runs longer than this
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -52,7 +65,9 @@ pub struct PoolArgs {
     /// How long a worker asked to stop may take before SIGTERM, then SIGKILL
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub join_timeout: Duration,
-    /// Start a task again this many times when its worker dies under it or it times out
+    /// Task files: start a task again this many times when its worker dies under
+    /// it or it times out. Templates: run a failing job up to N times in all, as
+    /// GNU parallel does
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
     /// Never open the dashboard; print progress and a summary on stderr
@@ -64,9 +79,10 @@ pub struct PoolArgs {
     /// Folder for thumbnails [default: thumbs]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Bytes of stdout and of stderr kept per shell task (the last ones)
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
-    pub output_cap: usize,
+    /// Bytes of stdout and of stderr kept per shell task, the last ones
+    /// [default: 65536; templates: 4194304]
+    #[arg(long, value_name = "BYTES")]
+    pub output_cap: Option<usize>,
     /// Close the dashboard when every task has finished, printing the summary
     #[arg(long)]
     pub exit_when_done: bool,
@@ -76,12 +92,105 @@ pub struct PoolArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub pool: PoolArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// File of task lines; `-` or nothing reads standard input
     #[arg(value_name = "TASKFILE")]
     pub taskfile: Option<PathBuf>,
+    /// After `--`: a command to run once per input, with GNU parallel's
+    /// replacement strings. Inputs: standard input (one per line), or
+    /// `::: ARG…`, or `:::: FILE…` after the command
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Option<Vec<String>>,
 }
 
+/// Options of command templates (`pooltop run [OPTIONS] -- CMD …`), named as
+/// in GNU parallel.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Command templates (after --)")]
+pub struct BatchArgs {
+    /// Print each job's output in input order (default: as jobs finish)
+    #[arg(short = 'k', long)]
+    pub keep_order: bool,
+    /// Log every finished job to FILE with GNU parallel's columns (`-`: stdout)
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+    /// Skip the jobs that the --joblog lists
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+    /// Skip the jobs that the --joblog lists as succeeded; run the failed again
+    #[arg(long, requires = "joblog", conflicts_with = "resume")]
+    pub resume_failed: bool,
+    /// Kill a job that runs longer than SECS (also 2m, 1h), or N% of the
+    /// median run time of the jobs done so far
+    #[arg(long, value_name = "SECS|N%", value_parser = parse_timeout,
+          conflicts_with = "task_timeout")]
+    pub timeout: Option<Timeout>,
+    /// Stop early: now,fail=1 | soon,fail=N | now,success=1 | soon,done=N% …
+    #[arg(long, value_name = "WHEN,WHY=N", value_parser = parse_halt)]
+    pub halt: Option<HaltPolicy>,
+    /// Print the commands that would run; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show progress (done, failed, running, queued, rate, ETA) on stderr and
+    /// a summary at the end
+    #[arg(long, visible_alias = "progress", alias = "bar")]
+    pub eta: bool,
+    /// Inputs end with a NUL byte, not a newline (for `find -print0`)
+    #[arg(short = '0', long)]
+    pub null: bool,
+    /// Read inputs from FILE, as `:::: FILE` (may be repeated)
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_file: Vec<String>,
+    /// Quote the command: its words are taken literally, with no shell syntax
+    #[arg(short = 'q', long)]
+    pub quote: bool,
+    /// Accepted, and ignored, for GNU parallel's scripts
+    #[arg(long, hide = true)]
+    pub will_cite: bool,
+}
+
+impl BatchArgs {
+    /// The first option given that only means something with a template.
+    pub fn template_only_option(&self) -> Option<&'static str> {
+        [
+            (self.keep_order, "--keep-order"),
+            (self.joblog.is_some(), "--joblog"),
+            (self.resume, "--resume"),
+            (self.resume_failed, "--resume-failed"),
+            (self.timeout.is_some(), "--timeout"),
+            (self.halt.is_some(), "--halt"),
+            (self.dry_run, "--dry-run"),
+            (self.eta, "--eta"),
+            (self.null, "--null"),
+            (!self.arg_file.is_empty(), "--arg-file"),
+            (self.quote, "--quote"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
+}
+
+fn parse_halt(s: &str) -> Result<HaltPolicy, String> {
+    s.parse()
+}
+
+/// Parses a number of workers: `N`, or as GNU parallel also allows, `N%` of
+/// the CPUs or `+N` more than the CPUs.
 fn parse_workers(s: &str) -> Result<usize, String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(pct) = s.strip_suffix('%') {
+        return match pct.parse::<usize>() {
+            Ok(p) if p > 0 => parse_workers(&(cpus * p).div_ceil(100).to_string()),
+            _ => Err(format!("`{s}` is not a positive percentage of the CPUs")),
+        };
+    }
+    if let Some(more) = s.strip_prefix('+') {
+        return match more.parse::<usize>() {
+            Ok(n) => parse_workers(&(cpus + n).to_string()),
+            Err(_) => Err(format!("`{s}` is not + a whole number")),
+        };
+    }
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) if n > 4096 => Err(format!("{n} is more than the limit of 4096")),
@@ -119,5 +228,9 @@ mod tests {
         assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_workers("0").is_err());
         assert!(parse_workers("x").is_err());
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse_workers("100%"), Ok(cpus));
+        assert_eq!(parse_workers("+1"), Ok(cpus + 1));
+        assert!(parse_workers("0%").is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::batch::session::Session;
 use crate::engine::{self, Command, Counts, PoolConfig, PoolEvent, Task};
 use crate::error::Error;
 
@@ -313,6 +314,103 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
         eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
     }
     Ok(tally.exit_code())
+}
+
+/// Runs a command batch (`pooltop run -- CMD …`) on a pool until every job
+/// has finished, been cancelled by `--halt`, or a signal stops it. The
+/// session prints each job's output and writes the job log; stderr carries
+/// nothing else but warnings, unless `progress` (`--eta`) asks for a
+/// progress line and the summary. Returns the exit status: the session's
+/// (GNU parallel's), or 128 + the signal that stopped the run.
+pub fn run_batch(
+    config: PoolConfig,
+    mut session: Session,
+    mut json: Option<JsonSink>,
+    progress: bool,
+) -> Result<i32, Error> {
+    let workers = config.workers;
+    let (pool, events) = engine::start(config)?;
+    let stop_signals = watch_signals(pool.clone());
+    let mut tally = Tally::new(workers);
+    let started = Instant::now();
+    let live_line = progress && io::stderr().is_terminal();
+    let mut last_progress = Instant::now() - Duration::from_secs(1);
+    let mut json_broken = false;
+
+    let tasks: Vec<Task> = session
+        .jobs()
+        .iter()
+        .map(|j| j.task(session.template()))
+        .collect();
+    match pool.submit_all(tasks).first() {
+        Some(&first) => session.set_first_task(first),
+        None => {
+            pool.send(Command::Shutdown);
+        }
+    }
+    for ev in events.iter() {
+        tally.observe(&ev);
+        if let (Some(out), false) = (json.as_mut(), json_broken)
+            && let Some(v) = event_json(&ev, started.elapsed())
+            && writeln!(out, "{v}").is_err()
+        {
+            json_broken = true;
+            eprintln!("pooltop: cannot write the JSON event stream; going on without it");
+        }
+        if live_line
+            && matches!(
+                ev,
+                PoolEvent::TaskFinished(_) | PoolEvent::TaskRetrying { .. }
+            )
+        {
+            // The job's stderr and warnings go on a clean line.
+            eprint!("\r\x1b[K");
+            last_progress = Instant::now() - Duration::from_secs(1);
+        }
+        for cmd in session.on_event(&ev) {
+            pool.send(cmd);
+        }
+        match ev {
+            PoolEvent::Drained(_) => {
+                pool.send(Command::Shutdown);
+            }
+            PoolEvent::Error { ref message, .. } if json.is_none() => {
+                eprintln!("pooltop: {message}");
+            }
+            PoolEvent::Stopped(_) => break,
+            _ => {}
+        }
+        let every = if live_line {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        };
+        if progress && last_progress.elapsed() >= every {
+            last_progress = Instant::now();
+            if live_line {
+                eprint!("\r\x1b[K{}", tally.progress_line());
+            } else {
+                eprintln!("{}", tally.progress_line());
+            }
+        }
+    }
+    if live_line {
+        eprint!("\r\x1b[K");
+    }
+    if let Some(out) = json.as_mut()
+        && !json_broken
+    {
+        let _ = writeln!(out, "{}", summary_json(&tally));
+        let _ = out.flush();
+    }
+    if progress {
+        eprintln!("{}", tally.summary_text());
+    }
+    if let Some(sig) = stop_signals.caught() {
+        eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        return Ok(128 + sig);
+    }
+    Ok(session.exit_status())
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into a graceful shutdown; a second one

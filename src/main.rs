@@ -1,23 +1,40 @@
 //! The switchboard: parse the command line, pick a face. Owns nothing.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use pooltop::batch::{self, halt::HaltPolicy, joblog::JobLog, session};
 use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs};
 use pooltop::headless::{self, JsonSink};
 use pooltop::{PoolConfig, Task, demo, task};
 
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;
+/// The same with a command template, as GNU parallel has it (there, 1 to 101
+/// count failed jobs).
+const EXIT_TEMPLATE_USAGE: u8 = 255;
+/// The shell for template commands that need one.
+const DEFAULT_SHELL: &str = "sh";
 
 fn main() -> ExitCode {
     // A worker is recognised by its environment, before any argument parsing.
     pooltop::worker::run_if_worker();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if template_in_argv() {
+                EXIT_TEMPLATE_USAGE
+            } else {
+                EXIT_USAGE
+            });
+        }
+    };
     let result = match cli.command {
         None => run_demo(PoolArgs::parse_default()),
         Some(Cmd::Demo(args)) => run_demo(args),
@@ -73,6 +90,15 @@ impl ParseDefault for PoolArgs {
     }
 }
 
+/// Whether the command line is `pooltop run … -- CMD`, even when it does not
+/// parse (its errors then exit as GNU parallel's do).
+fn template_in_argv() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let run = args.iter().position(|a| a == "run");
+    let dashes = args.iter().position(|a| a == "--");
+    matches!((run, dashes), (Some(r), Some(d)) if r < d)
+}
+
 fn pool_config(args: &PoolArgs) -> PoolConfig {
     let mut config = PoolConfig::default();
     if let Some(n) = args.workers {
@@ -84,7 +110,9 @@ fn pool_config(args: &PoolArgs) -> PoolConfig {
     if let Some(out) = &args.out {
         config.out_dir = out.clone();
     }
-    config.output_cap = args.output_cap;
+    config.output_cap = args
+        .output_cap
+        .unwrap_or(pooltop::worker::exec::DEFAULT_OUTPUT_CAP);
     config
 }
 
@@ -105,6 +133,22 @@ fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
 }
 
 fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
+    // `pooltop run --` alone is a template too: each input is a command.
+    let words = args
+        .command
+        .clone()
+        .or_else(|| template_in_argv().then(Vec::new));
+    if let Some(words) = words {
+        return run_batch(args, words).map_err(|mut f| {
+            f.code = EXIT_TEMPLATE_USAGE;
+            f
+        });
+    }
+    if let Some(opt) = args.batch.template_only_option() {
+        return Err(Failure::usage(format!(
+            "{opt} goes with a command template: pooltop run [OPTIONS] -- CMD [ARGS…]"
+        )));
+    }
     let (name, text) = read_taskfile(args.taskfile.as_deref())?;
     let lines = task::parse_lines(&text).map_err(|errors| {
         let mut lines: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
@@ -125,6 +169,95 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
         })
         .collect();
     run_pool(&args.pool, tasks)
+}
+
+/// `pooltop run [OPTIONS] -- CMD [ARGS…]`: CMD once per input.
+fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
+    if let Some(file) = &args.taskfile {
+        return Err(Failure::usage(format!(
+            "`{}`: a task file and a command template (after --) do not go together",
+            file.display()
+        )));
+    }
+    let b = &args.batch;
+    let old_log = match (&b.joblog, b.resume || b.resume_failed) {
+        (Some(path), true) => match std::fs::read(path) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(Failure::usage(format!(
+                    "cannot read the job log `{}`: {e}",
+                    path.display()
+                )));
+            }
+        },
+        _ => None,
+    };
+    let shell = std::env::var("PARALLEL_SHELL").unwrap_or_else(|_| DEFAULT_SHELL.to_string());
+    let read = |name: &str| -> io::Result<Vec<u8>> {
+        if name == "-" {
+            let mut bytes = Vec::new();
+            io::stdin().read_to_end(&mut bytes)?;
+            Ok(bytes)
+        } else {
+            std::fs::read(name)
+        }
+    };
+    let plan = batch::plan(&words, b, &shell, read, old_log.as_deref()).map_err(Failure::usage)?;
+    if plan.jobs.is_empty() && !b.dry_run {
+        // Nothing to run (no input, or all done by an earlier run): no pool.
+        return Ok(0);
+    }
+    let mut config = pool_config(&args.pool);
+    let halt = b.halt.unwrap_or(HaltPolicy::NEVER);
+    batch::configure(
+        &mut config,
+        args.pool.retries,
+        b.timeout,
+        halt,
+        args.pool.output_cap,
+        plan.jobs.len(),
+    );
+    config.validate()?;
+    if b.dry_run {
+        let workers = args.pool.workers.unwrap_or(config.workers);
+        let mut out = io::stdout().lock();
+        for (i, job) in plan.jobs.iter().enumerate() {
+            let slot = batch::dry_run_slot(i, workers);
+            let line = plan.template.command_line(&job.args, job.seq, Some(slot));
+            if writeln!(out, "{line}").is_err() {
+                break;
+            }
+        }
+        return Ok(0);
+    }
+    let joblog = match &b.joblog {
+        Some(path) => Some(
+            JobLog::open(path, b.resume || b.resume_failed).map_err(|e| {
+                Failure::usage(format!(
+                    "cannot write the job log `{}`: {e}",
+                    path.display()
+                ))
+            })?,
+        ),
+        None => None,
+    };
+    let options = session::SessionOptions {
+        keep_order: b.keep_order,
+        halt,
+    };
+    let session = session::Session::new(
+        plan.template,
+        plan.jobs,
+        options,
+        joblog,
+        Box::new(io::stdout()),
+        Box::new(io::stderr()),
+    );
+    let json = json_sink(&args.pool)?;
+    let code = headless::run_batch(config, session, json, b.eta)?;
+    // As a process exit status: -1 (a timed-out job that halted the run) is 255.
+    Ok(code as u8)
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::engine::TaskState;
+
 /// When to stop once the condition is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -46,6 +48,20 @@ impl HaltPolicy {
         why: Why::Fail,
         threshold: Threshold::Count(0),
     };
+
+    /// The task states after which the pool must pause dispatch until the
+    /// rule has been applied (`PoolConfig::pause_dispatch_after`): parallel
+    /// decides before it starts the next job, and so must pooltop, or a job
+    /// would start after the one that halted the run.
+    pub fn pause_after(&self) -> Vec<TaskState> {
+        let failed = [TaskState::Failed, TaskState::TimedOut];
+        match (self.when, self.why) {
+            (When::Never, _) => Vec::new(),
+            (_, Why::Fail) => failed.to_vec(),
+            (_, Why::Success) => vec![TaskState::Done],
+            (_, Why::Done) => vec![TaskState::Done, TaskState::Failed, TaskState::TimedOut],
+        }
+    }
 }
 
 impl FromStr for HaltPolicy {

@@ -61,6 +61,8 @@ pub struct Session {
     joblog: Option<JobLog>,
     joblog_failed: bool,
     halt: Halt,
+    /// After a task ends in one of these, the pool waits for our word.
+    pause_after: Vec<TaskState>,
     stopping: Option<Verdict>,
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
@@ -92,6 +94,7 @@ impl Session {
             joblog,
             joblog_failed: false,
             halt: Halt::new(options.halt, n as u64),
+            pause_after: options.halt.pause_after(),
             stopping: None,
             out,
             err,
@@ -257,6 +260,11 @@ impl Session {
                 self.stopping = Some(Verdict::Now);
                 cmds.push(Command::KillAll);
             }
+        }
+        if self.pause_after.contains(&r.state) && self.stopping != Some(Verdict::Now) {
+            // The pool paused dispatch for this decision: go on (after a
+            // `soon`, only retries are left to start).
+            cmds.push(Command::ResumeDispatch);
         }
         cmds.extend(self.after_output());
         cmds
@@ -501,7 +509,13 @@ mod tests {
         r.start(1);
         r.start(2);
         let cmds = r.finish(1, TaskState::Failed, Some(5));
-        assert!(matches!(cmds.as_slice(), [Command::CancelQueued]));
+        assert!(
+            matches!(
+                cmds.as_slice(),
+                [Command::CancelQueued, Command::ResumeDispatch]
+            ),
+            "the pool paused after the failure: cancel, then let retries run: {cmds:?}"
+        );
         assert!(
             r.err
                 .text()
