@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::control;
 use crate::engine::{self, Command, Counts, PoolConfig, PoolEvent, Task};
 use crate::error::Error;
 
@@ -197,6 +198,7 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             task,
             worker,
             attempt,
+            ..
         } => json!({"event": "task_started", "t": t, "task": task.0, "worker": worker.0,
                     "attempt": attempt}),
         PoolEvent::TaskRetrying {
@@ -255,11 +257,39 @@ pub fn summary_json(tally: &Tally) -> Value {
 /// Where the JSON lines go.
 pub type JsonSink = Box<dyn Write + Send>;
 
+/// How the headless runner runs.
+pub struct Options {
+    /// Where the JSON lines go, if anywhere.
+    pub json: Option<JsonSink>,
+    /// The name of the pool's control endpoint.
+    pub name: String,
+    /// Keep running when the queue is empty, until `pooltop stop` or a signal.
+    pub keep_alive: bool,
+}
+
 /// Runs `tasks` on a pool until all have finished (or a signal stops it),
 /// printing progress and the summary on stderr. Returns the exit status.
-pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> Result<i32, Error> {
+pub fn run(config: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<i32, Error> {
+    let Options {
+        mut json,
+        name,
+        keep_alive,
+    } = opts;
     let workers = config.workers;
     let (pool, events) = engine::start(config)?;
+    let (control, events) = match control::serve(&name, pool.clone(), events) {
+        Ok(served) => served,
+        Err(e) => {
+            abandon(&pool);
+            return Err(Error::Control(e.to_string()));
+        }
+    };
+    if keep_alive {
+        eprintln!(
+            "pooltop: pool `{}` is running; add tasks with `pooltop submit --pool {0} FILE`, stop it with `pooltop stop --pool {0}`",
+            control.name()
+        );
+    }
     let stop_signals = watch_signals(pool.clone());
     let mut tally = Tally::new(workers);
     let started = Instant::now();
@@ -267,12 +297,28 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let mut json_broken = false;
 
-    if tasks.is_empty() {
-        pool.send(Command::Shutdown);
-    } else {
+    if !tasks.is_empty() {
         pool.submit_all(tasks);
+    } else if !keep_alive {
+        pool.send(Command::Shutdown);
     }
-    for ev in events.iter() {
+    // Wait for an event; take the ones already waiting without flushing in
+    // between; flush the JSON lines when the stream goes quiet, so a reader
+    // (`tail -f`, a script) sees every event promptly without a write per event.
+    loop {
+        let ev = match events.try_recv() {
+            Ok(ev) => ev,
+            Err(_) => {
+                // Flushing an empty buffer writes nothing.
+                if let Some(out) = json.as_mut() {
+                    json_broken |= out.flush().is_err();
+                }
+                match events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
+                }
+            }
+        };
         tally.observe(&ev);
         if let (Some(out), false) = (json.as_mut(), json_broken)
             && let Some(v) = event_json(&ev, started.elapsed())
@@ -282,7 +328,7 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
             eprintln!("pooltop: cannot write the JSON event stream; going on without it");
         }
         match ev {
-            PoolEvent::Drained(_) => {
+            PoolEvent::Drained(_) if !keep_alive => {
                 pool.send(Command::Shutdown);
             }
             PoolEvent::Error { ref message, .. } if !show_progress && json.is_none() => {
@@ -310,6 +356,11 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
         eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
     }
     Ok(tally.exit_code())
+}
+
+/// Stops a pool that will not be used after all, without waiting for it.
+fn abandon(pool: &engine::PoolHandle) {
+    pool.send(Command::KillAll);
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into a graceful shutdown; a second one

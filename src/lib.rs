@@ -14,8 +14,10 @@ pub use engine::{
 };
 pub use error::Error;
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod headless;
 mod pool;
+pub mod remote;
 
 pub use pool::{Pool, PoolBuilder};

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs};
+use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs, SubmitArgs};
 use pooltop::headless::{self, JsonSink};
+use pooltop::remote::{self, Verb};
 use pooltop::{PoolConfig, Task, demo, task};
 
 /// Exit status for bad input or options: nothing ran.
@@ -22,6 +23,22 @@ fn main() -> ExitCode {
         None => run_demo(PoolArgs::parse_default()),
         Some(Cmd::Demo(args)) => run_demo(args),
         Some(Cmd::Run(args)) => run_tasks(args),
+        Some(Cmd::Ls { json }) => remote::ls(json).map_err(Failure::usage),
+        Some(Cmd::Submit(args)) => submit(args),
+        Some(Cmd::Status { pool, json }) => {
+            remote::status(pool.pool.as_deref(), json).map_err(Failure::usage)
+        }
+        Some(Cmd::Wait { pool, tasks }) => {
+            remote::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
+        }
+        Some(Cmd::Pause(w)) => remote::workers(w, Verb::Pause).map_err(Failure::usage),
+        Some(Cmd::Resume(w)) => remote::workers(w, Verb::Resume).map_err(Failure::usage),
+        Some(Cmd::Terminate(w)) => remote::workers(w, Verb::Terminate).map_err(Failure::usage),
+        Some(Cmd::Kill(w)) => remote::workers(w, Verb::Kill).map_err(Failure::usage),
+        Some(Cmd::Scale { pool, workers }) => {
+            remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
+        }
+        Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
@@ -142,9 +159,43 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
 
 fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
     let config = pool_config(args);
-    let json = json_sink(args)?;
-    let code = headless::run(config, tasks, json)?;
+    let name = match &args.name {
+        Some(n) => {
+            pooltop::control::validate_name(n).map_err(Failure::usage)?;
+            n.clone()
+        }
+        None => pooltop::control::default_name(),
+    };
+    let opts = headless::Options {
+        json: json_sink(args)?,
+        name,
+        keep_alive: args.keep_alive,
+    };
+    let code = headless::run(config, tasks, opts)?;
     Ok(code as u8)
+}
+
+fn submit(args: SubmitArgs) -> Result<u8, Failure> {
+    let lines = if !args.line.is_empty() {
+        vec![remote::line_from_words(&args.line)]
+    } else {
+        let (name, text) = read_taskfile(args.taskfile.as_deref())?;
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        // Checked here too, so errors name the file as `run` does.
+        if let Err(errors) = task::parse_lines(&text) {
+            let mut out: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
+            out.push(format!(
+                "{name}: {} bad line(s); nothing was submitted",
+                errors.len()
+            ));
+            return Err(Failure {
+                lines: out,
+                code: EXIT_USAGE,
+            });
+        }
+        lines
+    };
+    remote::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
 }
 
 /// Reads the task file (or standard input) whole: every line is checked

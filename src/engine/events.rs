@@ -249,6 +249,8 @@ pub enum PoolEvent {
         task: TaskId,
         worker: WorkerId,
         attempt: u32,
+        /// The task line as written.
+        line: Arc<str>,
     },
     /// A task will run again: its worker died or it timed out, and retries remain.
     TaskRetrying {

@@ -131,6 +131,11 @@ impl PoolHandle {
         ids
     }
 
+    /// How many task ids have been handed out (ids run from 1 to this).
+    pub fn tasks_allocated(&self) -> u64 {
+        self.next_task.load(Ordering::Relaxed) - 1
+    }
+
     /// The configuration the pool was started with.
     pub fn config(&self) -> &PoolConfig {
         &self.config

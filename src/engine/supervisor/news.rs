@@ -213,10 +213,12 @@ impl Supervisor {
         if let Some(entry) = self.queue.entry_mut(task) {
             entry.attempts += 1;
             let attempt = entry.attempts;
+            let line = entry.task.line.clone();
             self.emit(PoolEvent::TaskStarted {
                 task,
                 worker: w,
                 attempt,
+                line,
             });
         }
     }
