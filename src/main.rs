@@ -1,1 +1,181 @@
-fn main(){}
+//! The switchboard: parse the command line, pick a face. Owns nothing.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs};
+use pooltop::headless::{self, JsonSink};
+use pooltop::{PoolConfig, Task, demo, task};
+
+/// Exit status for bad input or options: nothing ran.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    // A worker is recognised by its environment, before any argument parsing.
+    pooltop::worker::run_if_worker();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_demo(PoolArgs::parse_default()),
+        Some(Cmd::Demo(args)) => run_demo(args),
+        Some(Cmd::Run(args)) => run_tasks(args),
+        Some(Cmd::Worker) => Err(Failure::usage(
+            "`pooltop worker` is started by pooltop itself, not by hand",
+        )),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            for line in &f.lines {
+                eprintln!("pooltop: {line}");
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Why pooltop stops before running anything, and with which status.
+struct Failure {
+    lines: Vec<String>,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(line: impl Into<String>) -> Failure {
+        Failure {
+            lines: vec![line.into()],
+            code: EXIT_USAGE,
+        }
+    }
+}
+
+impl From<pooltop::Error> for Failure {
+    fn from(e: pooltop::Error) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
+trait ParseDefault {
+    fn parse_default() -> Self;
+}
+
+impl ParseDefault for PoolArgs {
+    fn parse_default() -> PoolArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            pool: PoolArgs,
+        }
+        Wrapper::parse_from(["pooltop"]).pool
+    }
+}
+
+fn pool_config(args: &PoolArgs) -> PoolConfig {
+    let mut config = PoolConfig::default();
+    if let Some(n) = args.workers {
+        config.workers = n;
+    }
+    config.task_timeout = args.task_timeout;
+    config.join_timeout = args.join_timeout;
+    config.retries = args.retries;
+    if let Some(out) = &args.out {
+        config.out_dir = out.clone();
+    }
+    config.output_cap = args.output_cap;
+    config
+}
+
+fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
+    let Some(path) = &args.json else {
+        return Ok(None);
+    };
+    if path == Path::new("-") {
+        return Ok(Some(Box::new(io::stdout())));
+    }
+    let file = File::create(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot create JSON output `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(Box::new(BufWriter::new(file))))
+}
+
+fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
+    let (name, text) = read_taskfile(args.taskfile.as_deref())?;
+    let lines = task::parse_lines(&text).map_err(|errors| {
+        let mut lines: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
+        lines.push(format!(
+            "{name}: {} bad line(s); nothing was run",
+            errors.len()
+        ));
+        Failure {
+            lines,
+            code: EXIT_USAGE,
+        }
+    })?;
+    let tasks: Vec<Task> = lines
+        .into_iter()
+        .map(|l| Task {
+            spec: l.spec,
+            line: l.text.into(),
+        })
+        .collect();
+    run_pool(&args.pool, tasks)
+}
+
+fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
+    let demo = demo::Demo::prepare(args.out.as_deref())
+        .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
+    let mut args = args;
+    args.out = Some(demo.out_dir().to_path_buf());
+    eprintln!(
+        "pooltop: demo: {} tasks; thumbnails go to {}",
+        demo.tasks().len(),
+        demo.out_dir().display()
+    );
+    run_pool(&args, demo.tasks().to_vec())
+}
+
+fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
+    let config = pool_config(args);
+    let json = json_sink(args)?;
+    let code = headless::run(config, tasks, json)?;
+    Ok(code as u8)
+}
+
+/// Reads the task file (or standard input) whole: every line is checked
+/// before anything runs.
+fn read_taskfile(path: Option<&Path>) -> Result<(String, String), Failure> {
+    let (name, bytes) = match path {
+        None => read_stdin()?,
+        Some(p) if p == Path::new("-") => read_stdin()?,
+        Some(p) => {
+            let name = p.display().to_string();
+            let bytes = std::fs::read(p)
+                .map_err(|e| Failure::usage(format!("cannot read task file `{name}`: {e}")))?;
+            (name, bytes)
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(Failure::usage(format!(
+                "{name}: line {line}: not valid UTF-8; task files must be UTF-8 text"
+            )))
+        }
+    }
+}
+
+fn read_stdin() -> Result<(String, Vec<u8>), Failure> {
+    let mut bytes = Vec::new();
+    io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+    Ok(("<stdin>".to_string(), bytes))
+}

@@ -22,3 +22,127 @@ pub fn signal_name(signal: i32) -> String {
     };
     name.to_string()
 }
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal};
+
+/// The signals pooltop sends to a worker's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSignal {
+    /// Pause (cannot be caught).
+    Stop,
+    /// Continue after a pause.
+    Cont,
+    /// Ask to terminate (the worker's handler then kills its whole group).
+    Term,
+    /// Kill now (cannot be caught; works on stopped processes too).
+    Kill,
+}
+
+impl GroupSignal {
+    fn to_rustix(self) -> Signal {
+        match self {
+            GroupSignal::Stop => Signal::STOP,
+            GroupSignal::Cont => Signal::CONT,
+            GroupSignal::Term => Signal::TERM,
+            GroupSignal::Kill => Signal::KILL,
+        }
+    }
+
+    /// The signal number.
+    pub fn number(self) -> i32 {
+        self.to_rustix().as_raw()
+    }
+}
+
+/// Prepares `cmd` to start a worker: it leads a process group of its own (so
+/// one signal reaches it and every task process it starts), and it receives
+/// SIGTERM when the thread that spawned it dies (so a SIGKILLed manager leaves
+/// no worker behind). The parent-death signal follows the spawning *thread*:
+/// spawn workers only from a thread that lives as long as the pool.
+pub fn prepare_worker_command(cmd: &mut Command) {
+    cmd.process_group(0);
+    let manager = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes the
+    // async-signal-safe prctl and getppid system calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+            // The manager may have died between fork and prctl: then the
+            // signal will never come, so leave now.
+            let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+            if parent as u32 != manager {
+                return Err(io::Error::other("manager gone before the worker started"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `sig` to the process group led by `pid`.
+pub fn signal_group(pid: u32, sig: GroupSignal) -> io::Result<()> {
+    let pid = to_pid(pid)?;
+    rustix::process::kill_process_group(pid, sig.to_rustix()).map_err(io::Error::from)
+}
+
+/// Sends `sig` to the single process `pid`.
+pub fn signal_process(pid: u32, sig: GroupSignal) -> io::Result<()> {
+    let pid = to_pid(pid)?;
+    rustix::process::kill_process(pid, sig.to_rustix()).map_err(io::Error::from)
+}
+
+/// Whether any process of the group led by `pid` is still alive (zombies count).
+pub fn group_alive(pid: u32) -> bool {
+    to_pid(pid).is_ok_and(|p| rustix::process::test_kill_process_group(p).is_ok())
+}
+
+fn to_pid(pid: u32) -> io::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("bad pid {pid}")))
+}
+
+/// In a worker: on SIGTERM or SIGHUP (including the parent-death signal), kill
+/// the worker's whole process group — the worker itself and every task process
+/// it started, grandchildren included.
+pub fn kill_group_on_termination() -> io::Result<()> {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only makes the async-signal-safe kill(2) call.
+        unsafe {
+            signal_hook::low_level::register(sig, || {
+                let _ = rustix::process::kill_current_process_group(Signal::KILL);
+                // Not reached: the group includes this process.
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) used so far by this process and its waited-for children.
+pub fn cpu_time() -> Duration {
+    fn of(who: libc::c_int) -> Duration {
+        // SAFETY: getrusage writes into the struct we pass and nothing else.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+            return Duration::ZERO;
+        }
+        let tv = |t: libc::timeval| {
+            Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000)
+        };
+        tv(usage.ru_utime) + tv(usage.ru_stime)
+    }
+    of(libc::RUSAGE_SELF) + of(libc::RUSAGE_CHILDREN)
+}
+
+/// The one-letter scheduler state of a process (`R`, `S`, `T`, `Z` …), from /proc.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: skip past it.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().next()?.chars().next()
+}

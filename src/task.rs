@@ -27,7 +27,11 @@ pub enum TaskSpec {
     /// SHA-256 of a file, as lowercase hex (the same as `sha256sum`).
     Sha256(String),
     /// Blur, then shrink to fit `width`×`height` keeping the aspect ratio, saved as PNG.
-    Thumbnail { path: String, width: u32, height: u32 },
+    Thumbnail {
+        path: String,
+        width: u32,
+        height: u32,
+    },
     /// Run a command line with `sh -c`, capturing stdout, stderr and the exit status.
     Shell(String),
     /// Block forever without using CPU.
@@ -83,7 +87,15 @@ fn err(reason: impl Into<String>) -> ParseError {
 
 /// The kinds a task line may start with, for error messages and help.
 pub const KINDS: &[&str] = &[
-    "spin", "sleep", "square", "sha256", "thumbnail", "shell", "hang", "fail", "crash",
+    "spin",
+    "sleep",
+    "square",
+    "sha256",
+    "thumbnail",
+    "shell",
+    "hang",
+    "fail",
+    "crash",
 ];
 
 impl TaskSpec {
@@ -169,6 +181,14 @@ impl TaskSpec {
                 KINDS.join(", ")
             ))),
         }
+    }
+
+    /// Whether running it takes next to no time and cannot end the worker:
+    /// only then may a worker hold back its result to report it together
+    /// with the next ones (a held-back result must never wait behind a
+    /// task that hangs or crashes).
+    pub fn is_instant(&self) -> bool {
+        matches!(self, TaskSpec::Square(_) | TaskSpec::Fail(_))
     }
 
     /// The kind's name, as written at the start of a task line.
@@ -383,7 +403,11 @@ mod tests {
         assert_eq!(errors[0].line_no, 4);
         assert_eq!(errors[1].line_no, 5);
         assert_eq!(errors[1].text, "spin x");
-        assert!(errors[0].to_string().starts_with("line 4: `bogus`: unknown task kind"));
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("line 4: `bogus`: unknown task kind")
+        );
         let ok = parse_lines("square 2\n  # indented comment\nsleep 0\n").unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1].line_no, 3);

@@ -112,7 +112,10 @@ pub enum ExitHow {
     /// pooltop killed it: `reason` says why (user, task timeout, join timeout, shutdown).
     Killed { signal: i32, reason: String },
     /// It died without being asked to: abort, external kill, broken socket.
-    Crashed { signal: Option<i32>, code: Option<i32> },
+    Crashed {
+        signal: Option<i32>,
+        code: Option<i32>,
+    },
 }
 
 impl ExitHow {
@@ -131,7 +134,11 @@ impl std::fmt::Display for ExitHow {
         match self {
             ExitHow::Exited(code) => write!(f, "exited with status {code}"),
             ExitHow::Killed { signal, reason } => {
-                write!(f, "killed by {} ({reason})", crate::platform::signal_name(*signal))
+                write!(
+                    f,
+                    "killed by {} ({reason})",
+                    crate::platform::signal_name(*signal)
+                )
             }
             ExitHow::Crashed {
                 signal: Some(s), ..

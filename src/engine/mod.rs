@@ -1,3 +1,137 @@
 //! The pool engine: the one owner of pool state.
+//!
+//! [`start`] spawns the supervisor thread and returns a [`PoolHandle`] (orders
+//! in) and a receiver of [`PoolEvent`]s (news out). Nothing here knows about
+//! terminals.
 
+mod conn;
 pub mod events;
+mod proc;
+mod queue;
+mod supervisor;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
+
+pub use events::{
+    Command, Counts, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
+};
+
+use crate::error::Error;
+
+/// How a pool runs.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Number of worker processes (default: the number of CPUs).
+    pub workers: usize,
+    /// How long a worker asked to stop may take before it is killed.
+    pub join_timeout: Duration,
+    /// A task running longer than this has its worker killed and replaced.
+    pub task_timeout: Option<Duration>,
+    /// How many more times a task is started after its worker died under it
+    /// or it timed out.
+    pub retries: u32,
+    /// Where `thumbnail` writes its output.
+    pub out_dir: PathBuf,
+    /// Bytes of stdout and of stderr kept per shell task (the last ones).
+    pub output_cap: usize,
+    /// The executable to start as a worker (default: this executable). It is
+    /// started with the argument `worker` and must call
+    /// [`crate::worker::run_if_worker`] before anything else.
+    pub worker_program: Option<PathBuf>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            join_timeout: Duration::from_secs(5),
+            task_timeout: None,
+            retries: 0,
+            out_dir: PathBuf::from("thumbs"),
+            output_cap: 64 * 1024,
+            worker_program: None,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Checks the values that have limits.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.workers == 0 {
+            return Err(Error::Config("workers must be at least 1".into()));
+        }
+        if self.task_timeout == Some(Duration::ZERO) {
+            return Err(Error::Config("task timeout must be more than 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Everything that reaches the supervisor, from any thread.
+pub(crate) enum Inbound {
+    /// An order from a [`PoolHandle`].
+    Command(Command),
+    /// From the socket threads and the reapers.
+    Conn(conn::ConnEvent),
+}
+
+/// A cheap, clonable way to give the pool orders. Never blocks.
+#[derive(Clone)]
+pub struct PoolHandle {
+    tx: Sender<Inbound>,
+    next_task: Arc<AtomicU64>,
+    config: Arc<PoolConfig>,
+}
+
+impl PoolHandle {
+    /// Sends an order; returns false once the pool has stopped.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.tx.send(Inbound::Command(cmd)).is_ok()
+    }
+
+    /// Queues one task and returns its id.
+    pub fn submit(&self, task: Task) -> TaskId {
+        self.submit_all([task])[0]
+    }
+
+    /// Queues tasks in order and returns their ids (consecutive).
+    pub fn submit_all(&self, tasks: impl IntoIterator<Item = Task>) -> Vec<TaskId> {
+        let batch: Vec<(TaskId, Task)> = tasks
+            .into_iter()
+            .map(|t| (TaskId(self.next_task.fetch_add(1, Ordering::Relaxed)), t))
+            .collect();
+        let ids = batch.iter().map(|(id, _)| *id).collect();
+        if !batch.is_empty() {
+            self.send(Command::Submit(batch));
+        }
+        ids
+    }
+
+    /// The configuration the pool was started with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+}
+
+/// Starts a pool: its socket, its workers and the supervisor thread.
+pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Error> {
+    config.validate()?;
+    let program = match &config.worker_program {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(Error::WorkerProgram)?,
+    };
+    let (tx, rx) = mpsc::channel();
+    let (events_tx, events_rx) = mpsc::channel();
+    let config = Arc::new(config);
+    supervisor::spawn(config.clone(), program, tx.clone(), rx, events_tx)?;
+    let handle = PoolHandle {
+        tx,
+        next_task: Arc::new(AtomicU64::new(1)),
+        config,
+    };
+    Ok((handle, events_rx))
+}

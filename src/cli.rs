@@ -1,0 +1,123 @@
+//! The command line, as clap types. No I/O here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A pool of worker processes you can see and steer.
+///
+/// With no subcommand, pooltop runs a built-in demo workload (CPU-bound
+/// countdowns, file hashes, thumbnails, sleeps).
+#[derive(Debug, Parser)]
+#[command(name = "pooltop", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the tasks of a task file (or standard input) on a pool of workers.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Run the built-in demo workload.
+    Demo(PoolArgs),
+    /// Internal: run as a pool worker (started by pooltop itself).
+    #[command(hide = true)]
+    Worker,
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  pooltop run -j 4 tasks.txt               run a task file on 4 workers
+  printf 'square 7\\nsleep 0.5\\n' | pooltop run --headless -
+  pooltop run --json events.jsonl --task-timeout 30 --retries 2 tasks.txt
+
+Task lines: spin N | sleep S | square N | sha256 PATH | thumbnail PATH [WxH]
+            shell CMD... | hang | fail [MESSAGE] | crash      (# starts a comment)
+
+Exit status: 0 every task done; 1 some task failed, timed out or was cancelled;
+2 bad input or options (nothing ran).";
+
+/// Options of any pool.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Number of worker processes [default: number of CPUs]
+    #[arg(short = 'j', long = "workers", value_name = "N", value_parser = parse_workers)]
+    pub workers: Option<usize>,
+    /// Kill (and replace) the worker of a task that runs longer than this
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub task_timeout: Option<Duration>,
+    /// How long a worker asked to stop may take before SIGTERM, then SIGKILL
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub join_timeout: Duration,
+    /// Start a task again this many times when its worker dies under it or it times out
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Never open the dashboard; print progress and a summary on stderr
+    #[arg(long)]
+    pub headless: bool,
+    /// Write one JSON object per event to PATH (`-` for standard output)
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Folder for thumbnails [default: thumbs]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Bytes of stdout and of stderr kept per shell task (the last ones)
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    pub output_cap: usize,
+    /// Close the dashboard when every task has finished, printing the summary
+    #[arg(long)]
+    pub exit_when_done: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// File of task lines; `-` or nothing reads standard input
+    #[arg(value_name = "TASKFILE")]
+    pub taskfile: Option<PathBuf>,
+}
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n > 4096 => Err(format!("{n} is more than the limit of 4096")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// Parses a positive number of seconds, fractions allowed.
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("must be a number of seconds above 0, got `{s}`"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rejects_bad_numbers() {
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("NaN").is_err());
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_workers("0").is_err());
+        assert!(parse_workers("x").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! The socket side of the manager: accepting workers, checking their
+//! handshake, and reading their frames. Holds no pool state: everything it
+//! learns goes to the supervisor as a [`ConnEvent`].
+
+use std::io::{self, BufReader};
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
+
+use super::Inbound;
+use super::events::WorkerId;
+use super::proc::SMALL_STACK;
+use crate::ipc::{Listener, Stream};
+use crate::protocol::frame::{self, FrameError};
+use crate::protocol::{FromWorker, Hello, PROTOCOL_VERSION};
+
+/// The handshake is small; a bigger first frame is refused unread.
+const MAX_HELLO: u32 = 4096;
+/// A connection that has not said hello by then is dropped.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the socket threads and reapers tell the supervisor.
+pub enum ConnEvent {
+    /// A connection passed the handshake (version, token, peer user and pid).
+    Hello { hello: Hello, stream: Stream },
+    /// A connection was refused; it gets nothing.
+    Refused { reason: String },
+    /// Frames read from a worker, in order.
+    Frames {
+        worker: WorkerId,
+        frames: Vec<FromWorker>,
+    },
+    /// The worker's connection ended. `error` says why when it was not a
+    /// clean end (a bad frame, for example).
+    Closed {
+        worker: WorkerId,
+        error: Option<String>,
+    },
+    /// A worker process exited and was reaped.
+    Reaped {
+        worker: WorkerId,
+        status: io::Result<ExitStatus>,
+    },
+}
+
+/// Accepts connections until `stop` is set (the supervisor then connects once
+/// to wake the blocking accept). Each handshake runs on its own short thread
+/// so a silent client cannot hold up the others.
+pub fn spawn_acceptor(
+    listener: Listener,
+    token: Arc<str>,
+    stop: Arc<AtomicBool>,
+    tx: Sender<Inbound>,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("pooltop-accept".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = conn else { continue };
+                let token = token.clone();
+                let tx = tx.clone();
+                let _ = std::thread::Builder::new()
+                    .name("pooltop-hello".into())
+                    .stack_size(SMALL_STACK)
+                    .spawn(move || {
+                        let event = match handshake(stream, &token) {
+                            Ok((hello, stream)) => ConnEvent::Hello { hello, stream },
+                            Err(reason) => ConnEvent::Refused { reason },
+                        };
+                        let _ = tx.send(Inbound::Conn(event));
+                    });
+            }
+        })?;
+    Ok(())
+}
+
+/// Reads and checks the first frame. Returns why the connection is refused.
+fn handshake(stream: Stream, token: &str) -> Result<(Hello, Stream), String> {
+    let creds = stream.peer_creds().ok();
+    stream
+        .set_recv_timeout(Some(HELLO_TIMEOUT))
+        .map_err(|e| format!("refused a connection: {e}"))?;
+    let mut buf = Vec::new();
+    let mut reader = &stream;
+    let hello = match frame::read_frame_limited::<FromWorker>(&mut reader, &mut buf, MAX_HELLO) {
+        Ok(FromWorker::Hello(h)) => h,
+        Ok(_) => return Err("refused a connection: first frame was not a handshake".into()),
+        Err(FrameError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(format!(
+                "refused a connection: no handshake within {}s",
+                HELLO_TIMEOUT.as_secs()
+            ));
+        }
+        Err(e) => return Err(format!("refused a connection: bad handshake: {e}")),
+    };
+    if hello.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "refused worker {} (pid {}): protocol version {} (expected {PROTOCOL_VERSION})",
+            hello.worker, hello.pid, hello.version
+        ));
+    }
+    if !same_secret(&hello.token, token) {
+        return Err(format!(
+            "refused a connection claiming to be worker {} (pid {}): wrong token",
+            hello.worker, hello.pid
+        ));
+    }
+    if let Some(creds) = creds {
+        let me = rustix::process::geteuid().as_raw();
+        if creds.euid().is_some_and(|uid| uid != me) {
+            return Err(format!(
+                "refused a connection from another user (uid {:?})",
+                creds.euid()
+            ));
+        }
+        if creds.pid().is_some_and(|pid| pid as u32 != hello.pid) {
+            return Err(format!(
+                "refused a connection: handshake says pid {}, the socket says {:?}",
+                hello.pid,
+                creds.pid()
+            ));
+        }
+    }
+    stream
+        .set_recv_timeout(None)
+        .map_err(|e| format!("refused a connection: {e}"))?;
+    Ok((hello, stream))
+}
+
+/// Compares secrets without stopping at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Reads a worker's frames until its connection ends. Frames that arrive
+/// together are passed on together, one channel message per batch.
+pub fn spawn_reader(worker: WorkerId, stream: Arc<Stream>, tx: Sender<Inbound>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("pooltop-read-{worker}"))
+        .stack_size(SMALL_STACK)
+        .spawn(move || {
+            let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
+            let mut buf = Vec::new();
+            let mut frames = Vec::new();
+            let error = loop {
+                match frame::read_frame::<FromWorker>(&mut reader, &mut buf) {
+                    Ok(msg) => {
+                        frames.push(msg);
+                        if reader.buffer().is_empty() {
+                            let batch = std::mem::take(&mut frames);
+                            let _ = tx.send(Inbound::Conn(ConnEvent::Frames {
+                                worker,
+                                frames: batch,
+                            }));
+                        }
+                    }
+                    Err(e) if e.is_disconnect() => break None,
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            if !frames.is_empty() {
+                let _ = tx.send(Inbound::Conn(ConnEvent::Frames { worker, frames }));
+            }
+            let _ = tx.send(Inbound::Conn(ConnEvent::Closed { worker, error }));
+        })?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Starting, signalling and reaping worker processes. The only engine file
+//! that starts processes or sends signals (through `crate::platform`).
+
+use std::io;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::Sender;
+
+use super::Inbound;
+use super::conn::ConnEvent;
+use super::events::WorkerId;
+use crate::platform::{self, GroupSignal};
+use crate::worker::{ENV_ID, ENV_SOCKET, ENV_TOKEN};
+
+/// Stack size of the small helper threads (reapers, socket readers).
+pub const SMALL_STACK: usize = 128 * 1024;
+
+/// Starts a worker process and a thread that reports its exit.
+///
+/// Must be called from the supervisor thread: the worker's parent-death
+/// signal fires when the thread that spawned it ends.
+pub fn spawn_worker(
+    program: &Path,
+    socket: &Path,
+    token: &str,
+    worker: WorkerId,
+    tx: &Sender<Inbound>,
+) -> io::Result<u32> {
+    let mut cmd = Command::new(program);
+    cmd.arg("worker")
+        .env(ENV_SOCKET, socket)
+        .env(ENV_ID, worker.0.to_string())
+        .env(ENV_TOKEN, token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    platform::prepare_worker_command(&mut cmd);
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let tx = tx.clone();
+    let reaper = std::thread::Builder::new()
+        .name(format!("pooltop-reap-{worker}"))
+        .stack_size(SMALL_STACK)
+        .spawn(move || {
+            let status = child.wait();
+            // The pool may be gone already; then nobody needs to know.
+            let _ = tx.send(Inbound::Conn(ConnEvent::Reaped { worker, status }));
+        });
+    if let Err(e) = reaper {
+        // Without a reaper nobody would notice the exit: do not keep the worker.
+        let _ = platform::signal_group(pid, GroupSignal::Kill);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+/// Sends `sig` to a worker's whole process group (the worker and its task
+/// processes). Pausing also needs the group: a shell task must stop too.
+pub fn signal(pid: u32, sig: GroupSignal) {
+    // ESRCH (already gone) is fine: the reaper will report the exit.
+    let _ = platform::signal_group(pid, sig);
+}
+
+/// The exit status of a worker as (signal, code).
+pub fn status_parts(status: &io::Result<ExitStatus>) -> (Option<i32>, Option<i32>) {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => (s.signal(), s.code()),
+        Err(_) => (None, None),
+    }
+}

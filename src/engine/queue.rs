@@ -1,0 +1,135 @@
+//! The queue of tasks waiting for a worker, and the accounting of every task's
+//! fate. Pure: no I/O, unit-tested.
+//!
+//! The invariant: every submitted task is, at every moment, in exactly one of
+//! these places — waiting in the queue, held by a worker, or counted in a
+//! terminal state — and it moves between them only through these methods.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::events::{Counts, Task, TaskId, TaskState};
+
+/// A task the pool knows about and has not finished.
+#[derive(Debug)]
+pub struct Entry {
+    pub task: Task,
+    /// How many times it has been started.
+    pub attempts: u32,
+}
+
+/// Waiting tasks in dispatch order, and every unfinished task's entry.
+#[derive(Debug, Default)]
+pub struct Queue {
+    waiting: VecDeque<TaskId>,
+    live: HashMap<TaskId, Entry>,
+    held: usize,
+    counts: Counts,
+}
+
+impl Queue {
+    /// Adds a newly submitted task at the back.
+    pub fn submit(&mut self, id: TaskId, task: Task) {
+        self.counts.submitted += 1;
+        self.live.insert(id, Entry { task, attempts: 0 });
+        self.waiting.push_back(id);
+    }
+
+    /// Takes the next waiting task for a worker (it is then held).
+    pub fn take(&mut self) -> Option<TaskId> {
+        let id = self.waiting.pop_front()?;
+        self.held += 1;
+        Some(id)
+    }
+
+    /// A held task goes back to the front of the queue: it is to be retried,
+    /// or it was handed out but never started.
+    pub fn put_back(&mut self, id: TaskId) {
+        debug_assert!(self.live.contains_key(&id));
+        self.held -= 1;
+        self.waiting.push_front(id);
+    }
+
+    /// A held task reached its terminal state. Returns its entry.
+    pub fn finish(&mut self, id: TaskId, state: TaskState) -> Option<Entry> {
+        let entry = self.live.remove(&id)?;
+        self.held -= 1;
+        self.counts.record(state);
+        Some(entry)
+    }
+
+    /// Cancels every waiting task; returns them in queue order.
+    pub fn cancel_waiting(&mut self) -> Vec<(TaskId, Entry)> {
+        let ids: Vec<TaskId> = self.waiting.drain(..).collect();
+        ids.into_iter()
+            .filter_map(|id| {
+                let entry = self.live.remove(&id)?;
+                self.counts.record(TaskState::Cancelled);
+                Some((id, entry))
+            })
+            .collect()
+    }
+
+    pub fn entry(&self, id: TaskId) -> Option<&Entry> {
+        self.live.get(&id)
+    }
+
+    pub fn entry_mut(&mut self, id: TaskId) -> Option<&mut Entry> {
+        self.live.get_mut(&id)
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Whether nothing is waiting and nothing is held.
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.held == 0
+    }
+
+    /// The accounting invariant, checked: submitted = waiting + held + finished.
+    pub fn balanced(&self) -> bool {
+        let c = self.counts;
+        c.submitted == self.waiting.len() as u64 + self.held as u64 + c.finished()
+            && self.live.len() == self.waiting.len() + self.held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(n: i64) -> Task {
+        Task::from(crate::task::TaskSpec::Square(n))
+    }
+
+    #[test]
+    fn every_task_ends_exactly_once() {
+        let mut q = Queue::default();
+        for i in 1..=5 {
+            q.submit(TaskId(i), task(i as i64));
+        }
+        assert!(q.balanced());
+        let a = q.take().unwrap();
+        let b = q.take().unwrap();
+        assert_eq!((a, b), (TaskId(1), TaskId(2)));
+        q.put_back(b); // its worker died before starting it
+        assert_eq!(q.take(), Some(TaskId(2)), "a put-back task goes first");
+        assert!(q.finish(a, TaskState::Done).is_some());
+        assert!(q.finish(a, TaskState::Done).is_none(), "no task ends twice");
+        assert!(q.finish(TaskId(2), TaskState::Failed).is_some());
+        assert!(q.balanced());
+        let cancelled = q.cancel_waiting();
+        assert_eq!(cancelled.len(), 3);
+        assert!(q.balanced());
+        assert!(q.is_idle());
+        let c = q.counts();
+        assert_eq!(
+            (c.submitted, c.done, c.failed, c.cancelled, c.finished()),
+            (5, 1, 1, 3, 5)
+        );
+    }
+}

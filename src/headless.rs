@@ -1,0 +1,353 @@
+//! The headless face: progress and a summary on stderr, JSON lines of every
+//! event, and the exit status. No terminal control beyond one progress line.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::engine::{self, Command, Counts, PoolConfig, PoolEvent, Task};
+use crate::error::Error;
+
+/// Running totals of a pool's events: counts, times, rates. Shared by the
+/// headless runner and the dashboard so both print the same summary.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    started: Instant,
+    ended: Option<Instant>,
+    workers: usize,
+    pub counts: Counts,
+    pub running: usize,
+    /// Summed wall time of every task attempt that reported one.
+    pub task_time: Duration,
+}
+
+impl Tally {
+    pub fn new(workers: usize) -> Tally {
+        Tally {
+            started: Instant::now(),
+            ended: None,
+            workers,
+            counts: Counts::default(),
+            running: 0,
+            task_time: Duration::ZERO,
+        }
+    }
+
+    /// Takes one event into account.
+    pub fn observe(&mut self, ev: &PoolEvent) {
+        match ev {
+            PoolEvent::TasksQueued { count, .. } => self.counts.submitted += *count as u64,
+            PoolEvent::TaskStarted { .. } => self.running += 1,
+            PoolEvent::TaskRetrying { .. } => self.running = self.running.saturating_sub(1),
+            PoolEvent::TaskFinished(r) => {
+                if r.attempts > 0 {
+                    self.running = self.running.saturating_sub(1);
+                }
+                self.task_time += r.wall;
+                self.counts.record(r.state);
+            }
+            PoolEvent::Scaled { workers } => self.workers = self.workers.max(*workers),
+            PoolEvent::Stopped(c) => {
+                self.counts = *c;
+                self.running = 0;
+                self.ended = Some(Instant::now());
+            }
+            _ => {}
+        }
+    }
+
+    /// Wall time since the pool started (frozen when it stopped).
+    pub fn wall(&self) -> Duration {
+        self.ended.unwrap_or_else(Instant::now) - self.started
+    }
+
+    pub fn queued(&self) -> u64 {
+        self.counts
+            .submitted
+            .saturating_sub(self.counts.finished() + self.running as u64)
+    }
+
+    /// Finished tasks per second, on average.
+    pub fn rate(&self) -> f64 {
+        let secs = self.wall().as_secs_f64();
+        if secs > 0.0 {
+            self.counts.finished() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Summed task time over wall time.
+    pub fn speedup(&self) -> f64 {
+        let wall = self.wall().as_secs_f64();
+        if wall > 0.0 {
+            self.task_time.as_secs_f64() / wall
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether every task is done.
+    pub fn all_done(&self) -> bool {
+        self.counts.done == self.counts.submitted
+    }
+
+    /// The exit status: 0 when every task is done, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.all_done() { 0 } else { 1 }
+    }
+
+    /// One line of progress: done/failed/running/queued, rate, ETA.
+    pub fn progress_line(&self) -> String {
+        let c = &self.counts;
+        let rate = self.rate();
+        let left = c.submitted.saturating_sub(c.finished());
+        let eta = if rate > 0.0 && left > 0 {
+            format!(
+                " · ETA {}",
+                human(Duration::from_secs_f64(left as f64 / rate))
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{}/{} done · {} failed · {} running · {} queued · {:.1}/s{eta}",
+            c.done,
+            c.submitted,
+            c.failed + c.timed_out + c.cancelled,
+            self.running,
+            self.queued(),
+            rate
+        )
+    }
+
+    /// The closing summary, several lines.
+    pub fn summary_text(&self) -> String {
+        let c = &self.counts;
+        let speedup = self.speedup();
+        let efficiency = if self.workers > 0 {
+            speedup / self.workers as f64
+        } else {
+            0.0
+        };
+        format!(
+            "pooltop: {} submitted = {} done + {} failed + {} timed out + {} cancelled\n\
+             pooltop: wall {:.3}s · task time {:.3}s · speedup {:.2}× on {} workers · efficiency {:.0}%",
+            c.submitted,
+            c.done,
+            c.failed,
+            c.timed_out,
+            c.cancelled,
+            self.wall().as_secs_f64(),
+            self.task_time.as_secs_f64(),
+            speedup,
+            self.workers,
+            efficiency * 100.0
+        )
+    }
+}
+
+/// A short human duration: `850ms`, `12s`, `3m05s`, `2h10m`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s == 0 {
+        format!("{}ms", d.as_millis())
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The JSON object for one event, or none for events the stream leaves out.
+pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
+    let t = (since.as_secs_f64() * 1e6).round() / 1e6;
+    let v = match ev {
+        PoolEvent::WorkerSpawned { .. } => return None,
+        PoolEvent::WorkerReady { worker, pid } => {
+            json!({"event": "worker_started", "t": t, "worker": worker.0, "pid": pid})
+        }
+        PoolEvent::WorkerPaused { worker } => {
+            json!({"event": "worker_paused", "t": t, "worker": worker.0})
+        }
+        PoolEvent::WorkerResumed { worker } => {
+            json!({"event": "worker_resumed", "t": t, "worker": worker.0})
+        }
+        PoolEvent::WorkerStopping {
+            worker,
+            join_timeout,
+        } => json!({"event": "worker_stopping", "t": t, "worker": worker.0,
+                    "join_timeout_s": join_timeout.map(|d| d.as_secs_f64())}),
+        PoolEvent::WorkerExited { worker, pid, how } => {
+            let (signal, code) = match how {
+                engine::ExitHow::Exited(c) => (None, Some(*c)),
+                engine::ExitHow::Killed { signal, .. } => (Some(*signal), None),
+                engine::ExitHow::Crashed { signal, code } => (*signal, *code),
+            };
+            json!({"event": "worker_exited", "t": t, "worker": worker.0, "pid": pid,
+                   "how": how.word(), "detail": how.to_string(), "signal": signal, "code": code})
+        }
+        PoolEvent::TasksQueued { first, count } => {
+            json!({"event": "tasks_queued", "t": t, "first": first.0, "count": count})
+        }
+        PoolEvent::TaskStarted {
+            task,
+            worker,
+            attempt,
+        } => json!({"event": "task_started", "t": t, "task": task.0, "worker": worker.0,
+                    "attempt": attempt}),
+        PoolEvent::TaskRetrying {
+            task,
+            worker,
+            reason,
+        } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
+                    "reason": reason}),
+        PoolEvent::TaskFinished(r) => {
+            let mut v = json!({
+                "event": "task_finished", "t": t, "task": r.task.0,
+                "worker": r.worker.map(|w| w.0), "state": r.state.as_str(),
+                "wall_s": r.wall.as_secs_f64(), "cpu_s": r.cpu.as_secs_f64(),
+                "attempts": r.attempts, "line": &*r.line,
+            });
+            let obj = v.as_object_mut().expect("object");
+            match &r.error {
+                None => obj.insert("result".into(), json!(r.output.value)),
+                Some(e) => obj.insert("error".into(), json!(e)),
+            };
+            if let Some(code) = r.output.exit_code {
+                obj.insert("exit_code".into(), json!(code));
+            }
+            if !r.output.stdout.is_empty() {
+                obj.insert("stdout".into(), json!(r.output.stdout));
+            }
+            if !r.output.stderr.is_empty() {
+                obj.insert("stderr".into(), json!(r.output.stderr));
+            }
+            v
+        }
+        PoolEvent::DispatchPaused(p) => {
+            json!({"event": if *p {"dispatch_paused"} else {"dispatch_resumed"}, "t": t})
+        }
+        PoolEvent::Scaled { workers } => json!({"event": "scaled", "t": t, "workers": workers}),
+        PoolEvent::Error { worker, message } => {
+            json!({"event": "error", "t": t, "worker": worker.map(|w| w.0), "message": message})
+        }
+        PoolEvent::Drained(_) => return None,
+        PoolEvent::Stopped(_) => return None,
+    };
+    Some(v)
+}
+
+/// The summary object written last to the JSON stream.
+pub fn summary_json(tally: &Tally) -> Value {
+    let c = &tally.counts;
+    json!({
+        "event": "summary", "submitted": c.submitted, "done": c.done, "failed": c.failed,
+        "timed_out": c.timed_out, "cancelled": c.cancelled,
+        "wall_s": tally.wall().as_secs_f64(), "task_s": tally.task_time.as_secs_f64(),
+        "speedup": tally.speedup(), "workers": tally.workers,
+    })
+}
+
+/// Where the JSON lines go.
+pub type JsonSink = Box<dyn Write + Send>;
+
+/// Runs `tasks` on a pool until all have finished (or a signal stops it),
+/// printing progress and the summary on stderr. Returns the exit status.
+pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> Result<i32, Error> {
+    let workers = config.workers;
+    let (pool, events) = engine::start(config)?;
+    let stop_signals = watch_signals(pool.clone());
+    let mut tally = Tally::new(workers);
+    let started = Instant::now();
+    let show_progress = io::stderr().is_terminal();
+    let mut last_progress = Instant::now() - Duration::from_secs(1);
+    let mut json_broken = false;
+
+    if tasks.is_empty() {
+        pool.send(Command::Shutdown);
+    } else {
+        pool.submit_all(tasks);
+    }
+    for ev in events.iter() {
+        tally.observe(&ev);
+        if let (Some(out), false) = (json.as_mut(), json_broken)
+            && let Some(v) = event_json(&ev, started.elapsed())
+            && writeln!(out, "{v}").is_err()
+        {
+            json_broken = true;
+            eprintln!("pooltop: cannot write the JSON event stream; going on without it");
+        }
+        match ev {
+            PoolEvent::Drained(_) => {
+                pool.send(Command::Shutdown);
+            }
+            PoolEvent::Error { ref message, .. } if !show_progress && json.is_none() => {
+                eprintln!("pooltop: {message}");
+            }
+            PoolEvent::Stopped(_) => break,
+            _ => {}
+        }
+        if show_progress && last_progress.elapsed() >= Duration::from_millis(100) {
+            last_progress = Instant::now();
+            eprint!("\r\x1b[K{}", tally.progress_line());
+        }
+    }
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    if let Some(out) = json.as_mut()
+        && !json_broken
+    {
+        let _ = writeln!(out, "{}", summary_json(&tally));
+        let _ = out.flush();
+    }
+    eprintln!("{}", tally.summary_text());
+    if let Some(sig) = stop_signals.caught() {
+        eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+    }
+    Ok(tally.exit_code())
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP into a graceful shutdown; a second one
+/// kills the workers at once.
+pub struct SignalWatch {
+    caught: std::sync::Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl SignalWatch {
+    /// The first signal caught, if any.
+    pub fn caught(&self) -> Option<i32> {
+        match self.caught.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+}
+
+fn watch_signals(pool: engine::PoolHandle) -> SignalWatch {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let caught = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let watch = SignalWatch {
+        caught: caught.clone(),
+    };
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return watch;
+    };
+    let _ = std::thread::Builder::new()
+        .name("pooltop-signals".into())
+        .spawn(move || {
+            for (n, sig) in signals.forever().enumerate() {
+                if n == 0 {
+                    caught.store(sig, std::sync::atomic::Ordering::Relaxed);
+                    pool.send(Command::Shutdown);
+                } else {
+                    pool.send(Command::KillAll);
+                }
+            }
+        });
+    watch
+}

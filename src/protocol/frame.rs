@@ -1,0 +1,276 @@
+//! Frames on the wire: a 4-byte little-endian length, then a bincode payload.
+//!
+//! The only file that names bincode (2.x with serde; 3.0 on the registry is an
+//! empty tombstone). Works over any `Read`/`Write` byte stream, so the same
+//! frames can later travel over ssh's stdin/stdout. The length is checked
+//! against [`MAX_FRAME`] before any buffer is allocated for it.
+
+use std::io::{self, Read, Write};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::MAX_FRAME;
+
+const HEADER: usize = 4;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The stream ended cleanly between frames (the peer closed it).
+    #[error("connection closed")]
+    Closed,
+    /// The peer announced a frame larger than we accept.
+    #[error("frame of {0} bytes exceeds the cap")]
+    TooLarge(u32),
+    /// The stream ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    /// The payload is not a valid message.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// The payload decoded but left bytes over.
+    #[error("malformed frame: {0} trailing bytes")]
+    Trailing(usize),
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl FrameError {
+    /// Whether this means "the other side is gone" rather than "it sent garbage".
+    /// A reset counts as gone: a manager that dies with unread data resets the socket.
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            FrameError::Closed | FrameError::Truncated => true,
+            FrameError::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Appends one frame (header and body) for `msg` to `out`.
+///
+/// Callers collect frames in a buffer and hand it to the socket in one write.
+pub fn encode_into<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> io::Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    bincode::serde::encode_into_std_write(msg, out, config())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let len = out.len() - start - HEADER;
+    if len > MAX_FRAME as usize {
+        out.truncate(start);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("message of {len} bytes exceeds the frame cap of {MAX_FRAME} bytes"),
+        ));
+    }
+    out[start..start + HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(())
+}
+
+/// Writes one frame with a single write call.
+pub fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    encode_into(msg, &mut buf)?;
+    w.write_all(&buf)?;
+    w.flush()
+}
+
+/// Reads one frame into `buf` (reused between calls) and decodes it.
+pub fn read_frame<T: DeserializeOwned>(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+) -> Result<T, FrameError> {
+    read_frame_limited(r, buf, MAX_FRAME)
+}
+
+/// Like [`read_frame`], refusing frames longer than `limit` (≤ [`MAX_FRAME`]).
+pub fn read_frame_limited<T: DeserializeOwned>(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    limit: u32,
+) -> Result<T, FrameError> {
+    let mut header = [0u8; HEADER];
+    let mut got = 0;
+    while got < HEADER {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Err(FrameError::Closed),
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+    }
+    let len = u32::from_le_bytes(header);
+    if len > limit.min(MAX_FRAME) {
+        return Err(FrameError::TooLarge(len));
+    }
+    buf.clear();
+    buf.resize(len as usize, 0);
+    r.read_exact(buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(e),
+    })?;
+    decode(buf)
+}
+
+/// Decodes one frame's payload (without its header).
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
+    let (msg, used) = bincode::serde::decode_from_slice::<T, _>(payload, config())
+        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if used != payload.len() {
+        return Err(FrameError::Trailing(payload.len() - used));
+    }
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{FromWorker, Hello, ToWorker};
+    use crate::task::{TaskOutcome, TaskOutput, TaskSpec};
+
+    fn sample() -> Vec<ToWorker> {
+        vec![
+            ToWorker::Welcome {
+                out_dir: "thumbs".into(),
+                output_cap: 65536,
+            },
+            ToWorker::Assign {
+                task: 7,
+                spec: TaskSpec::Shell("echo 'hi there'".into()),
+            },
+            ToWorker::Assign {
+                task: u64::MAX,
+                spec: TaskSpec::Thumbnail {
+                    path: "ä b.png".into(),
+                    width: 3,
+                    height: 4,
+                },
+            },
+            ToWorker::Shutdown,
+        ]
+    }
+
+    #[test]
+    fn round_trips_coalesced_frames() {
+        let mut wire = Vec::new();
+        for m in sample() {
+            encode_into(&m, &mut wire).unwrap();
+        }
+        let mut r = &wire[..];
+        let mut buf = Vec::new();
+        for m in sample() {
+            assert_eq!(read_frame::<ToWorker>(&mut r, &mut buf).unwrap(), m);
+        }
+        assert!(matches!(
+            read_frame::<ToWorker>(&mut r, &mut buf),
+            Err(FrameError::Closed)
+        ));
+    }
+
+    /// A reader that hands out one byte per call: frames split at every point.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() || out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn reads_frames_split_into_single_bytes() {
+        let msg = FromWorker::Finished {
+            task: 3,
+            outcome: TaskOutcome::Err {
+                message: "exit status 3".into(),
+                output: TaskOutput {
+                    value: String::new(),
+                    stdout: "x".repeat(1000),
+                    stderr: "oops".into(),
+                    exit_code: Some(3),
+                },
+            },
+            wall_ns: 5,
+            cpu_ns: 6,
+        };
+        let mut wire = Vec::new();
+        encode_into(&msg, &mut wire).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_frame::<FromWorker>(&mut Trickle(&wire), &mut buf).unwrap(),
+            msg
+        );
+    }
+
+    #[test]
+    fn refuses_oversized_length_without_allocating() {
+        let wire = u32::MAX.to_le_bytes();
+        let mut buf = Vec::new();
+        let e = read_frame::<FromWorker>(&mut &wire[..], &mut buf).unwrap_err();
+        assert!(matches!(e, FrameError::TooLarge(u32::MAX)), "{e}");
+        assert_eq!(
+            buf.capacity(),
+            0,
+            "nothing may be allocated for a refused frame"
+        );
+    }
+
+    #[test]
+    fn truncated_and_garbage_frames_are_errors() {
+        let mut wire = Vec::new();
+        encode_into(
+            &FromWorker::Hello(Hello {
+                version: 1,
+                worker: 2,
+                pid: 3,
+                token: "t".into(),
+            }),
+            &mut wire,
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let cut = &wire[..wire.len() - 1];
+        assert!(matches!(
+            read_frame::<FromWorker>(&mut &cut[..], &mut buf),
+            Err(FrameError::Truncated)
+        ));
+        assert!(matches!(
+            read_frame::<FromWorker>(&mut &wire[..2], &mut buf),
+            Err(FrameError::Truncated)
+        ));
+        let garbage = [5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let e = read_frame::<FromWorker>(&mut &garbage[..], &mut buf).unwrap_err();
+        assert!(matches!(e, FrameError::Malformed(_)), "{e}");
+        assert!(!e.is_disconnect());
+    }
+
+    #[test]
+    fn refuses_to_encode_oversized_messages() {
+        let huge = ToWorker::Assign {
+            task: 1,
+            spec: TaskSpec::Shell("x".repeat(MAX_FRAME as usize + 1)),
+        };
+        let mut out = vec![1, 2, 3];
+        assert!(encode_into(&huge, &mut out).is_err());
+        assert_eq!(
+            out,
+            vec![1, 2, 3],
+            "a refused frame leaves the buffer as it was"
+        );
+    }
+}

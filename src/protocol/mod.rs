@@ -1,0 +1,60 @@
+//! The messages between the manager and its workers. Pure data.
+//!
+//! One enum per direction: [`ToWorker`] and [`FromWorker`]. Keep every type
+//! here plain (no tagged/untagged enums, no `skip_serializing_if`): bincode is
+//! not self-describing. How they become bytes is `frame.rs`'s business alone.
+
+pub mod frame;
+
+use serde::{Deserialize, Serialize};
+
+use crate::task::{TaskOutcome, TaskSpec};
+
+/// Bumped whenever a message changes shape; a worker of another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame either side accepts. Checked before anything is allocated.
+/// Task results are capped far below this (see `PoolConfig::output_cap`).
+pub const MAX_FRAME: u32 = 16 * 1024 * 1024;
+
+/// The worker's first frame: who it is and proof that the manager started it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+    pub worker: u32,
+    pub pid: u32,
+    /// The per-pool secret the manager put in the worker's environment.
+    pub token: String,
+}
+
+/// Frames from the manager to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// The handshake was accepted; here is how to run tasks.
+    Welcome {
+        /// Where `thumbnail` writes its output.
+        out_dir: String,
+        /// Bytes of stdout and of stderr kept per shell task (the tail).
+        output_cap: u64,
+    },
+    /// Run this task. A worker runs its tasks one at a time, in the order received.
+    Assign { task: u64, spec: TaskSpec },
+    /// Finish the current task (if any), report it, then exit without starting another.
+    Shutdown,
+}
+
+/// Frames from a worker to the manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The first frame, always.
+    Hello(Hello),
+    /// A task ended inside the worker.
+    Finished {
+        task: u64,
+        outcome: TaskOutcome,
+        /// Wall time of the run, in nanoseconds.
+        wall_ns: u64,
+        /// CPU time (user + system, children included), in nanoseconds.
+        cpu_ns: u64,
+    },
+}

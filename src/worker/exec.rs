@@ -1,0 +1,875 @@
+//! How each task kind runs inside a worker process.
+//!
+//! [`run`] executes one [`TaskSpec`] on the calling thread and turns every
+//! failure into a [`TaskOutcome::Err`] whose message names what went wrong
+//! (the path, the OS error, the exit status). It does not panic on bad input.
+//! Two kinds never return, on purpose: `hang` blocks the thread forever without
+//! using CPU, and `crash` aborts the whole worker process.
+//!
+//! Paths (`sha256`, `thumbnail`) are taken relative to the worker's current
+//! directory.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::hint::black_box;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use sha2::{Digest, Sha256};
+
+use crate::task::{TaskOutcome, TaskOutput, TaskSpec};
+
+/// A sensible [`ExecContext::output_cap`]: 64 KiB of each stream.
+pub const DEFAULT_OUTPUT_CAP: usize = 64 * 1024;
+
+/// Environment variables whose names start with this are removed from the
+/// environment of `shell` tasks: the worker's secrets (its pool token) live there.
+pub const HIDDEN_ENV_PREFIX: &str = "POOLTOP_";
+
+/// Size of the read buffer for hashing files and draining pipes.
+const CHUNK: usize = 64 * 1024;
+
+/// Largest decoded image `thumbnail` accepts, in bytes of pixel data
+/// (the same as the `image` crate's default allocation limit).
+const MAX_DECODED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Where and how a worker runs its tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecContext {
+    /// Folder that `thumbnail` writes into (created when missing).
+    pub out_dir: PathBuf,
+    /// How much output of a `shell` task is kept, per stream: the last
+    /// `output_cap` bytes of stdout and of stderr.
+    ///
+    /// When a stream produced more, its text starts with the line
+    /// `…[truncated N bytes]\n`, where N counts the bytes of the stream that are
+    /// not shown; the text after that line is at most `output_cap` bytes (invalid
+    /// UTF-8 is shown as U+FFFD and counts as 3 bytes; a character cut in half at
+    /// the start is dropped whole).
+    pub output_cap: usize,
+}
+
+/// Runs one task to its end and reports how it went.
+///
+/// `Hang` never returns and `Crash` aborts the process.
+pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
+    match spec {
+        TaskSpec::Spin(n) => ok_value(spin(*n).to_string()),
+        TaskSpec::Sleep(secs) => match Duration::try_from_secs_f64(*secs) {
+            Ok(d) => {
+                thread::sleep(d);
+                ok_value(String::new())
+            }
+            Err(_) => fail(format!("cannot sleep {secs} seconds: not a valid duration")),
+        },
+        TaskSpec::Square(n) => ok_value(square(*n).to_string()),
+        TaskSpec::Sha256(path) => value_or_fail(sha256_file(Path::new(path))),
+        TaskSpec::Thumbnail {
+            path,
+            width,
+            height,
+        } => value_or_fail(
+            thumbnail(Path::new(path), *width, *height, &ctx.out_dir)
+                .map(|p| p.display().to_string()),
+        ),
+        TaskSpec::Shell(cmd) => shell(cmd, ctx.output_cap),
+        TaskSpec::Hang => loop {
+            // park() may return spuriously; parking again costs no CPU.
+            thread::park();
+        },
+        TaskSpec::Fail(msg) => fail(msg.clone()),
+        TaskSpec::Crash => std::process::abort(),
+    }
+}
+
+fn ok_value(value: String) -> TaskOutcome {
+    TaskOutcome::Ok(TaskOutput {
+        value,
+        ..TaskOutput::default()
+    })
+}
+
+fn fail(message: String) -> TaskOutcome {
+    TaskOutcome::Err {
+        message,
+        output: TaskOutput::default(),
+    }
+}
+
+fn value_or_fail(result: Result<String, String>) -> TaskOutcome {
+    match result {
+        Ok(value) => ok_value(value),
+        Err(message) => fail(message),
+    }
+}
+
+/// Counts `n` down to zero and returns the rate in iterations per second
+/// (0 when `n` is 0).
+fn spin(n: u64) -> u64 {
+    let start = Instant::now();
+    // black_box hides the counter from the optimizer, so the loop cannot be
+    // folded away or replaced by a closed form.
+    let mut i = black_box(n);
+    while i > 0 {
+        i = black_box(i - 1);
+    }
+    if n == 0 {
+        return 0;
+    }
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    (n as f64 / secs).round() as u64
+}
+
+/// n×n, which always fits in an i128 (|i64::MIN|² = 2¹²⁶).
+fn square(n: i64) -> i128 {
+    i128::from(n) * i128::from(n)
+}
+
+/// SHA-256 of a file as lowercase hex, read in chunks (never the whole file at once).
+fn sha256_file(path: &Path) -> Result<String, String> {
+    let cannot = |e: io::Error| format!("cannot read `{}`: {e}", path.display());
+    let mut file = File::open(path).map_err(cannot)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cannot(e)),
+        }
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The size of a `w`×`h` image shrunk to fit within `max_w`×`max_h`, keeping
+/// its aspect ratio (rounded to whole pixels, at least 1). An image that
+/// already fits is returned at its own size: thumbnails never enlarge.
+fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let (max_w, max_h) = (max_w.max(1), max_h.max(1));
+    if w <= max_w && h <= max_h {
+        return (w, h);
+    }
+    let (w64, h64) = (u64::from(w), u64::from(h));
+    let round_div = |a: u64, b: u64| ((a + b / 2) / b).max(1) as u32;
+    if w64 * u64::from(max_h) >= h64 * u64::from(max_w) {
+        // The width is the tighter limit.
+        (max_w, round_div(h64 * u64::from(max_w), w64).min(max_h))
+    } else {
+        (round_div(w64 * u64::from(max_h), h64).min(max_w), max_h)
+    }
+}
+
+/// Opens and decodes an image (format from its content), upright per its EXIF orientation.
+fn load_image(path: &Path) -> Result<DynamicImage, String> {
+    let shown = path.display();
+    let reader = ImageReader::open(path)
+        .and_then(ImageReader::with_guessed_format)
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let not_image = |e: image::ImageError| format!("cannot decode `{shown}` as an image: {e}");
+    let mut decoder = reader.into_decoder().map_err(not_image)?;
+    // `into_decoder` does not check the allocation limit the way `decode` does.
+    let bytes = decoder.total_bytes();
+    if bytes > MAX_DECODED_BYTES {
+        let (w, h) = decoder.dimensions();
+        return Err(format!(
+            "cannot decode `{shown}`: {w}x{h} is too large ({} MiB of pixels, limit {} MiB)",
+            bytes >> 20,
+            MAX_DECODED_BYTES >> 20
+        ));
+    }
+    let orientation = decoder.orientation().map_err(not_image)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(not_image)?;
+    img.apply_orientation(orientation);
+    if img.width() == 0 || img.height() == 0 {
+        return Err(format!(
+            "cannot make a thumbnail of `{shown}`: it has no pixels"
+        ));
+    }
+    Ok(img)
+}
+
+/// Blurs the image at `path`, shrinks it to fit `max_w`×`max_h` and saves it as
+/// `<out_dir>/<file stem>.png`. Returns the path written.
+fn thumbnail(path: &Path, max_w: u32, max_h: u32, out_dir: &Path) -> Result<PathBuf, String> {
+    let img = load_image(path)?;
+    let (w, h) = (img.width(), img.height());
+    let (tw, th) = fit_within(w, h, max_w, max_h);
+
+    fs::create_dir_all(out_dir)
+        .map_err(|e| format!("cannot create output folder `{}`: {e}", out_dir.display()))?;
+    let mut name = path
+        .file_stem()
+        .unwrap_or(OsStr::new("thumbnail"))
+        .to_os_string();
+    name.push(".png");
+    let out = out_dir.join(name);
+    if same_file(path, &out) {
+        return Err(format!(
+            "thumbnail of `{}` would overwrite its source: choose another output folder",
+            path.display()
+        ));
+    }
+
+    // Blur in source pixels with sigma = half the shrink factor (at least 0.5):
+    // half a pixel of softening in the thumbnail, whatever its size, which also
+    // removes detail finer than the thumbnail's pixels before they are dropped.
+    // The kernel grows with the factor (about 6.7 sigma taps per pass), so a
+    // 2 MP photo shrunk to 128 px costs tens of taps per pixel: well under a
+    // second in a release build.
+    let scale = (w as f32 / tw as f32).max(h as f32 / th as f32);
+    let blurred = img.blur((0.5 * scale).max(0.5));
+    let thumb = if (tw, th) == (w, h) {
+        blurred
+    } else {
+        blurred.resize_exact(tw, th, FilterType::Triangle)
+    };
+    thumb
+        .save_with_format(&out, ImageFormat::Png)
+        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+    Ok(out)
+}
+
+/// Whether both paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Runs `sh -c -- CMD` and captures the tails of its stdout and stderr.
+///
+/// stdin is /dev/null. Both pipes are drained concurrently to the end (so the
+/// command never blocks on a full pipe), keeping at most `cap` bytes of each;
+/// see [`ExecContext::output_cap`] for the truncation marker. The shell stays
+/// in the worker's process group, so signals to the group reach the task tree.
+/// A command that leaves a background process holding its stdout or stderr
+/// open is finished only when that process closes them, as with `$(...)`.
+fn shell(cmd: &str, cap: usize) -> TaskOutcome {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("--")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.as_bytes().starts_with(HIDDEN_ENV_PREFIX.as_bytes()) {
+            command.env_remove(name);
+        }
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return fail(format!("cannot start `sh`: {e}")),
+    };
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        unreachable!("both streams were set to piped");
+    };
+
+    let drained = thread::scope(|s| {
+        let err_reader = thread::Builder::new()
+            .name("shell-stderr".into())
+            .spawn_scoped(s, move || drain(stderr, cap));
+        match err_reader {
+            Ok(err_reader) => {
+                let out = drain(stdout, cap);
+                let err = err_reader.join().unwrap_or_else(|_| (Tail::new(cap), None));
+                Ok((out, err))
+            }
+            Err(e) => Err(e),
+        }
+    });
+    let ((out, out_err), (err, err_err)) = match drained {
+        Ok(streams) => streams,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(format!(
+                "cannot start a thread to read the command's output: {e}"
+            ));
+        }
+    };
+    let status = match child.wait() {
+        Ok(status) => status,
+        Err(e) => return fail(format!("cannot wait for `sh`: {e}")),
+    };
+
+    let stdout = out.into_text();
+    let output = TaskOutput {
+        value: stdout.clone(),
+        stdout,
+        stderr: err.into_text(),
+        exit_code: status.code(),
+    };
+    if let Some((stream, e)) = [("stdout", out_err), ("stderr", err_err)]
+        .into_iter()
+        .find_map(|(name, e)| e.map(|e| (name, e)))
+    {
+        return TaskOutcome::Err {
+            message: format!("cannot read the command's {stream}: {e}"),
+            output,
+        };
+    }
+    let message = match (status.code(), status.signal()) {
+        (Some(0), _) => return TaskOutcome::Ok(output),
+        (Some(code), _) => match last_line(&output.stderr) {
+            Some(line) => format!("exit status {code}: {line}"),
+            None => format!("exit status {code}"),
+        },
+        (None, Some(sig)) => format!(
+            "killed by signal {sig} ({})",
+            crate::platform::signal_name(sig)
+        ),
+        (None, None) => format!("ended abnormally: {status}"),
+    };
+    TaskOutcome::Err { message, output }
+}
+
+/// The last non-blank line of captured stderr (not the truncation marker), cut to 200 characters.
+fn last_line(text: &str) -> Option<String> {
+    const SHOWN: usize = 200;
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.starts_with(TRUNCATED))?;
+    let mut shown: String = line.chars().take(SHOWN).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    Some(shown)
+}
+
+/// Reads `src` to its end, keeping the last `cap` bytes. A read error stops
+/// reading and is returned with what was kept so far.
+fn drain(mut src: impl Read, cap: usize) -> (Tail, Option<io::Error>) {
+    let mut tail = Tail::new(cap);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match src.read(&mut buf) {
+            Ok(0) => return (tail, None),
+            Ok(n) => tail.push(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (tail, Some(e)),
+        }
+    }
+}
+
+/// How the truncation marker starts.
+const TRUNCATED: &str = "…[truncated ";
+
+/// The last `cap` bytes of a byte stream, in a ring buffer that never holds
+/// more than `cap` bytes (it grows up to `cap` as the stream arrives).
+struct Tail {
+    ring: Vec<u8>,
+    cap: usize,
+    /// Where the oldest byte is once the ring is full (0 until then).
+    head: usize,
+    /// Bytes seen in all.
+    total: u64,
+}
+
+impl Tail {
+    fn new(cap: usize) -> Tail {
+        Tail {
+            ring: Vec::new(),
+            cap,
+            head: 0,
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        if data.len() >= self.cap {
+            // The chunk alone fills the ring (or the cap is 0).
+            data = &data[data.len() - self.cap..];
+            self.ring.clear();
+            self.ring.reserve_exact(data.len());
+            self.ring.extend_from_slice(data);
+            self.head = 0;
+            return;
+        }
+        let room = self.cap - self.ring.len();
+        if room > 0 {
+            let n = room.min(data.len());
+            let want = (self.ring.len() * 2).clamp(self.ring.len() + n, self.cap);
+            self.ring.reserve_exact(want - self.ring.len());
+            self.ring.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        // The ring is full: overwrite the oldest bytes.
+        while !data.is_empty() {
+            let n = (self.cap - self.head).min(data.len());
+            self.ring[self.head..self.head + n].copy_from_slice(&data[..n]);
+            self.head = (self.head + n) % self.cap;
+            data = &data[n..];
+        }
+    }
+
+    /// The kept bytes in stream order, and how many bytes before them were dropped.
+    fn into_bytes(mut self) -> (Vec<u8>, u64) {
+        self.ring.rotate_left(self.head);
+        let dropped = self.total - self.ring.len() as u64;
+        (self.ring, dropped)
+    }
+
+    /// The kept tail as text of at most `cap` bytes, after the truncation marker
+    /// when anything was dropped (see [`ExecContext::output_cap`]).
+    fn into_text(self) -> String {
+        let cap = self.cap;
+        let (bytes, mut dropped) = self.into_bytes();
+        let mut bytes = &bytes[..];
+        if dropped > 0 {
+            // The ring may have cut a character in half: start at the next one.
+            let skip = bytes
+                .iter()
+                .take(3)
+                .take_while(|&&b| b & 0xC0 == 0x80)
+                .count();
+            bytes = &bytes[skip..];
+            dropped += skip as u64;
+        }
+        // Lossy conversion from the end, so that the text stays within `cap`
+        // bytes even where U+FFFD (3 bytes) replaces a single invalid byte.
+        let chunks: Vec<_> = bytes.utf8_chunks().collect();
+        let mut parts: Vec<&str> = Vec::new();
+        let mut budget = cap;
+        let mut kept = 0;
+        for chunk in chunks.iter().rev() {
+            if !chunk.invalid().is_empty() {
+                if budget < 3 {
+                    break;
+                }
+                budget -= 3;
+                kept += chunk.invalid().len();
+                parts.push("\u{FFFD}");
+            }
+            let valid = chunk.valid();
+            if valid.len() <= budget {
+                budget -= valid.len();
+                kept += valid.len();
+                parts.push(valid);
+            } else {
+                let mut start = valid.len() - budget;
+                while !valid.is_char_boundary(start) {
+                    start += 1;
+                }
+                kept += valid.len() - start;
+                parts.push(&valid[start..]);
+                break;
+            }
+        }
+        dropped += (bytes.len() - kept) as u64;
+        let mut text = String::with_capacity(cap - budget + 32);
+        if dropped > 0 {
+            text.push_str(&format!("{TRUNCATED}{dropped} bytes]\n"));
+        }
+        for part in parts.iter().rev() {
+            text.push_str(part);
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn ctx(out_dir: &Path, output_cap: usize) -> ExecContext {
+        ExecContext {
+            out_dir: out_dir.to_path_buf(),
+            output_cap,
+        }
+    }
+
+    fn scratch_ctx() -> ExecContext {
+        ctx(Path::new("/nonexistent-pooltop-out"), DEFAULT_OUTPUT_CAP)
+    }
+
+    fn expect_ok(outcome: TaskOutcome) -> TaskOutput {
+        match outcome {
+            TaskOutcome::Ok(output) => output,
+            TaskOutcome::Err { message, output } => panic!("failed: {message} ({output:?})"),
+        }
+    }
+
+    fn expect_err(outcome: TaskOutcome) -> (String, TaskOutput) {
+        match outcome {
+            TaskOutcome::Err { message, output } => (message, output),
+            TaskOutcome::Ok(output) => panic!("succeeded: {output:?}"),
+        }
+    }
+
+    /// Runs a task on another thread and fails the test (instead of hanging) if
+    /// it takes longer than `limit`.
+    fn run_within(spec: TaskSpec, ctx: ExecContext, limit: Duration) -> TaskOutcome {
+        let (tx, rx) = mpsc::channel();
+        let desc = format!("{spec:?}");
+        thread::spawn(move || tx.send(run(&spec, &ctx)));
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("{desc} did not finish within {limit:?}"))
+    }
+
+    #[test]
+    fn square_extremes() {
+        for (n, want) in [
+            (0, "0"),
+            (-3, "9"),
+            (3_037_000_500, "9223372037000250000"), // just past i64::MAX
+            (i64::MAX, "85070591730234615847396907784232501249"),
+            (i64::MIN, "85070591730234615865843651857942052864"),
+        ] {
+            let out = expect_ok(run(&TaskSpec::Square(n), &scratch_ctx()));
+            assert_eq!(out.value, want, "square {n}");
+        }
+    }
+
+    #[test]
+    fn spin_reports_a_positive_rate() {
+        let out = expect_ok(run(&TaskSpec::Spin(2_000_000), &scratch_ctx()));
+        let rate: u64 = out.value.parse().expect("an integer");
+        assert!(rate > 0, "rate {rate}");
+        let out = expect_ok(run(&TaskSpec::Spin(0), &scratch_ctx()));
+        assert_eq!(out.value, "0");
+    }
+
+    #[test]
+    fn sleep_sleeps_and_rejects_bad_durations() {
+        let start = Instant::now();
+        let out = expect_ok(run(&TaskSpec::Sleep(0.05), &scratch_ctx()));
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert_eq!(out.value, "");
+        for secs in [-1.0, f64::NAN, f64::INFINITY] {
+            let (msg, _) = expect_err(run(&TaskSpec::Sleep(secs), &scratch_ctx()));
+            assert!(msg.contains("not a valid duration"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn fail_carries_its_message() {
+        let (msg, output) = expect_err(run(&TaskSpec::Fail("disk on fire".into()), &scratch_ctx()));
+        assert_eq!(msg, "disk on fire");
+        assert_eq!(output, TaskOutput::default());
+    }
+
+    fn sha256sum(path: &Path) -> String {
+        let out = Command::new("sha256sum")
+            .arg("--")
+            .arg(path)
+            .output()
+            .expect("sha256sum runs");
+        assert!(out.status.success(), "sha256sum {}", path.display());
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().next().unwrap().to_string()
+    }
+
+    #[test]
+    fn sha256_matches_sha256sum() {
+        let dir = tempfile::tempdir().unwrap();
+        // Pseudo-random bytes, so that every chunk of the 3 MB file differs.
+        let mut x: u32 = 1;
+        let big: Vec<u8> = (0..3_000_001)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (x >> 24) as u8
+            })
+            .collect();
+        let files: [(&str, &[u8]); 5] = [
+            ("empty", b""),
+            ("abc.txt", b"abc"),
+            ("with space.txt", b"hello world\n"),
+            ("exactly-one-chunk.bin", &big[..CHUNK]),
+            ("big.bin", &big),
+        ];
+        for (name, data) in files {
+            let path = dir.path().join(name);
+            fs::write(&path, data).unwrap();
+            let spec = TaskSpec::Sha256(path.to_str().unwrap().into());
+            let out = expect_ok(run(&spec, &scratch_ctx()));
+            assert_eq!(out.value, sha256sum(&path), "{name}");
+            assert_eq!(out.value.len(), 64);
+        }
+    }
+
+    #[test]
+    fn sha256_errors_name_the_path_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("x.bin");
+        let (msg, _) = expect_err(run(
+            &TaskSpec::Sha256(missing.to_str().unwrap().into()),
+            &scratch_ctx(),
+        ));
+        assert_eq!(
+            msg,
+            format!(
+                "cannot read `{}`: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        let (msg, _) = expect_err(run(
+            &TaskSpec::Sha256(dir.path().to_str().unwrap().into()),
+            &scratch_ctx(),
+        ));
+        assert!(msg.contains("Is a directory"), "{msg}");
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect_and_never_enlarges() {
+        assert_eq!(fit_within(400, 200, 128, 128), (128, 64));
+        assert_eq!(fit_within(200, 400, 128, 128), (64, 128));
+        assert_eq!(fit_within(50, 30, 128, 128), (50, 30));
+        assert_eq!(fit_within(128, 128, 128, 128), (128, 128));
+        assert_eq!(fit_within(640, 480, 100, 100), (100, 75));
+        assert_eq!(fit_within(10_000, 1, 128, 128), (128, 1));
+        assert_eq!(fit_within(1, 10_000, 128, 128), (1, 128));
+        assert_eq!(fit_within(800, 300, 64, 32), (64, 24));
+        assert_eq!(fit_within(300, 800, 64, 32), (12, 32));
+    }
+
+    /// A test image with hard edges: black and white stripes.
+    fn write_image(path: &Path, w: u32, h: u32) {
+        let img = image::RgbImage::from_fn(w, h, |x, _| {
+            if (x / 4) % 2 == 0 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([255, 255, 255])
+            }
+        });
+        img.save(path).unwrap();
+    }
+
+    fn thumb(path: &Path, size: (u32, u32), out_dir: &Path) -> TaskOutcome {
+        let spec = TaskSpec::Thumbnail {
+            path: path.to_str().unwrap().into(),
+            width: size.0,
+            height: size.1,
+        };
+        run(&spec, &ctx(out_dir, DEFAULT_OUTPUT_CAP))
+    }
+
+    #[test]
+    fn thumbnails_fit_the_box_and_keep_the_aspect() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("thumbs/nested");
+        let default = crate::task::DEFAULT_THUMB_SIZE;
+        for (name, (w, h), size, want) in [
+            ("wide.png", (400, 200), default, (128, 64)),
+            ("tall.png", (150, 600), default, (32, 128)),
+            ("photo.jpg", (300, 300), (64, 32), (32, 32)),
+            ("small.png", (50, 30), default, (50, 30)),
+        ] {
+            let src = dir.path().join(name);
+            write_image(&src, w, h);
+            let out = expect_ok(thumb(&src, size, &out_dir));
+            let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
+            let want_path = out_dir.join(format!("{stem}.png"));
+            assert_eq!(out.value, want_path.display().to_string());
+            let made = image::open(&want_path).unwrap();
+            assert_eq!((made.width(), made.height()), want, "{name}");
+            let bytes = fs::read(&want_path).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
+        }
+        // Even the small image that is not shrunk is blurred: its hard
+        // black/white edges now have grey pixels.
+        let small = image::open(out_dir.join("small.png")).unwrap().to_luma8();
+        assert!(small.pixels().any(|p| p.0[0] > 20 && p.0[0] < 235));
+    }
+
+    #[test]
+    fn thumbnail_errors_name_the_path_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("out");
+
+        let missing = dir.path().join("missing.png");
+        let (msg, _) = expect_err(thumb(&missing, (64, 64), &out_dir));
+        assert!(msg.contains(&missing.display().to_string()), "{msg}");
+        assert!(msg.contains("No such file or directory"), "{msg}");
+
+        let text = dir.path().join("notes.png");
+        fs::write(&text, "not an image at all").unwrap();
+        let (msg, _) = expect_err(thumb(&text, (64, 64), &out_dir));
+        assert!(msg.starts_with("cannot decode `"), "{msg}");
+        assert!(msg.contains("notes.png"), "{msg}");
+
+        let src = dir.path().join("ok.png");
+        write_image(&src, 40, 40);
+        let blocker = dir.path().join("a-file");
+        fs::write(&blocker, "").unwrap();
+        let bad_out = blocker.join("sub");
+        let (msg, _) = expect_err(thumb(&src, (64, 64), &bad_out));
+        assert!(msg.contains("cannot create output folder"), "{msg}");
+        assert!(msg.contains(&bad_out.display().to_string()), "{msg}");
+
+        // Writing the thumbnail next to a PNG source would overwrite it.
+        let (msg, _) = expect_err(thumb(&src, (16, 16), dir.path()));
+        assert!(msg.contains("overwrite its source"), "{msg}");
+        assert_eq!(image::open(&src).unwrap().width(), 40);
+    }
+
+    fn shell_task(cmd: &str, cap: usize) -> TaskOutcome {
+        run_within(
+            TaskSpec::Shell(cmd.into()),
+            ctx(Path::new("."), cap),
+            Duration::from_secs(120),
+        )
+    }
+
+    #[test]
+    fn shell_captures_stdout_stderr_and_exit_code() {
+        let out = expect_ok(shell_task("echo out; echo err >&2", DEFAULT_OUTPUT_CAP));
+        assert_eq!(out.value, "out\n");
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.stderr, "err\n");
+        assert_eq!(out.exit_code, Some(0));
+
+        let out = expect_ok(shell_task("printf 'no newline'", DEFAULT_OUTPUT_CAP));
+        assert_eq!(out.value, "no newline");
+
+        // The command line is not an option to sh, even when it starts with '-'.
+        let (msg, _) = expect_err(shell_task("-x", DEFAULT_OUTPUT_CAP));
+        assert!(msg.starts_with("exit status 127"), "{msg}");
+    }
+
+    #[test]
+    fn shell_failure_is_an_error_with_its_output() {
+        let (msg, out) = expect_err(shell_task(
+            "echo partial; echo first >&2; echo boom >&2; exit 3",
+            DEFAULT_OUTPUT_CAP,
+        ));
+        assert_eq!(msg, "exit status 3: boom");
+        assert_eq!(out.stdout, "partial\n");
+        assert_eq!(out.stderr, "first\nboom\n");
+        assert_eq!(out.exit_code, Some(3));
+
+        let (msg, _) = expect_err(shell_task("exit 3", DEFAULT_OUTPUT_CAP));
+        assert_eq!(msg, "exit status 3");
+
+        let (msg, out) = expect_err(shell_task("kill -TERM $$", DEFAULT_OUTPUT_CAP));
+        assert_eq!(msg, "killed by signal 15 (SIGTERM)");
+        assert_eq!(out.exit_code, None);
+    }
+
+    #[test]
+    fn shell_keeps_a_bounded_tail_of_a_flood() {
+        // 10 MB to stderr first: reading stdout alone would deadlock here.
+        let cap = 4096;
+        let out = expect_ok(shell_task(
+            "head -c 10000000 /dev/zero >&2; head -c 50000000 /dev/zero; printf end",
+            cap,
+        ));
+        let marker = "…[truncated 49995907 bytes]\n";
+        assert!(out.stdout.starts_with(marker), "{:?}", &out.stdout[..40]);
+        assert_eq!(out.stdout.len(), marker.len() + cap);
+        assert!(out.stdout.ends_with("\0\0\0end"));
+        assert_eq!(out.value, out.stdout);
+        assert!(out.stderr.starts_with("…[truncated 9995904 bytes]\n"));
+        assert!(out.stderr.len() <= cap + 40);
+    }
+
+    #[test]
+    fn shell_hides_pooltop_env() {
+        const MARK: &str = "child checked the environment";
+        if std::env::var_os("POOLTOP_TOKEN").is_some() {
+            // The child test process: the variables were set before it started.
+            assert_eq!(std::env::var("POOLTOP_TOKEN").unwrap(), "secret");
+            let out = expect_ok(shell_task(
+                "echo ${POOLTOP_TOKEN:-unset} ${POOLTOP_X:-unset} ${NOT_POOLTOP:-unset}",
+                DEFAULT_OUTPUT_CAP,
+            ));
+            assert_eq!(out.value, "unset unset kept\n");
+            println!("{MARK}");
+            return;
+        }
+        // Setting variables in this multi-threaded test process would race
+        // with other tests, so run this test again in a child process that has
+        // them from the start.
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "worker::exec::tests::shell_hides_pooltop_env",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("POOLTOP_TOKEN", "secret")
+            .env("POOLTOP_X", "x")
+            .env("NOT_POOLTOP", "kept")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(MARK),
+            "child test failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The naive tail, to check the ring against.
+    fn naive_tail(stream: &[u8], cap: usize) -> &[u8] {
+        &stream[stream.len().saturating_sub(cap)..]
+    }
+
+    #[test]
+    fn tail_ring_keeps_the_last_cap_bytes() {
+        let stream: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cap in [0, 1, 2, 7, 64, 999, 1000, 1001, 5000] {
+            for chunk in [1, 3, 7, 64, 500, 1000] {
+                let mut tail = Tail::new(cap);
+                for part in stream.chunks(chunk) {
+                    tail.push(part);
+                    assert!(tail.ring.len() <= cap && tail.ring.capacity() <= cap);
+                }
+                let (bytes, dropped) = tail.into_bytes();
+                assert_eq!(bytes, naive_tail(&stream, cap), "cap {cap} chunk {chunk}");
+                assert_eq!(dropped as usize, stream.len() - bytes.len());
+            }
+        }
+    }
+
+    fn text_of(stream: &[u8], cap: usize) -> String {
+        let mut tail = Tail::new(cap);
+        tail.push(stream);
+        tail.into_text()
+    }
+
+    #[test]
+    fn tail_text_marks_truncation_and_stays_within_the_cap() {
+        assert_eq!(text_of(b"short", 10), "short");
+        assert_eq!(text_of(b"0123456789", 4), "…[truncated 6 bytes]\n6789");
+        // "é" is 2 bytes: a cut through it drops it whole.
+        assert_eq!(text_of("aéb".as_bytes(), 2), "…[truncated 3 bytes]\nb");
+        assert_eq!(text_of("aébc".as_bytes(), 3), "…[truncated 3 bytes]\nbc");
+        // Invalid bytes become U+FFFD, and the text still fits the cap.
+        assert_eq!(text_of(b"ok\xff", 10), "ok\u{FFFD}");
+        let binary = text_of(&[0xff; 100], 10);
+        assert_eq!(
+            binary,
+            format!("…[truncated 97 bytes]\n{}", "\u{FFFD}".repeat(3))
+        );
+        assert_eq!(text_of(b"abc", 0), "…[truncated 3 bytes]\n");
+        assert_eq!(text_of(b"", 0), "");
+    }
+
+    #[test]
+    fn last_line_skips_blanks_and_the_marker() {
+        assert_eq!(last_line("a\nb\n\n  \n"), Some("b".into()));
+        assert_eq!(last_line("…[truncated 5 bytes]\n"), None);
+        assert_eq!(last_line(""), None);
+        assert_eq!(last_line(&"x".repeat(300)).unwrap().chars().count(), 201);
+    }
+}

@@ -1,0 +1,130 @@
+//! The worker process: connect back to the manager, prove who it is, then run
+//! the tasks it is handed, one at a time, and report each.
+//!
+//! A worker never writes to the terminal (its stdio is null) and exits when its
+//! connection to the manager ends — the lifeline rule — or on a `Shutdown` frame.
+
+pub mod exec;
+
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::ipc;
+use crate::platform;
+use crate::protocol::frame::{self, FrameError};
+use crate::protocol::{FromWorker, Hello, PROTOCOL_VERSION, ToWorker};
+
+/// Environment variable with the path of the manager's socket. Its presence
+/// is what marks a process as a worker.
+pub const ENV_SOCKET: &str = "POOLTOP_WORKER_SOCKET";
+/// Environment variable with the worker's id.
+pub const ENV_ID: &str = "POOLTOP_WORKER_ID";
+/// Environment variable with the per-pool secret (never in argv: argv is
+/// world-readable under /proc).
+pub const ENV_TOKEN: &str = "POOLTOP_TOKEN";
+
+/// Results of instant tasks (see [`crate::task::TaskSpec::is_instant`]) that
+/// took less than this are batched into one write while more tasks are
+/// already waiting; all others are reported at once.
+const BATCH_BELOW: Duration = Duration::from_micros(200);
+/// Never hold back more than this many bytes of results.
+const BATCH_BYTES: usize = 32 * 1024;
+
+/// If this process was started as a pool worker, runs the worker and exits;
+/// otherwise returns at once.
+///
+/// A program that uses [`crate::Pool`] with its own executable as the worker
+/// must call this first thing in `main`, the way Python programs guard
+/// `multiprocessing` with `if __name__ == "__main__"`.
+pub fn run_if_worker() {
+    if std::env::var_os(ENV_SOCKET).is_some() {
+        let code = match run() {
+            Ok(()) => 0,
+            Err(_) => 3,
+        };
+        std::process::exit(code);
+    }
+}
+
+/// Runs the worker until the manager says stop or goes away.
+pub fn run() -> Result<(), Error> {
+    platform::kill_group_on_termination().map_err(|e| Error::Worker(e.to_string()))?;
+    let env =
+        |name: &str| std::env::var(name).map_err(|_| Error::Worker(format!("{name} is not set")));
+    let socket = PathBuf::from(env(ENV_SOCKET)?);
+    let worker: u32 = env(ENV_ID)?
+        .parse()
+        .map_err(|_| Error::Worker(format!("{ENV_ID} is not a number")))?;
+    let token = env(ENV_TOKEN)?;
+
+    let stream = ipc::connect(&socket)?;
+    let mut send = &stream;
+    let hello = FromWorker::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        worker,
+        pid: std::process::id(),
+        token,
+    });
+    frame::write_frame(&mut send, &hello)?;
+
+    let mut reader = BufReader::with_capacity(64 * 1024, &stream);
+    let mut buf = Vec::new();
+    let ctx = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {
+        Ok(ToWorker::Welcome {
+            out_dir,
+            output_cap,
+        }) => exec::ExecContext {
+            out_dir: PathBuf::from(out_dir),
+            output_cap: usize::try_from(output_cap).unwrap_or(usize::MAX),
+        },
+        Ok(other) => return Err(Error::Worker(format!("expected Welcome, got {other:?}"))),
+        Err(e) if e.is_disconnect() => return Ok(()),
+        Err(e) => return Err(Error::Worker(e.to_string())),
+    };
+
+    let mut pending = Vec::with_capacity(4096);
+    loop {
+        // About to block on the socket: report what is held back first.
+        if !pending.is_empty() && reader.buffer().is_empty() {
+            send.write_all(&pending)?;
+            pending.clear();
+        }
+        let msg = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {
+            Ok(msg) => msg,
+            Err(e) if e.is_disconnect() => return Ok(()),
+            Err(FrameError::Io(e)) => return Err(e.into()),
+            Err(e) => return Err(Error::Worker(e.to_string())),
+        };
+        match msg {
+            ToWorker::Assign { task, spec } => {
+                if !spec.is_instant() && !pending.is_empty() {
+                    send.write_all(&pending)?;
+                    pending.clear();
+                }
+                let started = Instant::now();
+                let cpu_before = platform::cpu_time();
+                let outcome = exec::run(&spec, &ctx);
+                let wall = started.elapsed();
+                let cpu = platform::cpu_time().saturating_sub(cpu_before);
+                let finished = FromWorker::Finished {
+                    task,
+                    outcome,
+                    wall_ns: wall.as_nanos() as u64,
+                    cpu_ns: cpu.as_nanos() as u64,
+                };
+                frame::encode_into(&finished, &mut pending)?;
+                if !spec.is_instant() || wall >= BATCH_BELOW || pending.len() >= BATCH_BYTES {
+                    send.write_all(&pending)?;
+                    pending.clear();
+                }
+            }
+            ToWorker::Shutdown => {
+                send.write_all(&pending)?;
+                return Ok(());
+            }
+            ToWorker::Welcome { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The `pooltop` command line end to end: exit codes, errors, JSON, signals.
+
+mod helpers;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use helpers::*;
+use serde_json::Value;
+
+fn pooltop(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn all_done_exits_0_and_the_json_stream_follows_the_schema() {
+    let out = pooltop(
+        &["run", "-j", "2", "--json", "-"],
+        "# squares\nsquare 3\n\nsquare 4\nshell echo hi\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"worker_started"));
+    assert!(kinds.contains(&"worker_exited"));
+    assert_eq!(kinds.iter().filter(|k| **k == "task_started").count(), 3);
+    let finished: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "task_finished")
+        .collect();
+    assert_eq!(finished.len(), 3);
+    for f in &finished {
+        for field in [
+            "task", "worker", "state", "wall_s", "cpu_s", "line", "result",
+        ] {
+            assert!(!f[field].is_null(), "task_finished lacks {field}: {f}");
+        }
+        assert_eq!(f["state"], "done");
+    }
+    let by_line = |l: &str| finished.iter().find(|f| f["line"] == l).unwrap()["result"].clone();
+    assert_eq!(by_line("square 4"), "16");
+    assert_eq!(by_line("shell echo hi"), "hi\n");
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["submitted"], 3);
+    assert_eq!(summary["done"], 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("3 submitted = 3 done + 0 failed + 0 timed out + 0 cancelled"),
+        "{err}"
+    );
+    assert!(err.contains("speedup"), "{err}");
+}
+
+#[test]
+fn a_failure_exits_1_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tasks.txt");
+    std::fs::write(&file, "sha256 /no/such/file\nsquare 5\nshell exit 3\n").unwrap();
+    let json = dir.path().join("events.jsonl");
+    let out = pooltop(
+        &[
+            "run",
+            "-j",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&json).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let states: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "task_finished")
+        .map(|e| {
+            (
+                e["line"].as_str().unwrap().into(),
+                e["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(states.contains(&("square 5".into(), "done".into())));
+    assert!(states.contains(&("sha256 /no/such/file".into(), "failed".into())));
+    let failed_shell = events.iter().find(|e| e["line"] == "shell exit 3").unwrap();
+    assert_eq!(failed_shell["exit_code"], 3);
+    assert!(
+        failed_shell["error"]
+            .as_str()
+            .unwrap()
+            .contains("exit status 3")
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(
+        (summary["done"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+}
+
+#[test]
+fn every_bad_line_is_reported_and_nothing_runs() {
+    let out = pooltop(
+        &["run", "--json", "-"],
+        "square 2\nbogus 1\nspin lots\nsha256 'unclosed\nsleep -1\nshell echo fine\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran, so no events");
+    let err = stderr(&out);
+    for needle in [
+        "<stdin>: line 2: `bogus 1`: unknown task kind `bogus`",
+        "<stdin>: line 3: `spin lots`",
+        "<stdin>: line 4: `sha256 'unclosed`",
+        "<stdin>: line 5: `sleep -1`",
+        "4 bad line(s); nothing was run",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+}
+
+#[test]
+fn bad_files_and_options_are_one_line_errors_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = dir.path().join("latin1.txt");
+    std::fs::write(&latin1, b"square 1\nsha256 caf\xe9\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["run".into(), "/no/such/tasks".into()],
+            "cannot read task file `/no/such/tasks`",
+        ),
+        (
+            vec!["run".into(), latin1.to_str().unwrap().into()],
+            "line 2: not valid UTF-8",
+        ),
+        (
+            vec!["run".into(), "--workers".into(), "0".into()],
+            "at least 1",
+        ),
+        (
+            vec!["run".into(), "--task-timeout".into(), "-1".into()],
+            "-1",
+        ),
+        (
+            vec!["run".into(), "--join-timeout".into(), "soon".into()],
+            "not a number",
+        ),
+        (vec!["run".into(), "--frobnicate".into()], "--frobnicate"),
+        (
+            vec!["run".into(), "--json".into(), "/no/such/dir/x.json".into()],
+            "cannot create JSON output",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = pooltop(&args, "square 1\n");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn an_unwritable_output_folder_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out_dir = blocker.join("thumbs");
+    let out = pooltop(&["run", "--out", out_dir.to_str().unwrap()], "square 1\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot create output folder"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_killed_manager_leaves_no_process_behind() {
+    let marker = format!("pooltop-orphan-test-{}", std::process::id());
+    let mut child = Command::new(BIN)
+        .args(["run", "-j", "2", "--headless", "-"])
+        .env("PT_TEST_MARKER", &marker)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"shell sh -c 'sleep 60 & sleep 60'\nshell sleep 60\nspin 1e15\n")
+        .unwrap();
+    // The manager, 2 workers, a shell with 2 sleeps, and a sleep.
+    wait_for(
+        "the pool and its shell tasks",
+        Duration::from_secs(20),
+        || pids_with_marker(&marker).len() >= 6,
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for(
+        "every pool process to be gone",
+        Duration::from_secs(2),
+        || pids_with_marker(&marker).is_empty(),
+    );
+}
+
+#[test]
+fn sigterm_shuts_the_pool_down_gracefully() {
+    let marker = format!("pooltop-sigterm-test-{}", std::process::id());
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "-j",
+            "1",
+            "--join-timeout",
+            "0.5",
+            "--json",
+            "-",
+            "-",
+        ])
+        .env("PT_TEST_MARKER", &marker)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hang\nsquare 2\n")
+        .unwrap();
+    wait_for("the worker", Duration::from_secs(20), || {
+        pids_with_marker(&marker).len() >= 2
+    });
+    pooltop::platform::signal_process(child.id(), pooltop::platform::GroupSignal::Term).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let events = json_lines(&out);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["submitted"], 2);
+    assert_eq!(summary["cancelled"], 2, "{summary}");
+    assert!(stderr(&out).contains("stopped by SIGTERM"));
+    assert!(pids_with_marker(&marker).is_empty());
+}
