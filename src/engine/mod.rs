@@ -124,6 +124,12 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Er
         Some(p) => p.clone(),
         None => std::env::current_exe().map_err(Error::WorkerProgram)?,
     };
+    std::fs::metadata(&program).map_err(|e| {
+        Error::WorkerProgram(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", program.display()),
+        ))
+    })?;
     let (tx, rx) = mpsc::channel();
     let (events_tx, events_rx) = mpsc::channel();
     let config = Arc::new(config);

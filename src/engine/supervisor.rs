@@ -38,6 +38,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Behind a task that may take long, nothing is held in advance: the next
 /// task goes to whichever worker is free first.
 const PREFETCH_DEPTH: usize = 32;
+/// After a worker fails to start, wait this long (times the failures in a
+/// row) before starting another.
+const START_BACKOFF: Duration = Duration::from_millis(50);
 /// After this many workers in a row die before their handshake, stop
 /// replacing them: something is wrong with the worker program.
 const MAX_START_FAILURES: u32 = 5;
@@ -135,6 +138,8 @@ struct Supervisor {
     shutting_down: bool,
     start_failures: u32,
     gave_up_starting: bool,
+    /// After a worker failed to start, when to try again.
+    respawn_at: Option<Instant>,
     drained_reported: bool,
 }
 
@@ -175,6 +180,7 @@ pub fn spawn(
         shutting_down: false,
         start_failures: 0,
         gave_up_starting: false,
+        respawn_at: None,
         drained_reported: false,
     };
     std::thread::Builder::new()
@@ -299,7 +305,9 @@ impl Supervisor {
         let Some(slot) = self.workers.get_mut(&w) else {
             return;
         };
-        if slot.paused_at.is_some() || slot.reaped.is_some() || slot.killed.is_some() {
+        // A worker that is not connected yet cannot be paused: it would
+        // miss its start deadline.
+        if slot.paused_at.is_some() || !slot.is_ready() || slot.killed.is_some() {
             return;
         }
         proc::signal(slot.pid, GroupSignal::Stop);
@@ -334,6 +342,7 @@ impl Supervisor {
         self.wanted = n;
         self.gave_up_starting = false;
         self.start_failures = 0;
+        self.respawn_at = None;
         self.emit(PoolEvent::Scaled { workers: n });
         let alive: Vec<WorkerId> = self
             .workers
@@ -403,7 +412,7 @@ impl Supervisor {
     // ----- worker lifecycle -----
 
     fn fill_to_wanted(&mut self) {
-        if self.shutting_down || self.gave_up_starting {
+        if self.shutting_down || self.gave_up_starting || self.respawn_at.is_some() {
             return;
         }
         let alive = self
@@ -412,11 +421,14 @@ impl Supervisor {
             .filter(|s| s.counts_as_alive())
             .count();
         for _ in alive..self.wanted {
-            self.spawn_one();
+            if !self.spawn_one() {
+                return;
+            }
         }
     }
 
-    fn spawn_one(&mut self) {
+    /// Starts one worker; false if it could not be started.
+    fn spawn_one(&mut self) -> bool {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
         match proc::spawn_worker(&self.program, &self.socket_path, &self.token, id, &self.tx) {
@@ -442,6 +454,7 @@ impl Supervisor {
                     },
                 );
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
+                true
             }
             Err(e) => {
                 self.emit(PoolEvent::Error {
@@ -449,12 +462,16 @@ impl Supervisor {
                     message: format!("cannot start worker {id} ({}): {e}", self.program.display()),
                 });
                 self.note_start_failure();
+                false
             }
         }
     }
 
+    /// Counts a worker that died or failed before its handshake; the next
+    /// start waits a little longer each time, and after a few we give up.
     fn note_start_failure(&mut self) {
         self.start_failures += 1;
+        self.respawn_at = Some(Instant::now() + START_BACKOFF * self.start_failures);
         if self.start_failures >= MAX_START_FAILURES && !self.gave_up_starting {
             self.gave_up_starting = true;
             self.emit(PoolEvent::Error {
@@ -564,28 +581,11 @@ impl Supervisor {
                 if let Some(slot) = self.workers.get_mut(&worker) {
                     slot.closed = true;
                     slot.send = None;
-                    // Expected or not, a worker without a connection is of
-                    // no use and must not linger: end its group now.
-                    if slot.reaped.is_none() && slot.killed.is_none() {
-                        let asked = slot.stopping.is_some();
-                        let (sig, why) = if asked {
-                            (GroupSignal::Term, "left after being asked to stop")
-                        } else {
-                            (GroupSignal::Kill, "lost its connection")
-                        };
-                        if !asked {
-                            self.kill_worker(
-                                worker,
-                                sig,
-                                why.into(),
-                                HeldFate::Cancelled(why.into()),
-                            );
-                            // Not a kill by the user: it crashed.
-                            if let Some(s) = self.workers.get_mut(&worker) {
-                                s.killed = None;
-                                s.held_fate = None;
-                            }
-                        }
+                    // A worker that was not asked to stop and lost its
+                    // connection is of no use and must not linger: end its
+                    // group now. It counts as a crash, not as a kill.
+                    if slot.reaped.is_none() && slot.killed.is_none() && slot.stopping.is_none() {
+                        proc::signal(slot.pid, GroupSignal::Kill);
                     }
                     self.try_finish(worker);
                 }
@@ -639,14 +639,7 @@ impl Supervisor {
         };
         queue_frame(slot, &welcome);
         let pid = slot.pid;
-        let retiring = slot.stopping.is_some();
         self.emit(PoolEvent::WorkerReady { worker: id, pid });
-        if retiring {
-            queue_frame(
-                self.workers.get_mut(&id).expect("present"),
-                &ToWorker::Shutdown,
-            );
-        }
     }
 
     fn on_frame(&mut self, w: WorkerId, msg: FromWorker) {
@@ -831,6 +824,9 @@ impl Supervisor {
     fn next_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(t) = self.respawn_at {
+            consider(t);
+        }
         for slot in self.workers.values() {
             if slot.reaped.is_some() {
                 continue;
@@ -858,6 +854,10 @@ impl Supervisor {
     }
 
     fn on_timers(&mut self, now: Instant) {
+        if self.respawn_at.is_some_and(|t| now >= t) {
+            self.respawn_at = None;
+            self.fill_to_wanted();
+        }
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
             let slot = &self.workers[&w];

@@ -1,0 +1,202 @@
+//! Engine benchmarks, a plain bench binary (the figures are compared with
+//! Python's pools and a raw socket ping-pong by `../shared/bench/`):
+//!
+//!   cargo bench --bench engine                    # everything, 5 runs each
+//!   cargo bench --bench engine -- throughput 3    # one group, 3 runs
+//!
+//! Groups: throughput (100,000 `square` tasks on 2 workers, one task per
+//! dispatch), latency (round trip of one task on an idle 2-worker pool),
+//! startup (2 and 32 workers: start → every worker has answered one task),
+//! rss (VmRSS of an idle worker). Prints the median and min–max of the runs.
+
+use std::time::{Duration, Instant};
+
+use pooltop::{PoolConfig, PoolEvent, Task, TaskState, engine};
+
+fn worker_program() -> std::path::PathBuf {
+    // Benches live in target/release/deps; the binary one level up.
+    let exe = std::env::current_exe().expect("current_exe");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("pooltop"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release ({} missing)",
+        bin.display()
+    );
+    bin
+}
+
+fn config(workers: usize) -> PoolConfig {
+    PoolConfig {
+        workers,
+        worker_program: Some(worker_program()),
+        out_dir: std::env::temp_dir().join("pooltop-bench"),
+        ..PoolConfig::default()
+    }
+}
+
+fn squares(n: usize) -> Vec<Task> {
+    (0..n)
+        .map(|i| Task::from(pooltop::task::TaskSpec::Square(i as i64)))
+        .collect()
+}
+
+/// Starts a pool and waits until `workers` are ready.
+fn ready_pool(workers: usize) -> (engine::PoolHandle, std::sync::mpsc::Receiver<PoolEvent>) {
+    let (pool, events) = engine::start(config(workers)).expect("start");
+    let mut ready = 0;
+    while ready < workers {
+        if let PoolEvent::WorkerReady { .. } = events.recv().expect("event") {
+            ready += 1;
+        }
+    }
+    (pool, events)
+}
+
+fn stop(pool: engine::PoolHandle, events: std::sync::mpsc::Receiver<PoolEvent>) {
+    pool.send(pooltop::Command::Shutdown);
+    for ev in events.iter() {
+        if let PoolEvent::Stopped(_) = ev {
+            break;
+        }
+    }
+}
+
+fn throughput(n: usize) -> f64 {
+    let (pool, events) = ready_pool(2);
+    let tasks = squares(n);
+    let started = Instant::now();
+    pool.submit_all(tasks);
+    let mut done = 0;
+    for ev in events.iter() {
+        if let PoolEvent::TaskFinished(r) = ev {
+            assert_eq!(r.state, TaskState::Done);
+            done += 1;
+            if done == n {
+                break;
+            }
+        }
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    stop(pool, events);
+    rate
+}
+
+/// Median and p99 round trip in microseconds.
+fn latency(calls: usize) -> (f64, f64) {
+    let (pool, events) = ready_pool(2);
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..calls + 50 {
+        let t = Instant::now();
+        pool.submit(Task::from(pooltop::task::TaskSpec::Square(i as i64)));
+        loop {
+            if let PoolEvent::TaskFinished(_) = events.recv().expect("event") {
+                break;
+            }
+        }
+        if i >= 50 {
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    stop(pool, events);
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
+/// Milliseconds from start until `workers` distinct workers answered a task.
+fn startup(workers: usize) -> f64 {
+    let started = Instant::now();
+    let (pool, events) = engine::start(config(workers)).expect("start");
+    pool.submit_all(squares(workers));
+    let mut seen = std::collections::HashSet::new();
+    let mut finished = 0;
+    while seen.len() < workers {
+        match events.recv().expect("event") {
+            PoolEvent::TaskFinished(r) => {
+                seen.insert(r.worker);
+                finished += 1;
+                if finished % workers == 0 && seen.len() < workers {
+                    pool.submit_all(squares(workers));
+                }
+            }
+            _ => continue,
+        }
+    }
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    stop(pool, events);
+    ms
+}
+
+/// VmRSS of an idle worker, in KiB.
+fn rss() -> f64 {
+    let (pool, events) = engine::start(config(1)).expect("start");
+    let pid = loop {
+        if let PoolEvent::WorkerReady { pid, .. } = events.recv().expect("event") {
+            break pid;
+        }
+    };
+    pool.submit_all(squares(1));
+    std::thread::sleep(Duration::from_millis(200));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("VmRSS");
+    stop(pool, events);
+    kib
+}
+
+fn summary(label: &str, unit: &str, mut xs: Vec<f64>) {
+    xs.sort_by(f64::total_cmp);
+    println!(
+        "{label:<44} median {:>12.1} {unit:<8} min {:>12.1}  max {:>12.1}  (runs {})",
+        xs[xs.len() / 2],
+        xs[0],
+        xs[xs.len() - 1],
+        xs.len()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let only = args.first().cloned();
+    let runs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let want = |g: &str| only.as_deref().is_none_or(|o| o == g);
+    if want("throughput") {
+        summary(
+            "throughput: 100,000 square, 2 workers",
+            "tasks/s",
+            (0..runs).map(|_| throughput(100_000)).collect(),
+        );
+    }
+    if want("latency") {
+        let results: Vec<(f64, f64)> = (0..runs).map(|_| latency(2000)).collect();
+        summary(
+            "round trip, idle pool of 2 (median of 2000)",
+            "µs",
+            results.iter().map(|r| r.0).collect(),
+        );
+        summary(
+            "round trip, idle pool of 2 (p99 of 2000)",
+            "µs",
+            results.iter().map(|r| r.1).collect(),
+        );
+    }
+    if want("startup") {
+        for n in [2, 32] {
+            summary(
+                &format!("start-up: {n} workers answered one task"),
+                "ms",
+                (0..runs).map(|_| startup(n)).collect(),
+            );
+        }
+    }
+    if want("rss") {
+        summary("idle worker VmRSS", "KiB", (0..runs).map(|_| rss()).collect());
+    }
+}
