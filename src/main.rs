@@ -1,7 +1,7 @@
 //! The switchboard: parse the command line, pick a face. Owns nothing.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -142,6 +142,28 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
 
 fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
     let config = pool_config(args);
+    // The dashboard whenever stdout is a terminal, unless --headless (or JSON
+    // lines are asked for on stdout, which the dashboard would cover).
+    let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if !args.headless && !json_on_stdout && io::stdout().is_terminal() {
+        let opts = pooltop::ui::Options {
+            title: match std::env::args().skip(1).collect::<Vec<_>>().join(" ") {
+                a if a.is_empty() => "demo".to_string(),
+                a => a,
+            },
+            exit_when_done: args.exit_when_done,
+            ..Default::default()
+        };
+        let outcome = pooltop::ui::run(config, tasks, opts)?;
+        eprintln!("{}", outcome.summary_text());
+        if let Some(sig) = outcome.signal {
+            eprintln!(
+                "pooltop: stopped by {}",
+                pooltop::platform::signal_name(sig)
+            );
+        }
+        return Ok(outcome.exit_code() as u8);
+    }
     let json = json_sink(args)?;
     let code = headless::run(config, tasks, json)?;
     Ok(code as u8)

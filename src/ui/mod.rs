@@ -11,11 +11,11 @@ pub mod fmt;
 pub mod keymap;
 pub mod layout;
 pub mod msg;
+mod run;
 #[doc(hidden)]
 pub mod testkit;
 pub mod theme;
 mod view;
-mod run;
 
 use std::io;
 use std::sync::Arc;

@@ -71,11 +71,10 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
     let mut kill_deadline: Option<Instant> = None;
     let apply = |app: &mut App, eff: Option<Effect>| match eff {
         None => {}
-        Some(Effect::Send(cmd)) => {
-            if !pool.send(cmd) {
-                app.update(Msg::PoolGone);
-            }
+        Some(Effect::Send(cmd)) if !pool.send(cmd) => {
+            app.update(Msg::PoolGone);
         }
+        Some(Effect::Send(_)) => {}
         Some(Effect::Submit(task)) => {
             let line = task.line.clone();
             let id = pool.submit(task);
@@ -148,10 +147,7 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
         if app.is_dirty() && now >= last_draw + FRAME_GAP && !app.hung_up {
             app.take_dirty();
             last_draw = now;
-            if terminal
-                .draw(|f| f.render_widget(&*app, f.area()))
-                .is_err()
-            {
+            if terminal.draw(|f| f.render_widget(&*app, f.area())).is_err() {
                 // The terminal is gone (hung up, closed): nobody watches.
                 app.hung_up = true;
                 if app.quitting != Quitting::Killing {
