@@ -69,16 +69,19 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
     let mut last_draw = Instant::now() - FRAME_GAP;
     let mut next_tick = Instant::now() + TICK;
     let mut kill_deadline: Option<Instant> = None;
-    let apply = |app: &mut App, eff: Option<Effect>| match eff {
-        None => {}
-        Some(Effect::Send(cmd)) if !pool.send(cmd) => {
+    let apply = |app: &mut App, eff: Option<Effect>| {
+        let sent = match eff {
+            None => true,
+            Some(Effect::Send(cmd)) => pool.send(cmd),
+            Some(Effect::Submit(task)) => {
+                let line = task.line.clone();
+                let id = pool.submit(task);
+                app.submitted(id, [line]);
+                true
+            }
+        };
+        if !sent {
             app.update(Msg::PoolGone);
-        }
-        Some(Effect::Send(_)) => {}
-        Some(Effect::Submit(task)) => {
-            let line = task.line.clone();
-            let id = pool.submit(task);
-            app.submitted(id, [line]);
         }
     };
     loop {
