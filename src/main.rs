@@ -124,7 +124,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks)
+    run_pool(&args.pool, tasks, &name)
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
@@ -137,20 +137,17 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec())
+    run_pool(&args, demo.tasks().to_vec(), "demo")
 }
 
-fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
+fn run_pool(args: &PoolArgs, tasks: Vec<Task>, title: &str) -> Result<u8, Failure> {
     let config = pool_config(args);
     // The dashboard whenever stdout is a terminal, unless --headless (or JSON
     // lines are asked for on stdout, which the dashboard would cover).
     let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
     if !args.headless && !json_on_stdout && io::stdout().is_terminal() {
         let opts = pooltop::ui::Options {
-            title: match std::env::args().skip(1).collect::<Vec<_>>().join(" ") {
-                a if a.is_empty() => "demo".to_string(),
-                a => a,
-            },
+            title: title.to_string(),
             exit_when_done: args.exit_when_done,
             ..Default::default()
         };

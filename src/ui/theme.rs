@@ -67,9 +67,17 @@ impl Theme {
         Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
     }
 
-    /// The selected row.
+    /// The selected row (explicit colours rather than reverse video, which
+    /// some renderers of captured screens drop).
     pub fn selected(self) -> Style {
-        Style::new().add_modifier(Modifier::REVERSED)
+        if self.mono {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Blue)
+                .add_modifier(Modifier::BOLD)
+        }
     }
 
     /// A key name in the footer and the help.

@@ -57,10 +57,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let bw = b.as_ref().map_or(0, |b| b.chars().count() as u16);
     let elapsed = now.saturating_duration_since(app.start);
     let eta = app.eta().map_or_else(|| "–".to_string(), fmt::clock);
+    // The title goes last: it is the part that may be cut.
     let l1 = Line::from(vec![
         Span::styled(" pooltop", th.bold()),
-        Span::styled(format!(" · {}", app.cfg.title), th.bold()),
-        Span::raw(format!("   elapsed {} · ETA {eta}", fmt::clock(elapsed))),
+        Span::raw(format!(" · elapsed {} · ETA {eta} · ", fmt::clock(elapsed))),
+        Span::styled(app.cfg.title.clone(), th.bold()),
     ]);
     put(buf, area.x, area.y, &l1, area.width.saturating_sub(bw + 1));
     if let Some(b) = b.filter(|_| bw < area.width) {
