@@ -18,7 +18,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(width: u16, height: u16, shell: &str) -> Tmux {
-        let sock = format!("pooltop-test-{}", std::process::id());
+        // One server per test: tests of this file run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sock = format!("pooltop-test-{}-{n}", std::process::id());
         let t = Tmux { sock };
         t.run(&[
             "new-session",
@@ -243,4 +246,110 @@ fn dashboard_steers_a_real_pool() {
     for pid in all {
         assert!(!alive(pid), "pid {pid} survived");
     }
+}
+
+/// Starts `pooltop ARGS` in a fresh tmux shell, with `marker` in its
+/// environment, and waits until `workers` workers are on screen.
+fn start_pooltop(marker: &str, args: &str, workers: usize) -> Tmux {
+    let t = Tmux::start(100, 30, "env PS1='READY$ ' bash --norc --noprofile");
+    t.wait("the shell prompt", Duration::from_secs(20), |s| {
+        s.contains("READY$")
+    });
+    t.type_text(&format!(
+        "env {marker}=1 {BIN} {args}; echo POOLTOP_EXIT=$?"
+    ));
+    t.keys(&["Enter"]);
+    if workers > 0 {
+        t.wait("the workers", Duration::from_secs(20), |s| {
+            live(&rows(s)).len() == workers
+        });
+    }
+    t
+}
+
+/// The pid of the pooltop manager itself (the marked process whose parent is
+/// not marked).
+fn manager_pid(marker: &str) -> u32 {
+    let pids = pids_with_marker(marker);
+    *pids
+        .iter()
+        .find(|&&p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1))
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0);
+            !pids.contains(&ppid)
+        })
+        .expect("the pooltop process")
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_leaves_no_worker() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    let marker = format!("POOLTOP_TUI_TERM_{}", std::process::id());
+    let t = start_pooltop(&marker, "run -j 2 /dev/null", 2);
+    let all = pids_with_marker(&marker);
+    let pid = manager_pid(&marker);
+    // SAFETY: kill(2) on the pooltop process this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let s = t.wait("the prompt after SIGTERM", Duration::from_secs(20), |s| {
+        s.contains("POOLTOP_EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("stopped by SIGTERM"), "{s}");
+    assert_eq!(t.display("#{alternate_on}"), "0");
+    helpers::wait_for("no pooltop process", Duration::from_secs(5), || {
+        pids_with_marker(&marker).is_empty()
+    });
+    assert!(all.iter().all(|&p| !alive(p)));
+}
+
+#[test]
+fn closing_the_terminal_leaves_no_worker() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    let marker = format!("POOLTOP_TUI_HUP_{}", std::process::id());
+    let t = start_pooltop(&marker, "run -j 2 /dev/null", 2);
+    t.keys(&["s"]);
+    t.type_text("hang");
+    t.keys(&["Enter"]);
+    t.wait("a worker holding hang", Duration::from_secs(20), |s| {
+        rows(s).iter().any(|r| r.line.contains(" hang"))
+    });
+    let all = pids_with_marker(&marker);
+    assert!(all.len() >= 3, "{all:?}");
+    // Killing the server closes the pane's terminal: SIGHUP.
+    drop(t);
+    helpers::wait_for("no pooltop process", Duration::from_secs(10), || {
+        pids_with_marker(&marker).is_empty()
+    });
+}
+
+#[test]
+fn exit_when_done_prints_the_summary_and_exits_0() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("t.tasks");
+    std::fs::write(&tasks, "square 2\nsquare 3\nsleep 0.2\n").unwrap();
+    let marker = format!("POOLTOP_TUI_DONE_{}", std::process::id());
+    let t = start_pooltop(
+        &marker,
+        &format!("run -j 2 --exit-when-done {}", tasks.display()),
+        0,
+    );
+    let s = t.wait("the prompt", Duration::from_secs(30), |s| {
+        s.contains("POOLTOP_EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("3 submitted = 3 done"), "{s}");
+    assert!(s.contains("POOLTOP_EXIT=0"), "{s}");
 }

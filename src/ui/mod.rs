@@ -187,10 +187,12 @@ pub fn run(cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, 
         },
     );
 
+    // The input thread notices the flag within one poll. It is not joined:
+    // once the terminal has hung up, crossterm 0.29's reader spins inside
+    // `poll` (a read of 0 bytes or EIO is retried for ever) and never
+    // returns; the process ends right after this function anyway.
     stop_input.store(true, Ordering::Relaxed);
-    if let Ok(h) = input {
-        let _ = h.join();
-    }
+    drop(input);
     let _ = execute!(io::stdout(), DisableMouseCapture);
     ratatui::restore();
     signals.close();
