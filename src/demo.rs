@@ -1,11 +1,23 @@
-//! The built-in demo workload: the classic multiprocessing examples, on
-//! files shipped inside the binary, so it runs anywhere.
+//! The built-in demo workload: `assets/demo.tasks` (CPU-bound countdowns,
+//! sleeps, squares, hashes, thumbnails, a shell command) with the sample
+//! images built into the binary, so it runs from any folder.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::engine::Task;
-use crate::task::TaskSpec;
+use crate::task;
+
+/// The demo's task file; its paths start with `assets/`.
+const TASKS: &str = include_str!("../assets/demo.tasks");
+
+/// The sample files the demo's tasks read.
+const FILES: [(&str, &[u8]); 4] = [
+    ("mandelbrot.png", include_bytes!("../assets/mandelbrot.png")),
+    ("circles.jpg", include_bytes!("../assets/circles.jpg")),
+    ("hills.png", include_bytes!("../assets/hills.png")),
+    ("checker.png", include_bytes!("../assets/checker.png")),
+];
 
 /// The demo's tasks, and the temporary folder holding its input files.
 pub struct Demo {
@@ -15,28 +27,31 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Writes the demo's input files to a temporary folder and builds the tasks.
+    /// Writes the sample files to a temporary folder and builds the tasks.
     /// Thumbnails go to `out_dir`, or into the temporary folder when none is given.
     pub fn prepare(out_dir: Option<&Path>) -> io::Result<Demo> {
         let dir = tempfile::Builder::new().prefix("pooltop-demo-").tempdir()?;
+        let assets = dir.path().join("assets");
+        std::fs::create_dir(&assets)?;
+        for (name, bytes) in FILES {
+            std::fs::write(assets.join(name), bytes)?;
+        }
         let out_dir = match out_dir {
             Some(p) => p.to_path_buf(),
             None => dir.path().join("thumbs"),
         };
-        let mut tasks = Vec::new();
-        for (i, n) in [3e8, 2e8, 4e8, 2.5e8, 3.5e8, 2e8].iter().enumerate() {
-            tasks.push(Task::from(TaskSpec::Spin(*n as u64)));
-            if i % 2 == 0 {
-                tasks.push(Task::from(TaskSpec::Sleep(0.5)));
-            }
-        }
-        let exe = std::env::current_exe()?;
-        tasks.push(Task::from(TaskSpec::Sha256(
-            exe.to_string_lossy().into_owned(),
-        )));
-        for n in 1..=8 {
-            tasks.push(Task::from(TaskSpec::Square(n * 1111)));
-        }
+        let prefix = format!("{}/", shell_words::quote(&assets.to_string_lossy()));
+        let text = TASKS.replace("assets/", &prefix);
+        let lines = task::parse_lines(&text).map_err(|errors| {
+            io::Error::other(format!("the built-in demo has a bad line: {}", errors[0]))
+        })?;
+        let tasks = lines
+            .into_iter()
+            .map(|l| Task {
+                spec: l.spec,
+                line: l.text.into(),
+            })
+            .collect();
         Ok(Demo {
             _dir: dir,
             out_dir,
@@ -50,5 +65,26 @@ impl Demo {
 
     pub fn out_dir(&self) -> &Path {
         &self.out_dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskSpec;
+
+    #[test]
+    fn demo_tasks_point_at_the_written_files() {
+        let demo = Demo::prepare(None).unwrap();
+        let listed = task::parse_lines(TASKS).unwrap().len();
+        assert_eq!(demo.tasks().len(), listed);
+        let mut files = 0;
+        for t in demo.tasks() {
+            if let TaskSpec::Sha256(p) | TaskSpec::Thumbnail { path: p, .. } = &t.spec {
+                assert!(Path::new(p).is_file(), "{p}");
+                files += 1;
+            }
+        }
+        assert_eq!(files, 8);
     }
 }

@@ -71,18 +71,38 @@ impl PoolConfig {
     }
 }
 
-/// Everything that reaches the supervisor, from any thread.
+/// Everything that reaches the supervisor from other threads.
 pub(crate) enum Inbound {
     /// An order from a [`PoolHandle`].
     Command(Command),
-    /// From the socket threads and the reapers.
+    /// From the handshake threads and the reapers.
     Conn(conn::ConnEvent),
+}
+
+/// The sending side of the supervisor's inbox: a channel, plus a waker that
+/// interrupts the supervisor's wait on its sockets.
+#[derive(Clone)]
+pub(crate) struct InboxSender {
+    tx: Sender<Inbound>,
+    waker: Arc<mio::Waker>,
+}
+
+impl InboxSender {
+    /// Delivers `msg`; false once the supervisor has gone.
+    pub(crate) fn send(&self, msg: Inbound) -> bool {
+        if self.tx.send(msg).is_err() {
+            return false;
+        }
+        // The supervisor may be gone by now; the message is then moot.
+        let _ = self.waker.wake();
+        true
+    }
 }
 
 /// A cheap, clonable way to give the pool orders. Never blocks.
 #[derive(Clone)]
 pub struct PoolHandle {
-    tx: Sender<Inbound>,
+    tx: InboxSender,
     next_task: Arc<AtomicU64>,
     config: Arc<PoolConfig>,
 }
@@ -90,7 +110,7 @@ pub struct PoolHandle {
 impl PoolHandle {
     /// Sends an order; returns false once the pool has stopped.
     pub fn send(&self, cmd: Command) -> bool {
-        self.tx.send(Inbound::Command(cmd)).is_ok()
+        self.tx.send(Inbound::Command(cmd))
     }
 
     /// Queues one task and returns its id.
@@ -130,10 +150,16 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Er
             format!("{}: {e}", program.display()),
         ))
     })?;
+    let poll = mio::Poll::new().map_err(Error::Io)?;
+    let waker = mio::Waker::new(poll.registry(), supervisor::WAKE_TOKEN).map_err(Error::Io)?;
     let (tx, rx) = mpsc::channel();
+    let tx = InboxSender {
+        tx,
+        waker: Arc::new(waker),
+    };
     let (events_tx, events_rx) = mpsc::channel();
     let config = Arc::new(config);
-    supervisor::spawn(config.clone(), program, tx.clone(), rx, events_tx)?;
+    supervisor::spawn(config.clone(), program, poll, tx.clone(), rx, events_tx)?;
     let handle = PoolHandle {
         tx,
         next_task: Arc::new(AtomicU64::new(1)),

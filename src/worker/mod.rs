@@ -103,11 +103,11 @@ pub fn run() -> Result<(), Error> {
                     send.write_all(&pending)?;
                     pending.clear();
                 }
+                let cpu_meter = CpuMeter::start(&spec);
                 let started = Instant::now();
-                let cpu_before = platform::cpu_time();
                 let outcome = exec::run(&spec, &ctx);
                 let wall = started.elapsed();
-                let cpu = platform::cpu_time().saturating_sub(cpu_before);
+                let cpu = cpu_meter.elapsed(wall);
                 let finished = FromWorker::Finished {
                     task,
                     outcome,
@@ -126,5 +126,37 @@ pub fn run() -> Result<(), Error> {
             }
             ToWorker::Welcome { .. } => {}
         }
+    }
+}
+
+/// Measures the CPU time of one task: the worker thread's own time, plus its
+/// children's for a shell task (the only kind that starts processes).
+///
+/// An instant task never blocks, so its CPU time is its wall time; reading
+/// the CPU clock (a system call that takes a scheduler lock) would cost more
+/// than the task itself.
+struct CpuMeter {
+    thread: Option<Duration>,
+    children: Option<Duration>,
+}
+
+impl CpuMeter {
+    fn start(spec: &crate::task::TaskSpec) -> CpuMeter {
+        let shell = matches!(spec, crate::task::TaskSpec::Shell(_));
+        CpuMeter {
+            thread: (!spec.is_instant()).then(platform::thread_cpu_time),
+            children: shell.then(platform::children_cpu_time),
+        }
+    }
+
+    fn elapsed(&self, wall: Duration) -> Duration {
+        let Some(thread) = self.thread else {
+            return wall;
+        };
+        let own = platform::thread_cpu_time().saturating_sub(thread);
+        let children = self.children.map_or(Duration::ZERO, |before| {
+            platform::children_cpu_time().saturating_sub(before)
+        });
+        own + children
     }
 }
