@@ -2,12 +2,12 @@
 //! event, and the exit status. No terminal control beyond one progress line.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::control;
-use crate::engine::{self, Command, Counts, PoolConfig, PoolEvent, Task};
+use crate::engine::{self, Command, Counts, PoolEvent, Task};
 use crate::error::Error;
 
 /// Running totals of a pool's events: counts, times, rates. Shared by the
@@ -267,27 +267,23 @@ pub struct Options {
     pub keep_alive: bool,
 }
 
-/// Runs `tasks` on a pool until all have finished (or a signal stops it),
-/// printing progress and the summary on stderr. Returns the exit status.
-pub fn run(config: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<i32, Error> {
+/// Runs `tasks` on a started pool until all have finished (or a signal stops
+/// it), printing progress and the summary on stderr. Returns the exit status.
+pub fn run(
+    pool: engine::PoolHandle,
+    events: Receiver<PoolEvent>,
+    tasks: Vec<Task>,
+    opts: Options,
+) -> Result<i32, Error> {
     let Options {
         mut json,
         name,
         keep_alive,
     } = opts;
-    let workers = config.workers;
-    let (pool, events) = engine::start(config)?;
-    let (control, events) = match control::serve(&name, pool.clone(), events) {
-        Ok(served) => served,
-        Err(e) => {
-            abandon(&pool);
-            return Err(Error::Control(e.to_string()));
-        }
-    };
+    let workers = pool.config().workers;
     if keep_alive {
         eprintln!(
-            "pooltop: pool `{}` is running; add tasks with `pooltop submit --pool {0} FILE`, stop it with `pooltop stop --pool {0}`",
-            control.name()
+            "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
         );
     }
     let stop_signals = watch_signals(pool.clone());
@@ -356,11 +352,6 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<i32, E
         eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
     }
     Ok(tally.exit_code())
-}
-
-/// Stops a pool that will not be used after all, without waiting for it.
-fn abandon(pool: &engine::PoolHandle) {
-    pool.send(Command::KillAll);
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into a graceful shutdown; a second one

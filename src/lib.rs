@@ -3,9 +3,11 @@
 pub mod engine;
 pub mod error;
 pub mod ipc;
+pub mod monitor;
 pub mod platform;
 pub mod protocol;
 pub mod task;
+pub mod ui;
 pub mod worker;
 
 pub use engine::{

@@ -1,7 +1,7 @@
 //! The switchboard: parse the command line, pick a face. Owns nothing.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -141,7 +141,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks)
+    run_pool(&args.pool, tasks, &name)
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
@@ -154,10 +154,10 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec())
+    run_pool(&args, demo.tasks().to_vec(), "demo")
 }
 
-fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
+fn run_pool(args: &PoolArgs, tasks: Vec<Task>, title: &str) -> Result<u8, Failure> {
     let config = pool_config(args);
     let name = match &args.name {
         Some(n) => {
@@ -166,12 +166,35 @@ fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
         }
         None => pooltop::control::default_name(),
     };
+    // The dashboard whenever stdout is a terminal, unless --headless (or JSON
+    // lines are asked for on stdout, which the dashboard would cover).
+    let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
+    let dashboard = !args.headless && !json_on_stdout && io::stdout().is_terminal();
+    let json = if dashboard { None } else { json_sink(args)? };
+    // The control server lives until the face returns.
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    if dashboard {
+        let opts = pooltop::ui::Options {
+            title: title.to_string(),
+            exit_when_done: args.exit_when_done,
+            ..Default::default()
+        };
+        let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
+        eprintln!("{}", outcome.summary_text());
+        if let Some(sig) = outcome.signal {
+            eprintln!(
+                "pooltop: stopped by {}",
+                pooltop::platform::signal_name(sig)
+            );
+        }
+        return Ok(outcome.exit_code() as u8);
+    }
     let opts = headless::Options {
-        json: json_sink(args)?,
+        json,
         name,
         keep_alive: args.keep_alive,
     };
-    let code = headless::run(config, tasks, opts)?;
+    let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
 }
 

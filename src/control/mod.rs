@@ -73,6 +73,31 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Starts a pool and opens its control endpoint `name`. Returns the handle,
+/// the event stream (after the control server's view has seen each event)
+/// and the server, which closes the endpoint when dropped.
+pub fn start_pool(
+    config: crate::PoolConfig,
+    name: &str,
+) -> Result<
+    (
+        crate::PoolHandle,
+        std::sync::mpsc::Receiver<crate::PoolEvent>,
+        ControlServer,
+    ),
+    crate::Error,
+> {
+    let (pool, events) = crate::engine::start(config)?;
+    match serve(name, pool.clone(), events) {
+        Ok((server, events)) => Ok((pool, events, server)),
+        Err(e) => {
+            // Not to be used after all: end it without waiting.
+            pool.send(crate::Command::KillAll);
+            Err(crate::Error::Control(e.to_string()))
+        }
+    }
+}
+
 /// The name of a pool started without `--name`.
 pub fn default_name() -> String {
     format!("pool-{}", std::process::id())
