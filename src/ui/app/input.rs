@@ -35,7 +35,7 @@ impl App {
         }
     }
 
-    fn quit(&mut self) -> Option<Effect> {
+    pub(super) fn quit(&mut self) -> Option<Effect> {
         self.mode = Mode::Normal;
         match self.quitting {
             Quitting::No => {

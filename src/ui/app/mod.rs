@@ -291,18 +291,21 @@ impl App {
 
     fn signal(&mut self, sig: super::msg::Signal) -> Option<Effect> {
         use super::msg::Signal;
-        if sig == Signal::Hangup {
-            self.hung_up = true;
-        }
         self.log.push(
             self.now,
             Level::Warn,
             format!("{sig:?} signal: stopping the pool"),
         );
+        if sig == Signal::Terminate {
+            // Like the headless runner: graceful first, a second one kills.
+            return self.quit();
+        }
+        // Hangup: the terminal is gone and nobody watches a graceful
+        // shutdown: kill at once.
+        self.hung_up = true;
         if self.quitting == Quitting::Killing {
             return None;
         }
-        // Nobody is left to watch a graceful shutdown: kill at once.
         self.quitting = Quitting::Killing;
         Some(Effect::Send(Command::KillAll))
     }

@@ -316,3 +316,12 @@ fn clicks_select_by_row_and_wheel_scrolls() {
     assert_eq!(s.app.focus, Pane::Tasks);
     assert_eq!(s.app.tasks.selected, Some(TaskId(2)));
 }
+
+#[test]
+fn sigterm_is_graceful_then_kills() {
+    let mut s = script();
+    let term = || Msg::Signal(crate::ui::msg::Signal::Terminate);
+    assert_cmd!(s.msg(term()), Command::Shutdown);
+    assert_cmd!(s.msg(term()), Command::KillAll);
+    assert!(!s.app.hung_up);
+}
