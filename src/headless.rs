@@ -282,7 +282,7 @@ pub fn run(
     } = opts;
     let workers = pool.config().workers;
     if keep_alive {
-        eprintln!(
+        crate::say!(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
         );
     }
@@ -321,25 +321,25 @@ pub fn run(
             && writeln!(out, "{v}").is_err()
         {
             json_broken = true;
-            eprintln!("pooltop: cannot write the JSON event stream; going on without it");
+            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
         }
         match ev {
             PoolEvent::Drained(_) if !keep_alive => {
                 pool.send(Command::Shutdown);
             }
             PoolEvent::Error { ref message, .. } if !show_progress && json.is_none() => {
-                eprintln!("pooltop: {message}");
+                crate::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
             _ => {}
         }
         if show_progress && last_progress.elapsed() >= Duration::from_millis(100) {
             last_progress = Instant::now();
-            eprint!("\r\x1b[K{}", tally.progress_line());
+            let _ = write!(io::stderr(), "\r\x1b[K{}", tally.progress_line());
         }
     }
     if show_progress {
-        eprint!("\r\x1b[K");
+        let _ = write!(io::stderr(), "\r\x1b[K");
     }
     if let Some(out) = json.as_mut()
         && !json_broken
@@ -347,9 +347,9 @@ pub fn run(
         let _ = writeln!(out, "{}", summary_json(&tally));
         let _ = out.flush();
     }
-    eprintln!("{}", tally.summary_text());
+    crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
-        eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
     }
     Ok(tally.exit_code())
 }

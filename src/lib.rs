@@ -1,5 +1,15 @@
 //! pooltop: a pool of worker processes you can see and steer.
 
+/// Like `eprintln!`, but a closed stderr (say, a terminal that was hung up)
+/// is not a panic: the line is dropped.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod engine;
 pub mod error;
 pub mod ipc;

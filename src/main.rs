@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             for line in &f.lines {
-                eprintln!("pooltop: {line}");
+                pooltop::say!("pooltop: {line}");
             }
             ExitCode::from(f.code)
         }
@@ -149,7 +149,7 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
     let mut args = args;
     args.out = Some(demo.out_dir().to_path_buf());
-    eprintln!(
+    pooltop::say!(
         "pooltop: demo: {} tasks; thumbnails go to {}",
         demo.tasks().len(),
         demo.out_dir().display()
@@ -180,9 +180,9 @@ fn run_pool(args: &PoolArgs, tasks: Vec<Task>, title: &str) -> Result<u8, Failur
             ..Default::default()
         };
         let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
-        eprintln!("{}", outcome.summary_text());
+        pooltop::say!("{}", outcome.summary_text());
         if let Some(sig) = outcome.signal {
-            eprintln!(
+            pooltop::say!(
                 "pooltop: stopped by {}",
                 pooltop::platform::signal_name(sig)
             );

@@ -57,7 +57,7 @@ pub fn ls(json: bool) -> Result<u8, String> {
         return Ok(0);
     }
     if rows.is_empty() {
-        eprintln!("pooltop: no pool is running");
+        crate::say!("pooltop: no pool is running");
         return Ok(0);
     }
     println!(
@@ -162,7 +162,7 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Wait { tasks })? {
         Reply::Waited(counts) => {
-            eprintln!("pooltop: {}", counts_line(&counts));
+            crate::say!("pooltop: {}", counts_line(&counts));
             let all_done = counts.done == counts.submitted;
             Ok(if all_done { 0 } else { 1 })
         }
@@ -203,7 +203,7 @@ pub fn stop(pool: Option<&str>) -> Result<u8, String> {
 fn done(reply: Reply) -> Result<u8, String> {
     match reply {
         Reply::Done { message } => {
-            eprintln!("pooltop: {message}");
+            crate::say!("pooltop: {message}");
             Ok(0)
         }
         other => Err(unexpected(other)),
