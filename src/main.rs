@@ -141,7 +141,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks, &name)
+    run_pool(&args.pool, tasks, &name, None)
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
@@ -154,11 +154,17 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec(), "demo")
+    run_pool(&args, demo.tasks().to_vec(), "demo", Some(demo.work_dir()))
 }
 
-fn run_pool(args: &PoolArgs, tasks: Vec<Task>, title: &str) -> Result<u8, Failure> {
-    let config = pool_config(args);
+fn run_pool(
+    args: &PoolArgs,
+    tasks: Vec<Task>,
+    title: &str,
+    work_dir: Option<&Path>,
+) -> Result<u8, Failure> {
+    let mut config = pool_config(args);
+    config.work_dir = work_dir.map(Path::to_path_buf);
     let name = match &args.name {
         Some(n) => {
             pooltop::control::validate_name(n).map_err(Failure::usage)?;

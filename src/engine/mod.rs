@@ -36,6 +36,9 @@ pub struct PoolConfig {
     pub retries: u32,
     /// Where `thumbnail` writes its output.
     pub out_dir: PathBuf,
+    /// The folder workers run in, against which relative task paths resolve
+    /// (default: pooltop's own working folder).
+    pub work_dir: Option<PathBuf>,
     /// Bytes of stdout and of stderr kept per shell task (the last ones).
     pub output_cap: usize,
     /// The executable to start as a worker (default: this executable). It is
@@ -52,6 +55,7 @@ impl Default for PoolConfig {
             task_timeout: None,
             retries: 0,
             out_dir: PathBuf::from("thumbs"),
+            work_dir: None,
             output_cap: 64 * 1024,
             worker_program: None,
         }
@@ -149,7 +153,8 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Er
         Some(p) => p.clone(),
         None => std::env::current_exe().map_err(Error::WorkerProgram)?,
     };
-    std::fs::metadata(&program).map_err(|e| {
+    // Absolute, so that a worker started in another folder finds it too.
+    let program = std::fs::canonicalize(&program).map_err(|e| {
         Error::WorkerProgram(std::io::Error::new(
             e.kind(),
             format!("{}: {e}", program.display()),

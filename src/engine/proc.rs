@@ -23,9 +23,13 @@ pub fn spawn_worker(
     socket: &Path,
     token: &str,
     worker: WorkerId,
+    work_dir: Option<&Path>,
     tx: &InboxSender,
 ) -> io::Result<u32> {
     let mut cmd = Command::new(program);
+    if let Some(dir) = work_dir {
+        cmd.current_dir(dir);
+    }
     cmd.arg("worker")
         .env(ENV_SOCKET, socket)
         .env(ENV_ID, worker.0.to_string())

@@ -37,6 +37,7 @@ impl Supervisor {
             &self.socket_path,
             &self.token,
             id,
+            self.config.work_dir.as_deref(),
             &self.inbox,
         ) {
             Ok(pid) => {
