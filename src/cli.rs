@@ -65,6 +65,12 @@ pub enum Cmd {
         #[arg(value_name = "N", value_parser = parse_workers)]
         workers: usize,
     },
+    /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
+    /// `X` stops the pool.
+    Attach {
+        #[command(flatten)]
+        pool: PoolSelect,
+    },
     /// Shut a running pool down gracefully (with its join timeout).
     Stop {
         #[command(flatten)]

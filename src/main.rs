@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
         Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Attach { pool }) => attach(pool.pool.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
@@ -202,6 +203,26 @@ fn run_pool(
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
+}
+
+fn attach(pool: Option<&str>) -> Result<u8, Failure> {
+    if !io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "attach needs a terminal; use `pooltop status` from scripts",
+        ));
+    }
+    let (handle, events, name) = pooltop::control::client::attach(pool).map_err(Failure::usage)?;
+    let opts = pooltop::ui::Options {
+        title: format!("attached to {name}"),
+        ..Default::default()
+    };
+    let outcome = pooltop::ui::run_with(handle, events, Vec::new(), opts)?;
+    if outcome.detached {
+        pooltop::say!("pooltop: detached from pool `{name}`; it is still running");
+        return Ok(0);
+    }
+    pooltop::say!("{}", outcome.summary_text());
+    Ok(outcome.exit_code() as u8)
 }
 
 fn submit(args: SubmitArgs) -> Result<u8, Failure> {

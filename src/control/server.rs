@@ -14,13 +14,15 @@ use std::time::Duration;
 use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
 
 use super::view::{Shared, View};
-use super::wire::{CONTROL_VERSION, Reply, Request};
+use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
 use crate::engine::{Command, PoolEvent, PoolHandle, Task, WorkerId};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 use crate::task::parse_lines;
 
+/// Events an attached dashboard may fall behind by before it is dropped.
+const SUBSCRIBER_BACKLOG: usize = 100_000;
 /// How often a waiting request checks whether its client is still there.
 const WAIT_POLL: Duration = Duration::from_millis(200);
 
@@ -106,6 +108,7 @@ pub fn serve(
                     let (view, cond) = &*tee_view;
                     let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
                     v.observe(&ev);
+                    v.publish(&ev);
                     if matches!(ev, PoolEvent::TaskFinished(_) | PoolEvent::Stopped(_)) {
                         cond.notify_all();
                     }
@@ -176,9 +179,13 @@ impl Client {
                     return;
                 }
             };
+            if greeted && matches!(req, Request::Subscribe) {
+                self.stream_events(&conn);
+                return;
+            }
             // Stop is carried out after its reply is written: the process
             // may end as soon as the pool has stopped.
-            let stopping = greeted && req == Request::Stop;
+            let stopping = greeted && matches!(req, Request::Stop);
             let reply = match (greeted, req) {
                 (false, Request::Hello { version }) if version == CONTROL_VERSION => {
                     greeted = true;
@@ -255,7 +262,79 @@ impl Client {
             Request::Stop => Reply::Done {
                 message: format!("stopping pool `{}`", self.name),
             },
+            Request::Order(Command::Submit(_)) => Reply::Error {
+                message: "submit task lines with a Submit request".into(),
+            },
+            Request::Order(cmd) => {
+                self.pool.send(cmd);
+                Reply::Done {
+                    message: "sent".into(),
+                }
+            }
+            // Handled by `serve` before it gets here.
+            Request::Subscribe => Reply::Error {
+                message: "cannot subscribe here".into(),
+            },
         })
+    }
+
+    /// Streams the pool's events to an attached dashboard until either side
+    /// goes away: a replay of the current picture, then every event.
+    fn stream_events(&self, conn: &Stream) {
+        let (tx, rx) = mpsc::sync_channel(SUBSCRIBER_BACKLOG);
+        let replay = {
+            let (view, _) = &*self.view;
+            let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
+            v.subscribe(tx)
+        };
+        let cfg = self.pool.config();
+        let hello = Reply::Subscribed {
+            config: PoolSummary {
+                workers: cfg.workers as u32,
+                join_timeout_s: cfg.join_timeout.as_secs_f64(),
+                task_timeout_s: cfg.task_timeout.map(|d| d.as_secs_f64()),
+            },
+        };
+        let mut out = io::BufWriter::with_capacity(64 * 1024, conn);
+        if frame::write_frame(&mut out, &hello).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        for ev in replay {
+            buf.clear();
+            if frame::encode_into(&Reply::Event(ev), &mut buf).is_err()
+                || out.write_all(&buf).is_err()
+            {
+                return;
+            }
+        }
+        loop {
+            // Write what is waiting, flush once the stream goes quiet.
+            let ev = match rx.try_recv() {
+                Ok(ev) => ev,
+                Err(_) => {
+                    if out.flush().is_err() {
+                        return;
+                    }
+                    match rx.recv() {
+                        Ok(ev) => ev,
+                        // Dropped for being too slow, or the pool is gone.
+                        Err(_) => return,
+                    }
+                }
+            };
+            let last = matches!(ev, PoolEvent::Stopped(_));
+            buf.clear();
+            if frame::encode_into(&Reply::Event(ev), &mut buf).is_err()
+                || out.write_all(&buf).is_err()
+            {
+                return;
+            }
+            if last {
+                let _ = out.flush();
+                return;
+            }
+        }
     }
 
     fn submit(&self, lines: Vec<String>) -> Reply {

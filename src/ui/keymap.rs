@@ -62,6 +62,7 @@ pub const NORMAL: &[Binding] = &[
     ch('?', Action::Help),
     key(KeyCode::Esc, Action::Back),
     ch('q', Action::Quit),
+    ch('X', Action::StopPool),
     ctrl('c', Action::Quit),
 ];
 
