@@ -32,7 +32,15 @@ pub struct ControlServer {
     socket: PathBuf,
     info: PathBuf,
     stop: Arc<AtomicBool>,
+    streams: Streams,
 }
+
+/// How many event streams to attached dashboards are still writing.
+type Streams = Arc<(Mutex<usize>, Condvar)>;
+
+/// How long a closing pool waits for attached dashboards to receive its last
+/// events (they end their stream after `Stopped`).
+const STREAM_FLUSH: Duration = Duration::from_secs(1);
 
 impl ControlServer {
     pub fn name(&self) -> &str {
@@ -42,6 +50,9 @@ impl ControlServer {
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
+        let (count, cond) = &*self.streams;
+        let guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = cond.wait_timeout_while(guard, STREAM_FLUSH, |n| *n > 0);
         self.stop.store(true, Ordering::Relaxed);
         let _ = ipc::connect(&self.socket); // wake the accept loop
         let _ = fs::remove_file(&self.socket);
@@ -91,11 +102,13 @@ pub fn serve(
         serde_json::to_vec(&record).map_err(io::Error::other)?,
     )?;
     let stop = Arc::new(AtomicBool::new(false));
+    let streams: Streams = Arc::new((Mutex::new(0), Condvar::new()));
     let server = ControlServer {
         name: name.to_string(),
         socket,
         info,
         stop: stop.clone(),
+        streams: streams.clone(),
     };
 
     let (tx, rx) = mpsc::channel();
@@ -135,6 +148,7 @@ pub fn serve(
                     name: name.clone(),
                     pool: pool.clone(),
                     view: shared.clone(),
+                    streams: streams.clone(),
                 };
                 let _ = std::thread::Builder::new()
                     .name("pooltop-control-client".into())
@@ -158,6 +172,25 @@ struct Client {
     name: String,
     pool: PoolHandle,
     view: Shared,
+    streams: Streams,
+}
+
+/// Counts one event stream as writing while it lives.
+struct StreamGuard(Streams);
+
+impl StreamGuard {
+    fn new(streams: &Streams) -> StreamGuard {
+        *streams.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        StreamGuard(streams.clone())
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let (count, cond) = &*self.0;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        cond.notify_all();
+    }
 }
 
 impl Client {
@@ -281,6 +314,7 @@ impl Client {
     /// Streams the pool's events to an attached dashboard until either side
     /// goes away: a replay of the current picture, then every event.
     fn stream_events(&self, conn: &Stream) {
+        let _writing = StreamGuard::new(&self.streams);
         let (tx, rx) = mpsc::sync_channel(SUBSCRIBER_BACKLOG);
         let replay = {
             let (view, _) = &*self.view;
