@@ -1,13 +1,16 @@
-//! Engine benchmarks, a plain bench binary (the figures are compared with
-//! Python's pools and a raw socket ping-pong by `../shared/bench/`):
+//! Engine benchmarks, a plain bench binary (`bench/compare.py` runs it beside
+//! Python's pools, xargs and GNU parallel and computes same-run ratios):
 //!
 //!   cargo bench --bench engine                    # everything, 5 runs each
 //!   cargo bench --bench engine -- throughput 3    # one group, 3 runs
+//!   cargo bench --bench engine -- latency 1 --json   # one JSON line per figure
 //!
 //! Groups: throughput (100,000 `square` tasks on 2 workers, one task per
 //! dispatch), latency (round trip of one task on an idle 2-worker pool),
-//! startup (2 and 32 workers: start → every worker has answered one task),
-//! rss (VmRSS of an idle worker). Prints the median and min–max of the runs.
+//! pingpong (the floor: 16-byte round trip over a Unix socket between this
+//! process and a child, no pool), startup (2 and 32 workers: start → every
+//! worker has answered one task), rss (VmRSS of an idle worker). Prints the
+//! median and min–max of the runs.
 
 use std::time::{Duration, Instant};
 
@@ -151,7 +154,62 @@ fn rss() -> f64 {
     kib
 }
 
-fn summary(label: &str, unit: &str, mut xs: Vec<f64>) {
+/// Median round trip in microseconds of 16 bytes over a Unix socket to a
+/// child process that echoes them: the floor under any pool's round trip.
+fn pingpong(calls: usize) -> f64 {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pp.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(PINGPONG_ENV, &path)
+        .spawn()
+        .expect("spawn echo child");
+    let (mut s, _) = listener.accept().expect("accept");
+    let mut buf = [7u8; 16];
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..calls + 50 {
+        let t = Instant::now();
+        s.write_all(&buf).expect("write");
+        s.read_exact(&mut buf).expect("read");
+        if i >= 50 {
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    drop(s);
+    let _ = child.wait();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+const PINGPONG_ENV: &str = "POOLTOP_BENCH_PINGPONG";
+
+/// The echo side of [`pingpong`].
+fn pingpong_child(path: &str) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    let mut buf = [0u8; 16];
+    while s.read_exact(&mut buf).is_ok() {
+        if s.write_all(&buf).is_err() {
+            break;
+        }
+    }
+}
+
+/// Prints the figures of a group: a summary line, or with `--json` one
+/// object per run.
+fn summary(label: &str, unit: &str, xs: Vec<f64>) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        for x in &xs {
+            println!(
+                "{}",
+                serde_json::json!({"metric": label, "unit": unit, "value": x})
+            );
+        }
+        return;
+    }
+    let mut xs = xs;
     xs.sort_by(f64::total_cmp);
     println!(
         "{label:<44} median {:>12.1} {unit:<8} min {:>12.1}  max {:>12.1}  (runs {})",
@@ -162,11 +220,21 @@ fn summary(label: &str, unit: &str, mut xs: Vec<f64>) {
     );
 }
 
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() {
-    let args: Vec<String> = std::env::args()
+    if let Ok(path) = std::env::var(PINGPONG_ENV) {
+        pingpong_child(&path);
+        return;
+    }
+    let mut args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if let Some(i) = args.iter().position(|a| a == "--json") {
+        args.remove(i);
+        JSON.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let only = args.first().cloned();
     let runs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let want = |g: &str| only.as_deref().is_none_or(|o| o == g);
@@ -188,6 +256,13 @@ fn main() {
             "round trip, idle pool of 2 (p99 of 2000)",
             "µs",
             results.iter().map(|r| r.1).collect(),
+        );
+    }
+    if want("pingpong") {
+        summary(
+            "socket ping-pong floor, 16 B (median of 2000)",
+            "µs",
+            (0..runs).map(|_| pingpong(2000)).collect(),
         );
     }
     if want("startup") {

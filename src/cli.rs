@@ -27,9 +27,91 @@ pub enum Cmd {
     Run(RunArgs),
     /// Run the built-in demo workload.
     Demo(PoolArgs),
+    /// List the running pools of this user.
+    Ls {
+        /// One JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add tasks to a running pool; prints their ids.
+    #[command(
+        after_help = "Examples:\n  pooltop submit tasks.txt\n  pooltop submit --pool batch -- sha256 'my file.bin'\n  pooltop submit -- shell 'make -j2 && make test'"
+    )]
+    Submit(SubmitArgs),
+    /// Show a running pool: counts and every worker's state and task.
+    Status {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait until these tasks (or all submitted so far) have finished.
+    /// Exit status 0 when all of them are done, 1 otherwise.
+    Wait {
+        #[command(flatten)]
+        pool: PoolSelect,
+        #[arg(value_name = "TASK_ID")]
+        tasks: Vec<u64>,
+    },
+    /// Pause workers (SIGSTOP to each worker's process group).
+    Pause(WorkerSelect),
+    /// Resume paused workers.
+    Resume(WorkerSelect),
+    /// Ask workers to stop after their task; killed after the join timeout.
+    Terminate(WorkerSelect),
+    /// Kill workers now (SIGKILL to their process groups); they are replaced.
+    Kill(WorkerSelect),
+    /// Change the number of workers of a running pool.
+    Scale {
+        #[command(flatten)]
+        pool: PoolSelect,
+        #[arg(value_name = "N", value_parser = parse_workers)]
+        workers: usize,
+    },
+    /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
+    /// `X` stops the pool.
+    Attach {
+        #[command(flatten)]
+        pool: PoolSelect,
+    },
+    /// Shut a running pool down gracefully (with its join timeout).
+    Stop {
+        #[command(flatten)]
+        pool: PoolSelect,
+    },
     /// Internal: run as a pool worker (started by pooltop itself).
     #[command(hide = true)]
     Worker,
+}
+
+/// Which running pool a command is for.
+#[derive(Debug, Clone, Args)]
+pub struct PoolSelect {
+    /// The pool's name (see `pooltop ls`); may be left out when only one runs
+    #[arg(long, value_name = "NAME")]
+    pub pool: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerSelect {
+    #[command(flatten)]
+    pub pool: PoolSelect,
+    /// Worker ids, as shown by `pooltop status`
+    #[arg(value_name = "WORKER_ID", required = true)]
+    pub workers: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub pool: PoolSelect,
+    /// File of task lines; `-` reads standard input
+    #[arg(value_name = "TASKFILE", conflicts_with = "line")]
+    pub taskfile: Option<PathBuf>,
+    /// One task line, given as words after `--`
+    #[arg(last = true, value_name = "TASK LINE")]
+    pub line: Vec<String>,
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -86,6 +168,12 @@ pub struct PoolArgs {
     /// Close the dashboard when every task has finished, printing the summary
     #[arg(long)]
     pub exit_when_done: bool,
+    /// Name of the pool's control endpoint [default: pool-PID]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Keep the pool running with an empty queue, waiting for `pooltop submit`, until `pooltop stop`
+    #[arg(long)]
+    pub keep_alive: bool,
 }
 
 #[derive(Debug, Clone, Args)]

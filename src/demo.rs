@@ -19,9 +19,10 @@ const FILES: [(&str, &[u8]); 4] = [
     ("checker.png", include_bytes!("../assets/checker.png")),
 ];
 
-/// The demo's tasks, and the temporary folder holding its input files.
+/// The demo's tasks, and the temporary folder holding its input files (the
+/// workers run there, so the task lines read `assets/…` as written).
 pub struct Demo {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     out_dir: PathBuf,
     tasks: Vec<Task>,
 }
@@ -36,13 +37,12 @@ impl Demo {
         for (name, bytes) in FILES {
             std::fs::write(assets.join(name), bytes)?;
         }
+        // Absolute: the workers run in the demo's folder, not the user's.
         let out_dir = match out_dir {
-            Some(p) => p.to_path_buf(),
+            Some(p) => std::path::absolute(p)?,
             None => dir.path().join("thumbs"),
         };
-        let prefix = format!("{}/", shell_words::quote(&assets.to_string_lossy()));
-        let text = TASKS.replace("assets/", &prefix);
-        let lines = task::parse_lines(&text).map_err(|errors| {
+        let lines = task::parse_lines(TASKS).map_err(|errors| {
             io::Error::other(format!("the built-in demo has a bad line: {}", errors[0]))
         })?;
         let tasks = lines
@@ -53,7 +53,7 @@ impl Demo {
             })
             .collect();
         Ok(Demo {
-            _dir: dir,
+            dir,
             out_dir,
             tasks,
         })
@@ -65,6 +65,11 @@ impl Demo {
 
     pub fn out_dir(&self) -> &Path {
         &self.out_dir
+    }
+
+    /// The folder the workers must run in.
+    pub fn work_dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 
@@ -81,7 +86,7 @@ mod tests {
         let mut files = 0;
         for t in demo.tasks() {
             if let TaskSpec::Sha256(p) | TaskSpec::Thumbnail { path: p, .. } = &t.spec {
-                assert!(Path::new(p).is_file(), "{p}");
+                assert!(demo.work_dir().join(p).is_file(), "{p}");
                 files += 1;
             }
         }

@@ -22,6 +22,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The pool's control endpoint could not be opened.
+    #[error("control endpoint: {0}")]
+    Control(String),
     /// The pool has already shut down.
     #[error("the pool has shut down")]
     Stopped,

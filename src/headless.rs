@@ -2,12 +2,13 @@
 //! event, and the exit status. No terminal control beyond one progress line.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::batch::session::Session;
-use crate::engine::{self, Command, Counts, PoolConfig, PoolEvent, Task};
+use crate::engine::{self, Command, Counts, PoolEvent, Task};
 use crate::error::Error;
 
 /// Running totals of a pool's events: counts, times, rates. Shared by the
@@ -194,13 +195,14 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             json!({"event": "worker_exited", "t": t, "worker": worker.0, "pid": pid,
                    "how": how.word(), "detail": how.to_string(), "signal": signal, "code": code})
         }
-        PoolEvent::TasksQueued { first, count } => {
+        PoolEvent::TasksQueued { first, count, .. } => {
             json!({"event": "tasks_queued", "t": t, "first": first.0, "count": count})
         }
         PoolEvent::TaskStarted {
             task,
             worker,
             attempt,
+            ..
         } => json!({"event": "task_started", "t": t, "task": task.0, "worker": worker.0,
                     "attempt": attempt}),
         PoolEvent::TaskRetrying {
@@ -259,11 +261,35 @@ pub fn summary_json(tally: &Tally) -> Value {
 /// Where the JSON lines go.
 pub type JsonSink = Box<dyn Write + Send>;
 
-/// Runs `tasks` on a pool until all have finished (or a signal stops it),
-/// printing progress and the summary on stderr. Returns the exit status.
-pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> Result<i32, Error> {
-    let workers = config.workers;
-    let (pool, events) = engine::start(config)?;
+/// How the headless runner runs.
+pub struct Options {
+    /// Where the JSON lines go, if anywhere.
+    pub json: Option<JsonSink>,
+    /// The name of the pool's control endpoint.
+    pub name: String,
+    /// Keep running when the queue is empty, until `pooltop stop` or a signal.
+    pub keep_alive: bool,
+}
+
+/// Runs `tasks` on a started pool until all have finished (or a signal stops
+/// it), printing progress and the summary on stderr. Returns the exit status.
+pub fn run(
+    pool: engine::PoolHandle,
+    events: Receiver<PoolEvent>,
+    tasks: Vec<Task>,
+    opts: Options,
+) -> Result<i32, Error> {
+    let Options {
+        mut json,
+        name,
+        keep_alive,
+    } = opts;
+    let workers = pool.config().workers;
+    if keep_alive {
+        crate::say!(
+            "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
+        );
+    }
     let stop_signals = watch_signals(pool.clone());
     let mut tally = Tally::new(workers);
     let started = Instant::now();
@@ -271,37 +297,53 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let mut json_broken = false;
 
-    if tasks.is_empty() {
-        pool.send(Command::Shutdown);
-    } else {
+    if !tasks.is_empty() {
         pool.submit_all(tasks);
+    } else if !keep_alive {
+        pool.send(Command::Shutdown);
     }
-    for ev in events.iter() {
+    // Wait for an event; take the ones already waiting without flushing in
+    // between; flush the JSON lines when the stream goes quiet, so a reader
+    // (`tail -f`, a script) sees every event promptly without a write per event.
+    loop {
+        let ev = match events.try_recv() {
+            Ok(ev) => ev,
+            Err(_) => {
+                // Flushing an empty buffer writes nothing.
+                if let Some(out) = json.as_mut() {
+                    json_broken |= out.flush().is_err();
+                }
+                match events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
+                }
+            }
+        };
         tally.observe(&ev);
         if let (Some(out), false) = (json.as_mut(), json_broken)
             && let Some(v) = event_json(&ev, started.elapsed())
             && writeln!(out, "{v}").is_err()
         {
             json_broken = true;
-            eprintln!("pooltop: cannot write the JSON event stream; going on without it");
+            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
         }
         match ev {
-            PoolEvent::Drained(_) => {
+            PoolEvent::Drained(_) if !keep_alive => {
                 pool.send(Command::Shutdown);
             }
             PoolEvent::Error { ref message, .. } if !show_progress && json.is_none() => {
-                eprintln!("pooltop: {message}");
+                crate::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
             _ => {}
         }
         if show_progress && last_progress.elapsed() >= Duration::from_millis(100) {
             last_progress = Instant::now();
-            eprint!("\r\x1b[K{}", tally.progress_line());
+            let _ = write!(io::stderr(), "\r\x1b[K{}", tally.progress_line());
         }
     }
     if show_progress {
-        eprint!("\r\x1b[K");
+        let _ = write!(io::stderr(), "\r\x1b[K");
     }
     if let Some(out) = json.as_mut()
         && !json_broken
@@ -309,9 +351,9 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
         let _ = writeln!(out, "{}", summary_json(&tally));
         let _ = out.flush();
     }
-    eprintln!("{}", tally.summary_text());
+    crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
-        eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
     }
     Ok(tally.exit_code())
 }
@@ -323,13 +365,13 @@ pub fn run(config: PoolConfig, tasks: Vec<Task>, mut json: Option<JsonSink>) -> 
 /// progress line and the summary. Returns the exit status: the session's
 /// (GNU parallel's), or 128 + the signal that stopped the run.
 pub fn run_batch(
-    config: PoolConfig,
+    pool: engine::PoolHandle,
+    events: Receiver<PoolEvent>,
     mut session: Session,
     mut json: Option<JsonSink>,
     progress: bool,
 ) -> Result<i32, Error> {
-    let workers = config.workers;
-    let (pool, events) = engine::start(config)?;
+    let workers = pool.config().workers;
     let stop_signals = watch_signals(pool.clone());
     let mut tally = Tally::new(workers);
     let started = Instant::now();
@@ -355,7 +397,7 @@ pub fn run_batch(
             && writeln!(out, "{v}").is_err()
         {
             json_broken = true;
-            eprintln!("pooltop: cannot write the JSON event stream; going on without it");
+            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
         }
         if live_line
             && matches!(
@@ -364,7 +406,7 @@ pub fn run_batch(
             )
         {
             // The job's stderr and warnings go on a clean line.
-            eprint!("\r\x1b[K");
+            say_inline("\r\x1b[K");
             last_progress = Instant::now() - Duration::from_secs(1);
         }
         for cmd in session.on_event(&ev) {
@@ -375,7 +417,7 @@ pub fn run_batch(
                 pool.send(Command::Shutdown);
             }
             PoolEvent::Error { ref message, .. } if json.is_none() => {
-                eprintln!("pooltop: {message}");
+                crate::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
             _ => {}
@@ -388,14 +430,14 @@ pub fn run_batch(
         if progress && last_progress.elapsed() >= every {
             last_progress = Instant::now();
             if live_line {
-                eprint!("\r\x1b[K{}", tally.progress_line());
+                say_inline(&format!("\r\x1b[K{}", tally.progress_line()));
             } else {
-                eprintln!("{}", tally.progress_line());
+                crate::say!("{}", tally.progress_line());
             }
         }
     }
     if live_line {
-        eprint!("\r\x1b[K");
+        say_inline("\r\x1b[K");
     }
     if let Some(out) = json.as_mut()
         && !json_broken
@@ -404,13 +446,21 @@ pub fn run_batch(
         let _ = out.flush();
     }
     if progress {
-        eprintln!("{}", tally.summary_text());
+        crate::say!("{}", tally.summary_text());
     }
     if let Some(sig) = stop_signals.caught() {
-        eprintln!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
         return Ok(128 + sig);
     }
     Ok(session.exit_status())
+}
+
+/// Writes to stderr without a newline (the live progress line); a closed
+/// stderr is not an error.
+fn say_inline(text: &str) {
+    let mut err = io::stderr();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into a graceful shutdown; a second one

@@ -84,6 +84,14 @@ pub fn listen(path: &Path) -> io::Result<Listener> {
     ListenerOptions::new().name(name).create_sync()
 }
 
+/// The file descriptor of a connection, to wait on it with `mio`.
+pub fn raw_fd(stream: &Stream) -> std::os::fd::RawFd {
+    use std::os::fd::{AsFd, AsRawFd};
+    match stream {
+        Stream::UdSocket(s) => s.as_fd().as_raw_fd(),
+    }
+}
+
 /// Connects to the socket at `path`.
 pub fn connect(path: &Path) -> io::Result<Stream> {
     let name = path.to_fs_name::<GenericFilePath>()?;

@@ -1,12 +1,24 @@
 //! pooltop: a pool of worker processes you can see and steer.
 
+/// Like `eprintln!`, but a closed stderr (say, a terminal that was hung up)
+/// is not a panic: the line is dropped.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod ipc;
+pub mod monitor;
 pub mod platform;
 pub mod protocol;
 pub mod task;
+pub mod ui;
 pub mod worker;
 
 pub use engine::{
@@ -15,8 +27,10 @@ pub use engine::{
 };
 pub use error::Error;
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod headless;
 mod pool;
+pub mod remote;
 
 pub use pool::{Pool, PoolBuilder};

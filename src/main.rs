@@ -1,15 +1,16 @@
 //! The switchboard: parse the command line, pick a face. Owns nothing.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use pooltop::batch::{self, halt::HaltPolicy, joblog::JobLog, session};
-use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs};
+use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs, SubmitArgs};
 use pooltop::headless::{self, JsonSink};
+use pooltop::remote::{self, Verb};
 use pooltop::{PoolConfig, Task, demo, task};
 
 /// Exit status for bad input or options: nothing ran.
@@ -39,6 +40,23 @@ fn main() -> ExitCode {
         None => run_demo(PoolArgs::parse_default()),
         Some(Cmd::Demo(args)) => run_demo(args),
         Some(Cmd::Run(args)) => run_tasks(args),
+        Some(Cmd::Ls { json }) => remote::ls(json).map_err(Failure::usage),
+        Some(Cmd::Submit(args)) => submit(args),
+        Some(Cmd::Status { pool, json }) => {
+            remote::status(pool.pool.as_deref(), json).map_err(Failure::usage)
+        }
+        Some(Cmd::Wait { pool, tasks }) => {
+            remote::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
+        }
+        Some(Cmd::Pause(w)) => remote::workers(w, Verb::Pause).map_err(Failure::usage),
+        Some(Cmd::Resume(w)) => remote::workers(w, Verb::Resume).map_err(Failure::usage),
+        Some(Cmd::Terminate(w)) => remote::workers(w, Verb::Terminate).map_err(Failure::usage),
+        Some(Cmd::Kill(w)) => remote::workers(w, Verb::Kill).map_err(Failure::usage),
+        Some(Cmd::Scale { pool, workers }) => {
+            remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
+        }
+        Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Attach { pool }) => attach(pool.pool.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
@@ -47,7 +65,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             for line in &f.lines {
-                eprintln!("pooltop: {line}");
+                pooltop::say!("pooltop: {line}");
             }
             ExitCode::from(f.code)
         }
@@ -168,7 +186,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks)
+    run_pool(&args.pool, tasks, &name, None)
 }
 
 /// `pooltop run [OPTIONS] -- CMD [ARGS…]`: CMD once per input.
@@ -178,6 +196,11 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
             "`{}`: a task file and a command template (after --) do not go together",
             file.display()
         )));
+    }
+    if args.pool.keep_alive {
+        return Err(Failure::usage(
+            "--keep-alive does not go with a command template: the batch ends with its last job",
+        ));
     }
     let b = &args.batch;
     let old_log = match (&b.joblog, b.resume || b.resume_failed) {
@@ -255,7 +278,16 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         Box::new(io::stderr()),
     );
     let json = json_sink(&args.pool)?;
-    let code = headless::run_batch(config, session, json, b.eta)?;
+    let name = match &args.pool.name {
+        Some(n) => {
+            pooltop::control::validate_name(n).map_err(Failure::usage)?;
+            n.clone()
+        }
+        None => pooltop::control::default_name(),
+    };
+    // A control socket as for any pool: `pooltop attach` shows the batch.
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    let code = headless::run_batch(pool, events, session, json, b.eta)?;
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
     Ok(code as u8)
 }
@@ -265,19 +297,102 @@ fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
     let mut args = args;
     args.out = Some(demo.out_dir().to_path_buf());
-    eprintln!(
+    pooltop::say!(
         "pooltop: demo: {} tasks; thumbnails go to {}",
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec())
+    run_pool(&args, demo.tasks().to_vec(), "demo", Some(demo.work_dir()))
 }
 
-fn run_pool(args: &PoolArgs, tasks: Vec<Task>) -> Result<u8, Failure> {
-    let config = pool_config(args);
-    let json = json_sink(args)?;
-    let code = headless::run(config, tasks, json)?;
+fn run_pool(
+    args: &PoolArgs,
+    tasks: Vec<Task>,
+    title: &str,
+    work_dir: Option<&Path>,
+) -> Result<u8, Failure> {
+    let mut config = pool_config(args);
+    config.work_dir = work_dir.map(Path::to_path_buf);
+    let name = match &args.name {
+        Some(n) => {
+            pooltop::control::validate_name(n).map_err(Failure::usage)?;
+            n.clone()
+        }
+        None => pooltop::control::default_name(),
+    };
+    // The dashboard whenever stdout is a terminal, unless --headless (or JSON
+    // lines are asked for on stdout, which the dashboard would cover).
+    let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
+    let dashboard = !args.headless && !json_on_stdout && io::stdout().is_terminal();
+    let json = if dashboard { None } else { json_sink(args)? };
+    // The control server lives until the face returns.
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    if dashboard {
+        let opts = pooltop::ui::Options {
+            title: title.to_string(),
+            exit_when_done: args.exit_when_done,
+            ..Default::default()
+        };
+        let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
+        pooltop::say!("{}", outcome.summary_text());
+        if let Some(sig) = outcome.signal {
+            pooltop::say!(
+                "pooltop: stopped by {}",
+                pooltop::platform::signal_name(sig)
+            );
+        }
+        return Ok(outcome.exit_code() as u8);
+    }
+    let opts = headless::Options {
+        json,
+        name,
+        keep_alive: args.keep_alive,
+    };
+    let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
+}
+
+fn attach(pool: Option<&str>) -> Result<u8, Failure> {
+    if !io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "attach needs a terminal; use `pooltop status` from scripts",
+        ));
+    }
+    let (handle, events, name) = pooltop::control::client::attach(pool).map_err(Failure::usage)?;
+    let opts = pooltop::ui::Options {
+        title: format!("attached to {name}"),
+        ..Default::default()
+    };
+    let outcome = pooltop::ui::run_with(handle, events, Vec::new(), opts)?;
+    if outcome.detached {
+        pooltop::say!("pooltop: detached from pool `{name}`; it is still running");
+        return Ok(0);
+    }
+    pooltop::say!("{}", outcome.summary_text());
+    Ok(outcome.exit_code() as u8)
+}
+
+fn submit(args: SubmitArgs) -> Result<u8, Failure> {
+    let lines = if !args.line.is_empty() {
+        vec![remote::line_from_words(&args.line)]
+    } else {
+        let (name, text) = read_taskfile(args.taskfile.as_deref())?;
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        // Checked here too, so errors name the file as `run` does.
+        if let Err(errors) = task::parse_lines(&text) {
+            let mut out: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
+            out.push(format!(
+                "{name}: {} bad line(s); nothing was submitted",
+                errors.len()
+            ));
+            return Err(Failure {
+                lines: out,
+                code: EXIT_USAGE,
+            });
+        }
+        lines
+    };
+    remote::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
 }
 
 /// Reads the task file (or standard input) whole: every line is checked

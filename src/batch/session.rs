@@ -425,6 +425,7 @@ mod tests {
                 task: TaskId(9 + job),
                 worker: WorkerId(1),
                 attempt: 1,
+                line: Arc::from("x"),
             });
         }
         fn finish(&mut self, job: u64, state: TaskState, code: Option<i32>) -> Vec<Command> {

@@ -1,19 +1,19 @@
-//! The socket side of the manager: accepting workers, checking their
-//! handshake, and reading their frames. Holds no pool state: everything it
-//! learns goes to the supervisor as a [`ConnEvent`].
+//! Accepting workers and checking their handshake, on threads of their own so
+//! a silent or hostile client cannot hold anything up. Holds no pool state:
+//! everything it learns goes to the supervisor as a [`ConnEvent`]. After the
+//! handshake, the supervisor reads and writes the connection itself.
 
-use std::io::{self, BufReader};
+use std::io;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
 
-use super::Inbound;
 use super::events::WorkerId;
 use super::proc::SMALL_STACK;
+use super::{Inbound, InboxSender};
 use crate::ipc::{Listener, Stream};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::{FromWorker, Hello, PROTOCOL_VERSION};
@@ -29,17 +29,6 @@ pub enum ConnEvent {
     Hello { hello: Hello, stream: Stream },
     /// A connection was refused; it gets nothing.
     Refused { reason: String },
-    /// Frames read from a worker, in order.
-    Frames {
-        worker: WorkerId,
-        frames: Vec<FromWorker>,
-    },
-    /// The worker's connection ended. `error` says why when it was not a
-    /// clean end (a bad frame, for example).
-    Closed {
-        worker: WorkerId,
-        error: Option<String>,
-    },
     /// A worker process exited and was reaped.
     Reaped {
         worker: WorkerId,
@@ -54,7 +43,7 @@ pub fn spawn_acceptor(
     listener: Listener,
     token: Arc<str>,
     stop: Arc<AtomicBool>,
-    tx: Sender<Inbound>,
+    tx: InboxSender,
 ) -> io::Result<()> {
     std::thread::Builder::new()
         .name("pooltop-accept".into())
@@ -146,38 +135,4 @@ fn same_secret(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-/// Reads a worker's frames until its connection ends. Frames that arrive
-/// together are passed on together, one channel message per batch.
-pub fn spawn_reader(worker: WorkerId, stream: Arc<Stream>, tx: Sender<Inbound>) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name(format!("pooltop-read-{worker}"))
-        .stack_size(SMALL_STACK)
-        .spawn(move || {
-            let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
-            let mut buf = Vec::new();
-            let mut frames = Vec::new();
-            let error = loop {
-                match frame::read_frame::<FromWorker>(&mut reader, &mut buf) {
-                    Ok(msg) => {
-                        frames.push(msg);
-                        if reader.buffer().is_empty() {
-                            let batch = std::mem::take(&mut frames);
-                            let _ = tx.send(Inbound::Conn(ConnEvent::Frames {
-                                worker,
-                                frames: batch,
-                            }));
-                        }
-                    }
-                    Err(e) if e.is_disconnect() => break None,
-                    Err(e) => break Some(e.to_string()),
-                }
-            };
-            if !frames.is_empty() {
-                let _ = tx.send(Inbound::Conn(ConnEvent::Frames { worker, frames }));
-            }
-            let _ = tx.send(Inbound::Conn(ConnEvent::Closed { worker, error }));
-        })?;
-    Ok(())
 }

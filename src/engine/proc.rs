@@ -4,15 +4,14 @@
 use std::io;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::Sender;
 
-use super::Inbound;
 use super::conn::ConnEvent;
 use super::events::WorkerId;
+use super::{Inbound, InboxSender};
 use crate::platform::{self, GroupSignal};
-use crate::worker::{ENV_ID, ENV_SOCKET, ENV_TOKEN};
+use crate::worker::{ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
 
-/// Stack size of the small helper threads (reapers, socket readers).
+/// Stack size of the small helper threads (reapers, handshakes).
 pub const SMALL_STACK: usize = 128 * 1024;
 
 /// Starts a worker process and a thread that reports its exit.
@@ -24,13 +23,18 @@ pub fn spawn_worker(
     socket: &Path,
     token: &str,
     worker: WorkerId,
-    tx: &Sender<Inbound>,
+    work_dir: Option<&Path>,
+    tx: &InboxSender,
 ) -> io::Result<u32> {
     let mut cmd = Command::new(program);
+    if let Some(dir) = work_dir {
+        cmd.current_dir(dir);
+    }
     cmd.arg("worker")
         .env(ENV_SOCKET, socket)
         .env(ENV_ID, worker.0.to_string())
         .env(ENV_TOKEN, token)
+        .env(ENV_MANAGER, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -124,6 +124,25 @@ pub fn read_frame_limited<T: DeserializeOwned>(
     decode(buf)
 }
 
+/// Takes one whole frame from the front of `buf`, for readers that collect
+/// bytes from a non-blocking socket. Returns the message and how many bytes
+/// it used, or none if the frame is not complete yet. The announced length
+/// is checked against the cap before waiting for (or keeping) its bytes.
+pub fn take_frame<T: DeserializeOwned>(buf: &[u8]) -> Result<Option<(T, usize)>, FrameError> {
+    let Some(header) = buf.first_chunk::<HEADER>() else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes(*header);
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let end = HEADER + len as usize;
+    if buf.len() < end {
+        return Ok(None);
+    }
+    Ok(Some((decode(&buf[HEADER..end])?, end)))
+}
+
 /// Decodes one frame's payload (without its header).
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
     let (msg, used) = bincode::serde::decode_from_slice::<T, _>(payload, config())
@@ -226,6 +245,31 @@ mod tests {
             read_frame::<FromWorker>(&mut Trickle(&wire), &mut buf).unwrap(),
             msg
         );
+    }
+
+    #[test]
+    fn takes_frames_from_a_growing_buffer() {
+        let mut wire = Vec::new();
+        for m in sample() {
+            encode_into(&m, &mut wire).unwrap();
+        }
+        // Feed the bytes one at a time, as a non-blocking socket might.
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        for &b in &wire {
+            buf.push(b);
+            while let Some((msg, used)) = take_frame::<ToWorker>(&buf).unwrap() {
+                got.push(msg);
+                buf.drain(..used);
+            }
+        }
+        assert_eq!(got, sample());
+        assert!(buf.is_empty());
+        let huge = u32::MAX.to_le_bytes();
+        assert!(matches!(
+            take_frame::<ToWorker>(&huge),
+            Err(FrameError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Dashboard and monitor costs, a plain bench binary:
+//!
+//!   cargo bench --bench ui                 # every group
+//!   cargo bench --bench ui -- frame        # one group: frame | ingest | monitor
+//!
+//! frame: build one frame (the whole `impl Widget for &App` into a buffer)
+//!   with 256 workers, 1,000,000 queued tasks and 64 cores, at 80x24 and
+//!   200x60, following the running tasks, with a selection deep in the list,
+//!   and with a text filter set. Issue 3 asks for under 10 ms.
+//! ingest: feed 1,000,000 `TaskFinished` (a shutdown cancelling the queue)
+//!   through `App::update`.
+//! monitor: one `Sampler::sample()` tracking 2, 16 and 64 sleeping processes
+//!   (wall time per sample, and the CPU share at one sample every 500 ms).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use pooltop::engine::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::monitor::Sampler;
+use pooltop::task::TaskOutput;
+use pooltop::ui::app::AppConfig;
+use pooltop::ui::msg::{Action, Edit, Msg};
+use pooltop::ui::testkit::Script;
+
+fn stats(name: &str, mut v: Vec<Duration>) {
+    v.sort();
+    let pct = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    println!(
+        "{name:<44} median {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}  (n={})",
+        pct(0.5),
+        pct(0.99),
+        v[v.len() - 1],
+        v.len()
+    );
+}
+
+fn big_pool(w: u16, h: u16) -> Script {
+    let mut s = Script::new(
+        AppConfig {
+            title: "bench".into(),
+            workers: 256,
+            join_timeout: Duration::from_secs(5),
+            task_timeout: Some(Duration::from_secs(60)),
+            exit_when_done: false,
+            attached: false,
+        },
+        w,
+        h,
+    );
+    for id in 1..=256u32 {
+        s.worker(id, 10_000 + id);
+    }
+    s.queue_many(1_000_000);
+    for id in 1..=256u32 {
+        s.start(u64::from(id), id);
+    }
+    let cores: Vec<f32> = (0..64).map(|i| (i * 37 % 101) as f32).collect();
+    let procs: Vec<(u32, f32, u64)> = (1..=256u32).map(|id| (10_000 + id, 50.0, 20)).collect();
+    for k in 0..40 {
+        s.at(0.5 * k as f64).sample(&cores, &procs);
+    }
+    s.msg(Msg::Tick);
+    s
+}
+
+fn frames(s: &Script, n: usize) -> Vec<Duration> {
+    let area = s.app.size;
+    let mut buf = Buffer::empty(Rect::new(0, 0, area.width, area.height));
+    (0..n)
+        .map(|_| {
+            buf.reset();
+            let t = Instant::now();
+            (&s.app).render(buf.area, &mut buf);
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn frame() {
+    for (w, h) in [(80, 24), (200, 60)] {
+        let t = Instant::now();
+        let mut s = big_pool(w, h);
+        println!(
+            "setup {w}x{h}: 256 workers, 1,000,000 tasks in {:.2?}",
+            t.elapsed()
+        );
+        stats(&format!("frame {w}x{h} following"), frames(&s, 200));
+        s.msg(Action::NextPane);
+        for _ in 0..3 {
+            s.msg(Action::PageDown);
+        }
+        s.app.tasks.select_pos(654_321, s.app.areas().task_rows());
+        s.msg(Action::PrevPane);
+        for _ in 0..200 {
+            s.msg(Action::Down);
+        }
+        stats(
+            &format!("frame {w}x{h} selection deep in the lists"),
+            frames(&s, 200),
+        );
+        s.msg(Action::Filter);
+        let t = Instant::now();
+        for c in "square 12".chars() {
+            s.msg(Edit::Insert(c));
+        }
+        println!(
+            "typing a 9-letter filter over 1,000,000 tasks: {:.2?} (one rebuild per key)",
+            t.elapsed()
+        );
+        s.msg(Edit::Confirm);
+        stats(&format!("frame {w}x{h} filtered"), frames(&s, 200));
+    }
+}
+
+fn ingest() {
+    let mut s = big_pool(200, 60);
+    let t = Instant::now();
+    for id in 257..=1_000_000u64 {
+        s.msg(PoolEvent::TaskFinished(Box::new(TaskReport {
+            task: TaskId(id),
+            worker: None,
+            state: TaskState::Cancelled,
+            output: TaskOutput::default(),
+            error: None,
+            wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+            attempts: 0,
+            line: "square".into(),
+        })));
+    }
+    let d = t.elapsed();
+    println!(
+        "ingest 999,744 cancellations: {d:.2?} ({:.0} ns/event)",
+        d.as_nanos() as f64 / 999_744.0
+    );
+    let _ = WorkerId(0);
+}
+
+fn monitor() {
+    for n in [2usize, 16, 64] {
+        let mut kids: Vec<Child> = (0..n)
+            .map(|_| {
+                Command::new("sleep")
+                    .arg("60")
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        let mut s = Sampler::new().expect("sysinfo");
+        for k in &kids {
+            s.track(k.id());
+        }
+        let mut v = Vec::new();
+        for _ in 0..12 {
+            std::thread::sleep(Duration::from_millis(200));
+            let t = Instant::now();
+            let sample = s.sample();
+            v.push(t.elapsed());
+            assert_eq!(sample.procs.len(), n);
+        }
+        v.sort();
+        let med = v[v.len() / 2];
+        stats(&format!("monitor sample, {n} tracked processes"), v);
+        println!(
+            "{:<44} {:.3}% of one core at one sample per 500 ms",
+            "",
+            100.0 * med.as_secs_f64() / 0.5
+        );
+        for k in &mut kids {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |g: &str| args.is_empty() || args.iter().any(|a| a == g);
+    if want("frame") {
+        frame();
+    }
+    if want("ingest") {
+        ingest();
+    }
+    if want("monitor") {
+        monitor();
+    }
+}

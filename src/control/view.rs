@@ -1,0 +1,323 @@
+//! The control server's picture of the pool, kept up to date from the event
+//! stream (it never asks the supervisor), and woken waiters.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::wire::{CountsView, StatusView, WorkerView};
+use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+
+#[derive(Debug)]
+struct WorkerRow {
+    pid: u32,
+    ready: bool,
+    paused: bool,
+    stopping: bool,
+    task: Option<(TaskId, Arc<str>, Instant)>,
+    done: u64,
+    failed: u64,
+}
+
+/// What the pool looks like, as told by its events.
+#[derive(Debug)]
+pub struct View {
+    pub name: String,
+    started: Instant,
+    started_unix: u64,
+    wanted: usize,
+    dispatch_paused: bool,
+    counts: Counts,
+    running: u64,
+    workers: BTreeMap<WorkerId, WorkerRow>,
+    /// The terminal state of every task by id (index = id - 1); 0 = not yet.
+    states: Vec<u8>,
+    /// Every task's line by id (index = id - 1), for attached dashboards.
+    lines: Vec<Arc<str>>,
+    /// Attached dashboards' event streams. A full one is dropped (its client
+    /// is too slow), never waited for.
+    subscribers: Vec<SyncSender<PoolEvent>>,
+    pub stopped: bool,
+}
+
+/// Events replayed in one `TasksQueued` at most (keeps frames small).
+const REPLAY_CHUNK: usize = 10_000;
+
+fn state_code(s: TaskState) -> u8 {
+    match s {
+        TaskState::Done => 1,
+        TaskState::Failed => 2,
+        TaskState::TimedOut => 3,
+        TaskState::Cancelled => 4,
+    }
+}
+
+impl View {
+    pub fn new(name: String, wanted: usize) -> View {
+        View {
+            name,
+            started: Instant::now(),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            wanted,
+            dispatch_paused: false,
+            counts: Counts::default(),
+            running: 0,
+            workers: BTreeMap::new(),
+            states: Vec::new(),
+            lines: Vec::new(),
+            subscribers: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    pub fn observe(&mut self, ev: &PoolEvent) {
+        match ev {
+            PoolEvent::WorkerSpawned { worker, pid } => {
+                self.workers.insert(
+                    *worker,
+                    WorkerRow {
+                        pid: *pid,
+                        ready: false,
+                        paused: false,
+                        stopping: false,
+                        task: None,
+                        done: 0,
+                        failed: 0,
+                    },
+                );
+            }
+            // Job slots matter to command templates, not to this view.
+            PoolEvent::WorkerSlot { .. } => {}
+            PoolEvent::WorkerReady { worker, .. } => self.row(*worker, |r| r.ready = true),
+            PoolEvent::WorkerPaused { worker } => self.row(*worker, |r| r.paused = true),
+            PoolEvent::WorkerResumed { worker } => self.row(*worker, |r| r.paused = false),
+            PoolEvent::WorkerStopping { worker, .. } => self.row(*worker, |r| r.stopping = true),
+            PoolEvent::WorkerExited { worker, .. } => {
+                self.workers.remove(worker);
+            }
+            PoolEvent::TasksQueued {
+                first,
+                count,
+                lines,
+            } => {
+                self.counts.submitted += *count as u64;
+                let start = (first.0 as usize).saturating_sub(1);
+                if self.lines.len() < start {
+                    self.lines.resize(start, Arc::from("?"));
+                }
+                self.lines.truncate(start);
+                self.lines.extend(lines.iter().cloned());
+            }
+            PoolEvent::TaskStarted {
+                task, worker, line, ..
+            } => {
+                self.running += 1;
+                let line = line.clone();
+                self.row(*worker, |r| r.task = Some((*task, line, Instant::now())));
+            }
+            PoolEvent::TaskRetrying { worker, .. } => {
+                self.running = self.running.saturating_sub(1);
+                self.row(*worker, |r| r.task = None);
+            }
+            PoolEvent::TaskFinished(r) => {
+                self.counts.record(r.state);
+                if r.attempts > 0 {
+                    self.running = self.running.saturating_sub(1);
+                }
+                if let Some(w) = r.worker {
+                    let failed = r.state != TaskState::Done;
+                    self.row(w, |row| {
+                        if row.task.as_ref().is_some_and(|t| t.0 == r.task) {
+                            row.task = None;
+                        }
+                        if failed {
+                            row.failed += 1;
+                        } else {
+                            row.done += 1;
+                        }
+                    });
+                }
+                let i = (r.task.0 as usize).saturating_sub(1);
+                if self.states.len() <= i {
+                    self.states.resize(i + 1, 0);
+                }
+                self.states[i] = state_code(r.state);
+            }
+            PoolEvent::DispatchPaused(p) => self.dispatch_paused = *p,
+            PoolEvent::Scaled { workers } => self.wanted = *workers,
+            PoolEvent::Stopped(c) => {
+                self.counts = *c;
+                self.stopped = true;
+            }
+            PoolEvent::Error { .. } | PoolEvent::Drained(_) => {}
+        }
+    }
+
+    /// Passes an event on to every attached dashboard, dropping those whose
+    /// stream is full or closed.
+    pub fn publish(&mut self, ev: &PoolEvent) {
+        if !self.subscribers.is_empty() {
+            self.subscribers.retain(|s| s.try_send(ev.clone()).is_ok());
+        }
+    }
+
+    /// Attaches a dashboard: returns the events that rebuild the pool's
+    /// picture as it is now; `stream` gets every event from now on.
+    pub fn subscribe(&mut self, stream: SyncSender<PoolEvent>) -> Vec<PoolEvent> {
+        self.subscribers.push(stream);
+        let mut out = vec![PoolEvent::Scaled {
+            workers: self.wanted,
+        }];
+        if self.dispatch_paused {
+            out.push(PoolEvent::DispatchPaused(true));
+        }
+        for (&worker, r) in &self.workers {
+            out.push(PoolEvent::WorkerSpawned { worker, pid: r.pid });
+            if r.ready {
+                out.push(PoolEvent::WorkerReady { worker, pid: r.pid });
+            }
+            if r.paused {
+                out.push(PoolEvent::WorkerPaused { worker });
+            }
+            if r.stopping {
+                out.push(PoolEvent::WorkerStopping {
+                    worker,
+                    join_timeout: None,
+                });
+            }
+        }
+        for (k, chunk) in self.lines.chunks(REPLAY_CHUNK).enumerate() {
+            out.push(PoolEvent::TasksQueued {
+                first: TaskId((k * REPLAY_CHUNK) as u64 + 1),
+                count: chunk.len(),
+                lines: chunk.to_vec(),
+            });
+        }
+        for (i, &code) in self.states.iter().enumerate() {
+            let state = match code {
+                0 => continue,
+                1 => TaskState::Done,
+                2 => TaskState::Failed,
+                3 => TaskState::TimedOut,
+                _ => TaskState::Cancelled,
+            };
+            out.push(PoolEvent::TaskFinished(Box::new(TaskReport {
+                task: TaskId(i as u64 + 1),
+                worker: None,
+                state,
+                output: Default::default(),
+                error: (state != TaskState::Done)
+                    .then(|| "finished before this dashboard attached".to_string()),
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+                attempts: 0,
+                line: self.lines.get(i).cloned().unwrap_or_else(|| Arc::from("?")),
+            })));
+        }
+        for (&worker, r) in &self.workers {
+            if let Some((task, line, _)) = &r.task {
+                out.push(PoolEvent::TaskStarted {
+                    task: *task,
+                    worker,
+                    attempt: 1,
+                    line: line.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn row(&mut self, w: WorkerId, f: impl FnOnce(&mut WorkerRow)) {
+        if let Some(r) = self.workers.get_mut(&w) {
+            f(r);
+        }
+    }
+
+    pub fn counts(&self) -> CountsView {
+        CountsView {
+            submitted: self.counts.submitted,
+            done: self.counts.done,
+            failed: self.counts.failed,
+            timed_out: self.counts.timed_out,
+            cancelled: self.counts.cancelled,
+        }
+    }
+
+    /// The state of task `id`, if it has finished.
+    pub fn finished(&self, id: u64) -> Option<u8> {
+        let i = (id as usize).checked_sub(1)?;
+        self.states.get(i).copied().filter(|&s| s != 0)
+    }
+
+    /// Counts of the given finished tasks, or none while any is unfinished.
+    pub fn outcome_of(&self, ids: &[u64]) -> Option<CountsView> {
+        let mut c = CountsView {
+            submitted: ids.len() as u64,
+            ..CountsView::default()
+        };
+        for &id in ids {
+            match self.finished(id)? {
+                1 => c.done += 1,
+                2 => c.failed += 1,
+                3 => c.timed_out += 1,
+                _ => c.cancelled += 1,
+            }
+        }
+        Some(c)
+    }
+
+    /// Whether every task submitted so far has finished.
+    pub fn all_finished(&self) -> bool {
+        self.counts.finished() == self.counts.submitted
+    }
+
+    pub fn status(&self, pid: u32) -> StatusView {
+        let now = Instant::now();
+        let workers = self
+            .workers
+            .iter()
+            .map(|(id, r)| {
+                let state = if !r.ready {
+                    "starting"
+                } else if r.stopping {
+                    "stopping"
+                } else if r.paused {
+                    "paused"
+                } else if r.task.is_some() {
+                    "busy"
+                } else {
+                    "idle"
+                };
+                WorkerView {
+                    id: id.0,
+                    pid: r.pid,
+                    state: state.into(),
+                    task: r.task.as_ref().map(|t| t.0.0),
+                    task_line: r.task.as_ref().map(|t| t.1.to_string()),
+                    task_s: r.task.as_ref().map_or(0.0, |t| (now - t.2).as_secs_f64()),
+                    done: r.done,
+                    failed: r.failed,
+                }
+            })
+            .collect();
+        let c = self.counts;
+        StatusView {
+            name: self.name.clone(),
+            pid,
+            started_unix: self.started_unix,
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            workers_wanted: self.wanted as u32,
+            dispatch_paused: self.dispatch_paused,
+            counts: self.counts(),
+            running: self.running,
+            queued: c.submitted.saturating_sub(c.finished() + self.running),
+            workers,
+        }
+    }
+}
+
+/// The view shared between the event tee and the request handlers.
+pub type Shared = Arc<(Mutex<View>, Condvar)>;

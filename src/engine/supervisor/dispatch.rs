@@ -1,0 +1,248 @@
+//! Handing out tasks, writing to workers, and the timers (start deadlines,
+//! task timeouts, join timeouts, respawn backoff).
+
+use std::time::Instant;
+
+use mio::Interest;
+use mio::unix::SourceFd;
+
+use super::slot::{HeldFate, StopKind};
+use super::{START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
+use crate::engine::events::*;
+use crate::engine::proc;
+use crate::ipc;
+use crate::platform::GroupSignal;
+use crate::protocol::ToWorker;
+
+impl Supervisor {
+    // ----- timers -----
+
+    /// The time limit of a running task now: the fixed `task_timeout` and the
+    /// median-based one, whichever is shorter.
+    pub(super) fn task_limit(&self) -> Option<std::time::Duration> {
+        let median = self
+            .config
+            .task_timeout_median
+            .and_then(|f| self.run_times.limit(f));
+        match (self.config.task_timeout, median) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let task_limit = self.task_limit();
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(t) = self.respawn_at {
+            consider(t);
+        }
+        for slot in self.workers.values() {
+            if slot.reaped.is_some() {
+                continue;
+            }
+            if !slot.ever_connected && slot.killed.is_none() {
+                consider(slot.spawned_at + START_TIMEOUT);
+            }
+            if let Some(stop) = &slot.stopping {
+                match (stop.deadline, stop.term_sent) {
+                    (_, Some(t)) => consider(t + TERM_GRACE),
+                    (Some(d), None) => consider(d),
+                    _ => {}
+                }
+            }
+            if let (Some(limit), false, None, None) = (
+                task_limit,
+                slot.held.is_empty(),
+                slot.paused_at,
+                &slot.killed,
+            ) {
+                consider(slot.head_since + limit);
+            }
+        }
+        next
+    }
+
+    pub(super) fn on_timers(&mut self, now: Instant) {
+        if self.respawn_at.is_some_and(|t| now >= t) {
+            self.respawn_at = None;
+            self.fill_to_wanted();
+        }
+        let task_limit = self.task_limit();
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for w in ids {
+            let slot = &self.workers[&w];
+            if slot.reaped.is_some() {
+                continue;
+            }
+            if !slot.ever_connected
+                && slot.killed.is_none()
+                && now >= slot.spawned_at + START_TIMEOUT
+            {
+                let why = format!("did not connect within {}s", START_TIMEOUT.as_secs());
+                self.emit(PoolEvent::Error {
+                    worker: Some(w),
+                    message: format!("worker {w} {why}"),
+                });
+                self.kill_worker(w, GroupSignal::Kill, why.clone(), HeldFate::Cancelled(why));
+                continue;
+            }
+            if let (Some(limit), Some(&head), None, None) =
+                (task_limit, slot.held.front(), slot.paused_at, &slot.killed)
+                && now >= slot.head_since + limit
+            {
+                self.kill_worker(
+                    w,
+                    GroupSignal::Kill,
+                    format!("task {head} timed out"),
+                    HeldFate::TimedOut,
+                );
+                self.fill_to_wanted();
+                continue;
+            }
+            let slot = self.workers.get_mut(&w).expect("present");
+            let Some(stop) = &mut slot.stopping else {
+                continue;
+            };
+            match (stop.deadline, stop.term_sent) {
+                (_, Some(t)) if now >= t + TERM_GRACE => {
+                    proc::signal(slot.pid, GroupSignal::Kill);
+                    stop.term_sent = None;
+                    stop.deadline = None;
+                    slot.killed = Some((libc::SIGKILL, "did not stop after SIGTERM".into()));
+                }
+                (Some(d), None) if now >= d => {
+                    stop.term_sent = Some(now);
+                    let kind = stop.kind;
+                    let why = format!(
+                        "did not stop within the join timeout of {:.1}s",
+                        self.config.join_timeout.as_secs_f64()
+                    );
+                    let fate = match kind {
+                        StopKind::Shutdown => "the pool shut down while it ran",
+                        _ => "its worker was terminated by the user",
+                    };
+                    self.kill_worker(w, GroupSignal::Term, why, HeldFate::Cancelled(fate.into()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ----- dispatch -----
+
+    pub(super) fn dispatch(&mut self) {
+        if self.dispatch_paused || self.shutting_down || self.queue.waiting() == 0 {
+            return;
+        }
+        let takers: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, s)| s.can_take_tasks())
+            .map(|(id, _)| *id)
+            .collect();
+        // Idle workers first, so that no worker sits idle while another
+        // holds tasks in advance.
+        for &w in &takers {
+            if self.workers[&w].held.is_empty() && !self.assign_next(w) {
+                return;
+            }
+        }
+        // Then top up the workers of quick tasks, one task each per round,
+        // so the queue is shared out evenly.
+        loop {
+            let mut gave = false;
+            for &w in &takers {
+                if self.workers[&w].can_take_tasks() {
+                    if !self.assign_next(w) {
+                        return;
+                    }
+                    gave = true;
+                }
+            }
+            if !gave {
+                return;
+            }
+        }
+    }
+
+    /// Hands the next waiting task to worker `w`; false when none is waiting.
+    pub(super) fn assign_next(&mut self, w: WorkerId) -> bool {
+        let Some(task) = self.queue.take() else {
+            return false;
+        };
+        let spec = self.queue.entry(task).expect("live").task.spec.clone();
+        let slot = self.workers.get_mut(&w).expect("present");
+        let idle = slot.held.is_empty();
+        slot.held.push_back(task);
+        if !spec.is_instant() {
+            slot.slow_held += 1;
+        }
+        slot.queue_frame(&ToWorker::Assign { task: task.0, spec });
+        if idle {
+            slot.head_since = Instant::now();
+            self.mark_started(w, task);
+        }
+        true
+    }
+
+    /// Writes every worker's queued frames. A socket that is full is watched
+    /// for writability and finished in a later round; the supervisor never
+    /// blocks on a worker that does not read.
+    pub(super) fn flush_outboxes(&mut self) {
+        let mut broken = Vec::new();
+        for (w, slot) in self.workers.iter_mut() {
+            if !slot.has_output() && !slot.wants_write {
+                continue;
+            }
+            match slot.flush() {
+                Ok(left_over) if left_over != slot.wants_write => {
+                    slot.wants_write = left_over;
+                    let interest = if left_over {
+                        Interest::READABLE | Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
+                    if let Some(conn) = &slot.conn {
+                        let _ = self.registry.reregister(
+                            &mut SourceFd(&ipc::raw_fd(conn)),
+                            token_of(*w),
+                            interest,
+                        );
+                    }
+                }
+                Ok(_) => {}
+                // A dead peer is reported by its socket's end and its reaper.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => broken.push((*w, e)),
+            }
+        }
+        for (w, e) in broken {
+            self.emit(PoolEvent::Error {
+                worker: Some(w),
+                message: format!("cannot write to worker {w}: {e}; killing it"),
+            });
+            self.kill_worker(
+                w,
+                GroupSignal::Kill,
+                "its connection failed".into(),
+                HeldFate::TimedOut,
+            );
+            // Its task is retried like after a crash.
+            if let Some(s) = self.workers.get_mut(&w) {
+                s.held_fate = None;
+            }
+        }
+    }
+
+    pub(super) fn report_drained(&mut self) {
+        if !self.drained_reported && self.queue.counts().submitted > 0 && self.queue.is_idle() {
+            self.drained_reported = true;
+            self.emit(PoolEvent::Drained(self.queue.counts()));
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The supervisor: THE owner of pool state — the workers, the queue, every
+//! task's fate, the timers. One thread waits on one `mio::Poll`: the worker
+//! sockets (read and written without blocking) and a waker rung whenever an
+//! order or news from a handshake thread or reaper arrives in its inbox. It
+//! tells everything through the event channel and never waits on a worker.
+//!
+//! Split by concern: this file holds the state, the loop and the orders;
+//! `lifecycle` starts, stops and kills workers; `news` handles what workers
+//! and reapers report; `dispatch` hands out tasks, writes, and runs timers.
+
+mod dispatch;
+mod lifecycle;
+mod news;
+mod slot;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Registry, Token};
+
+use super::events::*;
+use super::median::RunningMedian;
+use super::queue::Queue;
+use super::{Inbound, InboxSender, PoolConfig};
+use super::{conn, proc};
+use crate::error::Error;
+use crate::ipc::{self, SocketDir};
+use crate::platform::GroupSignal;
+use crate::protocol::FromWorker;
+use crate::task::TaskOutput;
+use slot::{HeldFate, Slot, StopKind};
+
+/// The poll token of the inbox waker; workers use their id (from 1).
+pub const WAKE_TOKEN: Token = Token(0);
+/// A worker that has not connected by then is killed.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// After SIGTERM, how long before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_millis(500);
+/// After a worker fails to start, wait this long (times the failures in a
+/// row) before starting another.
+const START_BACKOFF: Duration = Duration::from_millis(50);
+/// After this many workers in a row die before their handshake, stop
+/// replacing them: something is wrong with the worker program.
+const MAX_START_FAILURES: u32 = 5;
+
+fn token_of(w: WorkerId) -> Token {
+    Token(w.0 as usize)
+}
+
+struct Supervisor {
+    config: Arc<PoolConfig>,
+    program: PathBuf,
+    token: Arc<str>,
+    socket_dir: SocketDir,
+    socket_path: PathBuf,
+    accept_stop: Arc<AtomicBool>,
+    /// For the reaper threads this supervisor starts.
+    inbox: InboxSender,
+    registry: Registry,
+    events: Sender<PoolEvent>,
+    workers: BTreeMap<WorkerId, Slot>,
+    next_worker: u32,
+    wanted: usize,
+    queue: Queue,
+    dispatch_paused: bool,
+    shutting_down: bool,
+    start_failures: u32,
+    gave_up_starting: bool,
+    /// After a worker failed to start, when to try again.
+    respawn_at: Option<Instant>,
+    drained_reported: bool,
+    /// Reused buffer for frames read in one go.
+    frames: Vec<FromWorker>,
+    /// Run times of the tasks done, for `PoolConfig::task_timeout_median`.
+    run_times: RunningMedian,
+}
+
+/// Creates the socket and starts the supervisor thread, which spawns the workers.
+pub fn spawn(
+    config: Arc<PoolConfig>,
+    program: PathBuf,
+    poll: Poll,
+    inbox: InboxSender,
+    rx: Receiver<Inbound>,
+    events: Sender<PoolEvent>,
+) -> Result<(), Error> {
+    std::fs::create_dir_all(&config.out_dir).map_err(|source| Error::OutDir {
+        path: config.out_dir.clone(),
+        source,
+    })?;
+    let socket_dir = SocketDir::create().map_err(Error::Socket)?;
+    let socket_path = socket_dir.socket_path();
+    let listener = ipc::listen(&socket_path).map_err(Error::Socket)?;
+    let token: Arc<str> = Arc::from(new_token().map_err(Error::Socket)?);
+    let accept_stop = Arc::new(AtomicBool::new(false));
+    conn::spawn_acceptor(listener, token.clone(), accept_stop.clone(), inbox.clone())
+        .map_err(Error::Socket)?;
+    let registry = poll.registry().try_clone().map_err(Error::Io)?;
+    let wanted = config.workers;
+    let sup = Supervisor {
+        config,
+        program,
+        token,
+        socket_dir,
+        socket_path,
+        accept_stop,
+        inbox,
+        registry,
+        events,
+        workers: BTreeMap::new(),
+        next_worker: 1,
+        wanted,
+        queue: Queue::default(),
+        dispatch_paused: false,
+        shutting_down: false,
+        start_failures: 0,
+        gave_up_starting: false,
+        respawn_at: None,
+        drained_reported: false,
+        frames: Vec::new(),
+        run_times: RunningMedian::default(),
+    };
+    std::thread::Builder::new()
+        .name("pooltop-supervisor".into())
+        .spawn(move || sup.run(poll, rx))
+        .map_err(Error::Io)?;
+    Ok(())
+}
+
+fn new_token() -> io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Supervisor {
+    fn run(mut self, mut poll: Poll, rx: Receiver<Inbound>) {
+        let mut ready = Events::with_capacity(256);
+        self.fill_to_wanted();
+        loop {
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = poll.poll(&mut ready, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.emit(PoolEvent::Error {
+                    worker: None,
+                    message: format!("cannot wait for events: {e}; killing the pool"),
+                });
+                self.shutdown(true);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            for ev in ready.iter() {
+                if ev.token() != WAKE_TOKEN
+                    && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
+                {
+                    self.on_readable(WorkerId(ev.token().0 as u32));
+                }
+            }
+            // Everything in the inbox, before acting: a burst of orders or
+            // results becomes one burst of writes.
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg);
+            }
+            self.on_timers(Instant::now());
+            self.dispatch();
+            self.flush_outboxes();
+            self.report_drained();
+            if self.shutting_down && self.workers.is_empty() {
+                break;
+            }
+        }
+        debug_assert!(self.queue.balanced());
+        self.emit(PoolEvent::Stopped(self.queue.counts()));
+        self.accept_stop.store(true, Ordering::Relaxed);
+        // Wake the blocking accept so the acceptor thread sees the flag.
+        let _ = ipc::connect(&self.socket_path);
+        drop(self.socket_dir);
+    }
+
+    /// Sends an event; a consumer that has gone away is not an error.
+    fn emit(&self, event: PoolEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn handle(&mut self, msg: Inbound) {
+        match msg {
+            Inbound::Command(cmd) => self.command(cmd),
+            Inbound::Conn(ev) => self.conn_event(ev),
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit(tasks) => self.submit(tasks),
+            Command::Pause(w) => self.pause(w),
+            Command::Resume(w) => self.resume(w),
+            Command::PauseDispatch => self.set_dispatch_paused(true),
+            Command::ResumeDispatch => self.set_dispatch_paused(false),
+            Command::Terminate(w) => {
+                if self.workers.get(&w).is_some_and(|s| s.counts_as_alive()) {
+                    self.stop_worker(w, StopKind::Terminate);
+                    self.fill_to_wanted();
+                }
+            }
+            Command::Kill(w) => {
+                if self.workers.contains_key(&w) {
+                    self.kill_worker(
+                        w,
+                        GroupSignal::Kill,
+                        "killed by the user".into(),
+                        HeldFate::Cancelled(format!("worker {w} was killed by the user")),
+                    );
+                    self.fill_to_wanted();
+                }
+            }
+            Command::Scale(n) => self.scale(n),
+            Command::CancelQueued => self.cancel_queued("cancelled by the user"),
+            Command::Shutdown => self.shutdown(false),
+            Command::KillAll => self.shutdown(true),
+        }
+    }
+
+    fn submit(&mut self, tasks: Vec<(TaskId, Task)>) {
+        let Some(first) = tasks.first().map(|(id, _)| *id) else {
+            return;
+        };
+        let count = tasks.len();
+        let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
+        if self.shutting_down || self.gave_up_starting {
+            // Accounted for all the same: each ends as cancelled.
+            let why = if self.shutting_down {
+                "the pool is shutting down"
+            } else {
+                "no worker could be started"
+            };
+            for (id, task) in tasks {
+                self.queue.submit(id, task);
+            }
+            self.emit(PoolEvent::TasksQueued {
+                first,
+                count,
+                lines,
+            });
+            self.cancel_queued(why);
+            return;
+        }
+        for (id, task) in tasks {
+            self.queue.submit(id, task);
+        }
+        self.drained_reported = false;
+        self.emit(PoolEvent::TasksQueued {
+            first,
+            count,
+            lines,
+        });
+    }
+
+    fn pause(&mut self, w: WorkerId) {
+        let Some(slot) = self.workers.get_mut(&w) else {
+            return;
+        };
+        // A worker that is not connected yet cannot be paused: it would
+        // miss its start deadline.
+        if slot.paused_at.is_some() || !slot.is_ready() || slot.killed.is_some() {
+            return;
+        }
+        proc::signal(slot.pid, GroupSignal::Stop);
+        slot.paused_at = Some(Instant::now());
+        self.emit(PoolEvent::WorkerPaused { worker: w });
+    }
+
+    fn resume(&mut self, w: WorkerId) {
+        let Some(slot) = self.workers.get_mut(&w) else {
+            return;
+        };
+        let Some(paused_at) = slot.paused_at.take() else {
+            return;
+        };
+        proc::signal(slot.pid, GroupSignal::Cont);
+        // Time spent paused by the user does not count against the task's timeout.
+        slot.head_since += paused_at.elapsed();
+        self.emit(PoolEvent::WorkerResumed { worker: w });
+    }
+
+    fn set_dispatch_paused(&mut self, paused: bool) {
+        if self.dispatch_paused != paused {
+            self.dispatch_paused = paused;
+            self.emit(PoolEvent::DispatchPaused(paused));
+        }
+    }
+
+    fn scale(&mut self, n: usize) {
+        if self.shutting_down {
+            return;
+        }
+        self.wanted = n;
+        self.gave_up_starting = false;
+        self.start_failures = 0;
+        self.respawn_at = None;
+        self.emit(PoolEvent::Scaled { workers: n });
+        let alive: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, s)| s.counts_as_alive())
+            .map(|(id, _)| *id)
+            .collect();
+        if alive.len() > n {
+            // Retire the workers that lose the least: not yet started, then
+            // idle, then busy; the newest first among equals.
+            let mut order = alive;
+            order.sort_by_key(|id| {
+                let s = &self.workers[id];
+                let rank = if !s.is_ready() {
+                    0
+                } else if s.held.is_empty() {
+                    1
+                } else {
+                    2
+                };
+                (rank, std::cmp::Reverse(*id))
+            });
+            let excess = order.len() - n;
+            for w in order.into_iter().take(excess) {
+                self.stop_worker(w, StopKind::Retire);
+            }
+        } else {
+            self.fill_to_wanted();
+        }
+    }
+
+    fn cancel_queued(&mut self, why: &str) {
+        for (id, entry) in self.queue.cancel_waiting() {
+            self.emit(PoolEvent::TaskFinished(Box::new(TaskReport {
+                task: id,
+                worker: None,
+                state: TaskState::Cancelled,
+                output: TaskOutput::default(),
+                error: Some(why.to_string()),
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+                attempts: entry.attempts,
+                line: entry.task.line,
+            })));
+        }
+    }
+
+    fn shutdown(&mut self, kill_now: bool) {
+        let first_time = !self.shutting_down;
+        self.shutting_down = true;
+        self.cancel_queued("the pool shut down before it started");
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for w in ids {
+            if kill_now {
+                self.kill_worker(
+                    w,
+                    GroupSignal::Kill,
+                    "pool killed".into(),
+                    HeldFate::Cancelled("the pool was killed".into()),
+                );
+            } else if first_time {
+                self.stop_worker(w, StopKind::Shutdown);
+            }
+        }
+    }
+}

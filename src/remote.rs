@@ -1,0 +1,211 @@
+//! The remote-control face: `pooltop ls`, `submit`, `status`, `wait`, `pause`,
+//! `resume`, `terminate`, `kill`, `scale`, `stop`, talking to a running pool's
+//! control socket. Errors are one line for the user; the caller adds the
+//! `pooltop:` prefix and exits with status 2.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cli::WorkerSelect;
+use crate::control::client::Client;
+use crate::control::live_pools;
+use crate::control::wire::{CountsView, Reply, Request, StatusView};
+use crate::headless::human;
+
+/// Verbs aimed at workers.
+#[derive(Debug, Clone, Copy)]
+pub enum Verb {
+    Pause,
+    Resume,
+    Terminate,
+    Kill,
+}
+
+/// Turns the words after `submit --` into one task line. A `shell` task keeps
+/// its words as they are (they are a command line, as with `ssh host cmd`);
+/// other kinds get each word quoted, so `sha256 'my file'` stays one path.
+pub fn line_from_words(words: &[String]) -> String {
+    match words.split_first() {
+        Some((kind, rest)) if kind == "shell" => format!("shell {}", rest.join(" ")),
+        _ => shell_words::join(words),
+    }
+}
+
+fn unexpected(reply: Reply) -> String {
+    match reply {
+        Reply::Error { message } => message,
+        other => format!("unexpected answer from the pool: {other:?}"),
+    }
+}
+
+pub fn ls(json: bool) -> Result<u8, String> {
+    let pools = live_pools().map_err(|e| format!("control directory: {e}"))?;
+    let mut rows = Vec::new();
+    for p in &pools {
+        // A pool may stop between listing and asking: leave it out then.
+        let Ok(mut c) = Client::connect(Some(&p.name)) else {
+            continue;
+        };
+        if let Ok(Reply::Status(s)) = c.request(&Request::Status) {
+            rows.push(s);
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?
+        );
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        crate::say!("pooltop: no pool is running");
+        return Ok(0);
+    }
+    println!(
+        "{:<20} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7}  STARTED",
+        "NAME", "PID", "WORKERS", "QUEUED", "RUNNING", "DONE", "FAILED"
+    );
+    for s in rows {
+        let c = s.counts;
+        println!(
+            "{:<20} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7}  {} ago",
+            s.name,
+            s.pid,
+            s.workers.len(),
+            s.queued,
+            s.running,
+            c.done,
+            c.failed + c.timed_out + c.cancelled,
+            human(Duration::from_secs_f64(s.uptime_s))
+        );
+    }
+    Ok(0)
+}
+
+pub fn submit(pool: Option<&str>, lines: Vec<String>) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    match c.request(&Request::Submit { lines })? {
+        Reply::Submitted { ids } => {
+            for id in ids {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+        Reply::Refused { errors } => Err(format!("nothing was submitted: {}", errors.join("; "))),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub fn status(pool: Option<&str>, json: bool) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    let s = match c.request(&Request::Status)? {
+        Reply::Status(s) => s,
+        other => return Err(unexpected(other)),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_status(&s);
+    }
+    Ok(0)
+}
+
+fn print_status(s: &StatusView) {
+    let c = s.counts;
+    let started = UNIX_EPOCH + Duration::from_secs(s.started_unix);
+    let ago = SystemTime::now()
+        .duration_since(started)
+        .unwrap_or_default();
+    println!(
+        "pool {} (pid {}), up {}{}",
+        s.name,
+        s.pid,
+        human(ago),
+        if s.dispatch_paused {
+            " — DISPATCH PAUSED"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "workers {} (wanted {}) · queued {} · running {} · done {} · failed {} · timed out {} · cancelled {} · submitted {}",
+        s.workers.len(),
+        s.workers_wanted,
+        s.queued,
+        s.running,
+        c.done,
+        c.failed,
+        c.timed_out,
+        c.cancelled,
+        c.submitted
+    );
+    println!(
+        "{:>6} {:>8} {:<9} {:>6} {:>6}  TASK",
+        "WORKER", "PID", "STATE", "DONE", "FAILED"
+    );
+    for w in &s.workers {
+        let task = match (&w.task, &w.task_line) {
+            (Some(id), Some(line)) => format!("#{id} {line} ({:.1}s)", w.task_s),
+            (Some(id), None) => format!("#{id} ({:.1}s)", w.task_s),
+            _ => String::new(),
+        };
+        println!(
+            "{:>6} {:>8} {:<9} {:>6} {:>6}  {}",
+            w.id, w.pid, w.state, w.done, w.failed, task
+        );
+    }
+}
+
+pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    match c.request(&Request::Wait { tasks })? {
+        Reply::Waited(counts) => {
+            crate::say!("pooltop: {}", counts_line(&counts));
+            let all_done = counts.done == counts.submitted;
+            Ok(if all_done { 0 } else { 1 })
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+fn counts_line(c: &CountsView) -> String {
+    format!(
+        "{} task(s): {} done, {} failed, {} timed out, {} cancelled",
+        c.submitted, c.done, c.failed, c.timed_out, c.cancelled
+    )
+}
+
+pub fn workers(sel: WorkerSelect, verb: Verb) -> Result<u8, String> {
+    let mut c = Client::connect(sel.pool.pool.as_deref())?;
+    let workers = sel.workers;
+    let req = match verb {
+        Verb::Pause => Request::Pause { workers },
+        Verb::Resume => Request::Resume { workers },
+        Verb::Terminate => Request::Terminate { workers },
+        Verb::Kill => Request::Kill { workers },
+    };
+    done(c.request(&req)?)
+}
+
+pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
+    done(c.request(&Request::Scale { workers })?)
+}
+
+pub fn stop(pool: Option<&str>) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    done(c.request(&Request::Stop)?)
+}
+
+fn done(reply: Reply) -> Result<u8, String> {
+    match reply {
+        Reply::Done { message } => {
+            crate::say!("pooltop: {message}");
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}

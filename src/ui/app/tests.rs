@@ -1,0 +1,328 @@
+//! App state: intents in, commands out, without a terminal or a pool.
+
+use std::time::Duration;
+
+use crate::engine::events::{Command, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
+use crate::ui::app::workers::StateKind;
+use crate::ui::app::{AppConfig, Effect, Mode, Pane, Quitting};
+use crate::ui::msg::{Action, Edit, Msg};
+use crate::ui::testkit::Script;
+
+fn script() -> Script {
+    let mut s = Script::new(
+        AppConfig {
+            title: "test".into(),
+            workers: 2,
+            join_timeout: Duration::from_secs(5),
+            task_timeout: None,
+            exit_when_done: false,
+            attached: false,
+        },
+        80,
+        24,
+    );
+    s.worker(1, 101).worker(2, 102);
+    s
+}
+
+fn sent(e: Option<Effect>) -> Option<Command> {
+    match e {
+        Some(Effect::Send(c)) => Some(c),
+        _ => None,
+    }
+}
+
+macro_rules! assert_cmd {
+    ($e:expr, $p:pat) => {{
+        let c = sent($e);
+        assert!(matches!(c, Some($p)), "got {c:?}");
+    }};
+}
+
+fn type_text(s: &mut Script, text: &str) {
+    for c in text.chars() {
+        s.msg(Edit::Insert(c));
+    }
+}
+
+#[test]
+fn actions_aim_at_the_selected_worker_id_even_when_rows_move() {
+    let mut s = script();
+    assert_eq!(s.app.workers.selected, Some(WorkerId(1)));
+    s.msg(Action::Down);
+    assert_eq!(s.app.workers.selected, Some(WorkerId(2)));
+    // A new worker with a lower position appears... ids sort, so add one
+    // before w2 is impossible; instead w1 leaves and its row is pruned.
+    s.msg(PoolEvent::WorkerExited {
+        worker: WorkerId(1),
+        pid: 101,
+        how: ExitHow::Exited(0),
+    });
+    s.at(10.0).msg(Msg::Tick);
+    assert_eq!(s.app.workers.rows.len(), 1);
+    assert_cmd!(s.msg(Action::TogglePause), Command::Pause(WorkerId(2)));
+    assert_cmd!(s.msg(Action::Kill), Command::Kill(WorkerId(2)));
+}
+
+#[test]
+fn pause_toggles_on_the_pool_s_word() {
+    let mut s = script();
+    assert_cmd!(s.msg(Action::TogglePause), Command::Pause(WorkerId(1)));
+    // Until the pool confirms, the worker is not paused: p sends Pause again.
+    s.msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    assert_cmd!(s.msg(Action::TogglePause), Command::Resume(WorkerId(1)));
+    s.msg(PoolEvent::WorkerResumed {
+        worker: WorkerId(1),
+    });
+    assert_cmd!(s.msg(Action::TogglePause), Command::Pause(WorkerId(1)));
+}
+
+#[test]
+fn dispatch_toggles() {
+    let mut s = script();
+    assert_cmd!(s.msg(Action::ToggleDispatch), Command::PauseDispatch);
+    s.msg(PoolEvent::DispatchPaused(true));
+    assert_cmd!(s.msg(Action::ToggleDispatch), Command::ResumeDispatch);
+}
+
+#[test]
+fn terminate_marks_the_row_and_counts_down() {
+    let mut s = script();
+    assert_cmd!(s.msg(Action::Terminate), Command::Terminate(WorkerId(1)));
+    let now = s.app.now;
+    assert_eq!(
+        s.app.workers.rows[&WorkerId(1)].kind(now),
+        StateKind::Stopping
+    );
+    // A second t does not send again; K still kills.
+    assert!(s.msg(Action::Terminate).is_none());
+    s.msg(PoolEvent::WorkerStopping {
+        worker: WorkerId(1),
+        join_timeout: Some(Duration::from_secs(5)),
+    });
+    let row = &s.app.workers.rows[&WorkerId(1)];
+    assert_eq!(
+        row.stopping.unwrap().deadline,
+        Some(now + Duration::from_secs(5))
+    );
+    assert_cmd!(s.msg(Action::Kill), Command::Kill(WorkerId(1)));
+}
+
+#[test]
+fn scale_accumulates_before_the_pool_answers() {
+    let mut s = script();
+    assert_cmd!(s.msg(Action::ScaleUp), Command::Scale(3));
+    assert_cmd!(s.msg(Action::ScaleUp), Command::Scale(4));
+    assert_cmd!(s.msg(Action::ScaleDown), Command::Scale(3));
+    s.msg(PoolEvent::Scaled { workers: 1 });
+    assert!(s.msg(Action::ScaleDown).is_none(), "never below one");
+    assert!(s.app.toast.is_some());
+}
+
+#[test]
+fn quit_is_graceful_then_kills() {
+    let mut s = script();
+    assert_cmd!(s.msg(Action::Quit), Command::Shutdown);
+    assert_eq!(s.app.quitting, Quitting::Graceful);
+    assert!(!s.app.should_exit());
+    assert_cmd!(s.msg(Action::Quit), Command::KillAll);
+    assert!(s.msg(Action::Quit).is_none());
+    s.msg(PoolEvent::Stopped(Default::default()));
+    assert!(s.app.should_exit());
+}
+
+#[test]
+fn submit_validates_as_you_type_and_submits_a_task() {
+    let mut s = script();
+    s.msg(Action::Submit);
+    assert_eq!(s.app.mode, Mode::Submit);
+    type_text(&mut s, "spn 5");
+    let err = s.app.submit_error.clone().expect("an error while typing");
+    assert!(err.contains("unknown task kind"), "{err}");
+    assert!(
+        s.msg(Edit::Confirm).is_none(),
+        "an invalid line is not sent"
+    );
+    assert_eq!(s.app.mode, Mode::Submit);
+    // Fix it: "spn 5" -> "spin 5".
+    for _ in 0..3 {
+        s.msg(Edit::Left);
+    }
+    s.msg(Edit::Insert('i'));
+    assert_eq!(s.app.submit.text, "spin 5");
+    assert!(s.app.submit_error.is_none());
+    match s.msg(Edit::Confirm) {
+        Some(Effect::Submit(t)) => assert_eq!(&*t.line, "spin 5"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.app.mode, Mode::Normal);
+    // Keys typed in the prompt are text, not commands.
+    s.msg(Action::Submit);
+    type_text(&mut s, "q");
+    assert_eq!(s.app.quitting, Quitting::No);
+    s.msg(Edit::Cancel);
+    assert_eq!(s.app.mode, Mode::Normal);
+}
+
+#[test]
+fn help_opens_and_closes() {
+    let mut s = script();
+    s.msg(Action::Help);
+    assert_eq!(s.app.mode, Mode::Help);
+    s.msg(Action::Help);
+    assert_eq!(s.app.mode, Mode::Normal);
+    s.msg(Action::Help);
+    s.msg(Action::Back);
+    assert_eq!(s.app.mode, Mode::Normal);
+}
+
+#[test]
+fn tab_cycles_panes_and_arrows_follow_focus() {
+    let mut s = script();
+    s.queue(&["square 1", "square 2", "square 3"]);
+    assert_eq!(s.app.focus, Pane::Workers);
+    s.msg(Action::NextPane);
+    assert_eq!(s.app.focus, Pane::Tasks);
+    s.msg(Action::Down);
+    assert_eq!(s.app.tasks.selected, Some(TaskId(1)));
+    s.msg(Action::Down);
+    assert_eq!(s.app.tasks.selected, Some(TaskId(2)));
+    assert_eq!(
+        s.app.workers.selected,
+        Some(WorkerId(1)),
+        "workers untouched"
+    );
+    s.msg(Action::Back);
+    assert_eq!(s.app.tasks.selected, None, "Esc follows again");
+    s.msg(Action::PrevPane);
+    s.msg(Action::PrevPane);
+    assert_eq!(s.app.focus, Pane::Log);
+}
+
+#[test]
+fn filter_narrows_tasks_and_esc_clears() {
+    let mut s = script();
+    s.queue(&["square 1", "fail boom", "square 3"]);
+    s.start(2, 1)
+        .finish(2, 1, TaskState::Failed, "", Some("boom"), 0.1);
+    s.msg(Action::Filter);
+    type_text(&mut s, "fail");
+    assert_eq!(s.app.tasks.list_len(), 1);
+    s.msg(Edit::Confirm);
+    assert_eq!(s.app.mode, Mode::Normal);
+    assert_eq!(s.app.tasks.list_len(), 1);
+    s.msg(Action::Back);
+    assert_eq!(s.app.tasks.list_len(), 3);
+}
+
+#[test]
+fn counters_and_worker_rows_follow_events() {
+    let mut s = script();
+    s.queue(&["spin 1e9", "square 2"]);
+    s.at(1.0).start(1, 1).start(2, 2);
+    s.at(1.5).finish(2, 2, TaskState::Done, "4", None, 0.5);
+    let c = s.app.tasks.counts;
+    assert_eq!((c.queued, c.running, c.done), (0, 1, 1));
+    let w1 = &s.app.workers.rows[&WorkerId(1)];
+    assert_eq!(w1.task.as_ref().map(|h| h.task), Some(TaskId(1)));
+    assert_eq!(s.app.workers.rows[&WorkerId(2)].done, 1);
+    // w1 dies holding task 1: it is retried.
+    s.msg(PoolEvent::TaskRetrying {
+        task: TaskId(1),
+        worker: WorkerId(1),
+        reason: "worker crashed".into(),
+    });
+    s.msg(PoolEvent::WorkerExited {
+        worker: WorkerId(1),
+        pid: 101,
+        how: ExitHow::Crashed {
+            signal: Some(6),
+            code: None,
+        },
+    });
+    assert_eq!(s.app.tasks.counts.queued, 1);
+    let now = s.app.now;
+    assert_eq!(
+        s.app.workers.rows[&WorkerId(1)].kind(now),
+        StateKind::Crashed
+    );
+    assert!(s.app.log.entries.iter().any(|e| e.text.contains("crashed")));
+}
+
+#[test]
+fn a_busy_worker_without_cpu_is_flagged_hung() {
+    let mut s = script();
+    s.queue(&["hang"]);
+    s.at(1.0).start(1, 1);
+    s.at(2.0)
+        .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
+    let row = |s: &Script| s.app.workers.rows[&WorkerId(1)].kind(s.app.now);
+    assert_eq!(row(&s), StateKind::Busy);
+    s.at(12.0)
+        .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
+    assert_eq!(row(&s), StateKind::Hung);
+    // Paused is not hung.
+    s.msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    assert_eq!(row(&s), StateKind::Paused);
+}
+
+#[test]
+fn exit_when_done_shuts_down_on_drain() {
+    let mut s = script();
+    s.app.cfg.exit_when_done = true;
+    s.queue(&["square 2"]);
+    s.start(1, 1).finish(1, 1, TaskState::Done, "4", None, 0.1);
+    let counts = crate::engine::events::Counts {
+        submitted: 1,
+        done: 1,
+        ..Default::default()
+    };
+    assert_cmd!(s.msg(PoolEvent::Drained(counts)), Command::Shutdown);
+}
+
+#[test]
+fn a_hangup_kills_at_once() {
+    let mut s = script();
+    assert_cmd!(
+        s.msg(Msg::Signal(crate::ui::msg::Signal::Hangup)),
+        Command::KillAll
+    );
+    assert!(s.app.hung_up);
+}
+
+#[test]
+fn clicks_select_by_row_and_wheel_scrolls() {
+    let mut s = script();
+    let a = s.app.areas();
+    s.msg(Msg::Click {
+        col: 3,
+        row: a.workers.y + 3,
+    });
+    assert_eq!(s.app.workers.selected, Some(WorkerId(2)));
+    s.msg(Msg::Scroll {
+        col: 3,
+        row: a.workers.y + 3,
+        down: false,
+    });
+    assert_eq!(s.app.workers.selected, Some(WorkerId(1)));
+    s.queue(&["square 1", "square 2"]);
+    s.msg(Msg::Click {
+        col: 3,
+        row: a.tasks.y + 3,
+    });
+    assert_eq!(s.app.focus, Pane::Tasks);
+    assert_eq!(s.app.tasks.selected, Some(TaskId(2)));
+}
+
+#[test]
+fn sigterm_is_graceful_then_kills() {
+    let mut s = script();
+    let term = || Msg::Signal(crate::ui::msg::Signal::Terminate);
+    assert_cmd!(s.msg(term()), Command::Shutdown);
+    assert_cmd!(s.msg(term()), Command::KillAll);
+    assert!(!s.app.hung_up);
+}

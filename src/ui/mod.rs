@@ -1,0 +1,228 @@
+//! The live dashboard (issue 3): the pool's workers, cores and tasks, steered
+//! by keypress.
+//!
+//! Shape: [`app::App`] is the view-model and the only owner of dashboard
+//! state; [`msg::Msg`] is everything it reacts to; [`keymap`] turns keys into
+//! intents; [`view`] draws the app (`impl Widget for &App`); `run` is the one
+//! loop and the only code that touches the terminal.
+
+pub mod app;
+pub mod fmt;
+pub mod keymap;
+pub mod layout;
+pub mod msg;
+mod run;
+#[doc(hidden)]
+pub mod testkit;
+pub mod theme;
+mod view;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
+
+use crate::engine::{self, PoolConfig, PoolEvent, PoolHandle, Task};
+use crate::error::Error;
+use crate::headless::Tally;
+
+pub use run::{FRAME_GAP, Incoming, TICK, Wiring, drive};
+
+/// How the dashboard runs, beyond the pool's own configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Shown in the header: what is being run (e.g. `demo`, `tasks.txt`).
+    pub title: String,
+    /// Shut the pool down and leave once every task has finished.
+    pub exit_when_done: bool,
+    /// How often the monitor samples (at least 200 ms).
+    pub sample_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            title: "pooltop".into(),
+            exit_when_done: false,
+            sample_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// How a dashboard run ended: the same tally the headless runner keeps, so
+/// `main` prints the same summary and picks the same exit status.
+#[derive(Debug)]
+pub struct Outcome {
+    pub tally: Tally,
+    /// The signal that ended the run, if one did.
+    pub signal: Option<i32>,
+    /// An attached dashboard was closed; the pool runs on.
+    pub detached: bool,
+}
+
+impl Outcome {
+    /// The closing summary (the headless runner's words).
+    pub fn summary_text(&self) -> String {
+        self.tally.summary_text()
+    }
+
+    /// 0 when every task is done, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        self.tally.exit_code()
+    }
+}
+
+/// Runs `tasks` on a pool with the live dashboard until the pool stops (the
+/// user quits, or every task is done with `exit_when_done`). The terminal is
+/// restored on every way out: return, error, panic, SIGTERM, SIGHUP.
+pub fn run(cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
+    // Start the pool before touching the terminal, so its errors print plainly.
+    let (pool, events) = engine::start(cfg)?;
+    run_with(pool, events, tasks, opts)
+}
+
+/// Like [`run`], on a pool that is already started (for example one whose
+/// events pass through a control server first).
+pub fn run_with(
+    pool: PoolHandle,
+    events: mpsc::Receiver<PoolEvent>,
+    tasks: Vec<Task>,
+    opts: Options,
+) -> Result<Outcome, Error> {
+    let cfg = pool.config();
+    let app_cfg = app::AppConfig {
+        title: opts.title.clone(),
+        workers: cfg.workers,
+        join_timeout: cfg.join_timeout,
+        task_timeout: cfg.task_timeout,
+        exit_when_done: opts.exit_when_done,
+        attached: pool.is_remote(),
+    };
+    let mut tally = Tally::new(cfg.workers);
+    let (tx, rx) = mpsc::channel();
+
+    let fwd = tx.clone();
+    thread::Builder::new()
+        .name("pooltop-events".into())
+        .spawn(move || {
+            for ev in events {
+                if !run::forward(&fwd, Incoming::Pool(ev)) {
+                    return;
+                }
+            }
+            run::forward(&fwd, Incoming::PoolGone);
+        })?;
+
+    let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let signals = {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let handle = signals.handle();
+        let fwd = tx.clone();
+        let caught = caught.clone();
+        thread::Builder::new()
+            .name("pooltop-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
+                    if !run::forward(&fwd, Incoming::Signal(sig)) {
+                        return;
+                    }
+                }
+            })?;
+        handle
+    };
+
+    let fwd = tx.clone();
+    // Without a monitor the dashboard still works, only without CPU figures.
+    let monitor = crate::monitor::start(opts.sample_every, move |s| {
+        run::forward(&fwd, Incoming::Sample(s))
+    })
+    .ok();
+
+    let mut terminal = ratatui::try_init()?;
+    let _ = execute!(io::stdout(), EnableMouseCapture);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+        prev(info);
+    }));
+
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let input = {
+        let stop = stop_input.clone();
+        let fwd = tx.clone();
+        thread::Builder::new()
+            .name("pooltop-input".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match event::poll(Duration::from_millis(200)) {
+                        Ok(true) => match event::read() {
+                            Ok(ev) => {
+                                if !run::forward(&fwd, Incoming::Term(ev)) {
+                                    return;
+                                }
+                            }
+                            Err(_) => return,
+                        },
+                        Ok(false) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+    };
+    drop(tx);
+
+    let mut app = app::App::new(app_cfg, theme::Theme::from_env(), std::time::Instant::now());
+    if let Ok(size) = terminal.size() {
+        app.update(msg::Msg::Resize {
+            width: size.width,
+            height: size.height,
+        });
+    }
+    let lines: Vec<Arc<str>> = tasks.iter().map(|t| t.line.clone()).collect();
+    let ids = pool.submit_all(tasks);
+    if let Some(first) = ids.first() {
+        app.submitted(*first, lines);
+    }
+
+    drive(
+        &mut terminal,
+        &mut app,
+        Wiring {
+            pool: &pool,
+            rx: &rx,
+            monitor: monitor.as_ref(),
+            tally: &mut tally,
+        },
+    );
+
+    // The input thread notices the flag within one poll. It is not joined:
+    // once the terminal has hung up, crossterm 0.29's reader spins inside
+    // `poll` (a read of 0 bytes or EIO is retried for ever) and never
+    // returns; the process ends right after this function anyway.
+    stop_input.store(true, Ordering::Relaxed);
+    drop(input);
+    let _ = execute!(io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    signals.close();
+    // If the loop left early (pool gone, grace over), make sure no worker stays.
+    // (An attached dashboard leaves the pool of the other process alone.)
+    if app.stopped.is_none() && !app.detached {
+        pool.send(engine::Command::KillAll);
+    }
+    let signal = match caught.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(s),
+    };
+    Ok(Outcome {
+        tally,
+        signal,
+        detached: app.detached,
+    })
+}

@@ -1,0 +1,168 @@
+//! View snapshots on a fixed-size `TestBackend`. The app runs on a fake clock
+//! and fake pids, so times and pids are fixed by construction; nothing on
+//! screen depends on the machine.
+
+use std::time::Duration;
+
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use crate::engine::events::{PoolEvent, TaskState, WorkerId};
+use crate::ui::app::AppConfig;
+use crate::ui::msg::{Action, Edit};
+use crate::ui::testkit::Script;
+use crate::ui::theme::Theme;
+
+fn cfg() -> AppConfig {
+    AppConfig {
+        title: "demo".into(),
+        workers: 2,
+        join_timeout: Duration::from_secs(5),
+        task_timeout: Some(Duration::from_secs(30)),
+        exit_when_done: false,
+        attached: false,
+    }
+}
+
+fn draw(s: &Script) -> Terminal<TestBackend> {
+    let size = s.app.size;
+    let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
+    term.draw(|f| f.render_widget(&s.app, f.area())).unwrap();
+    term
+}
+
+fn screen(s: &Script) -> String {
+    draw(s).backend().to_string()
+}
+
+/// A pool of two workers a few seconds into a run.
+fn busy_pool(w: u16, h: u16) -> Script {
+    let mut s = Script::new(cfg(), w, h);
+    s.worker(1, 4101).worker(2, 4102);
+    s.queue(&[
+        "square 7",
+        "spin 1e9",
+        "fail disk on fire",
+        "sleep 2",
+        "sha256 assets/cat.png",
+        "shell echo hello",
+        "spin 2e9",
+        "square 12",
+    ]);
+    s.at(0.2).start(1, 1);
+    s.at(0.3).finish(1, 1, TaskState::Done, "49", None, 0.1);
+    s.start(2, 1);
+    s.at(0.4).start(3, 2);
+    s.at(0.5)
+        .finish(3, 2, TaskState::Failed, "", Some("disk on fire"), 0.1);
+    s.start(4, 2);
+    s.at(2.5).finish(4, 2, TaskState::Done, "", None, 2.0);
+    s.start(5, 2);
+    for (i, t) in [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0].iter().enumerate() {
+        let c = 60.0 + 5.0 * i as f32;
+        s.at(*t)
+            .sample(&[c + 10.0, c], &[(4101, 99.0, 12), (4102, c, 40)]);
+    }
+    s.at(4.2).msg(crate::ui::msg::Msg::Tick);
+    s
+}
+
+#[test]
+fn main_screen_80x24() {
+    let s = busy_pool(80, 24);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn main_screen_wide_with_sparklines() {
+    let mut s = busy_pool(130, 30);
+    s.msg(Action::NextPane);
+    s.msg(Action::Down);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn help_overlay() {
+    let mut s = busy_pool(80, 24);
+    s.msg(Action::Help);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn submit_prompt_with_an_error() {
+    let mut s = busy_pool(80, 24);
+    s.msg(Action::Submit);
+    for c in "spn 1e8".chars() {
+        s.msg(Edit::Insert(c));
+    }
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn paused_and_stopping_workers() {
+    let mut s = busy_pool(80, 24);
+    s.at(5.0).msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    s.msg(Action::Down);
+    s.msg(Action::Terminate);
+    s.at(5.1).msg(PoolEvent::WorkerStopping {
+        worker: WorkerId(2),
+        join_timeout: Some(Duration::from_secs(5)),
+    });
+    s.msg(PoolEvent::DispatchPaused(true));
+    s.at(8.0).msg(crate::ui::msg::Msg::Tick);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn task_detail() {
+    let mut s = busy_pool(80, 24);
+    s.msg(Action::NextPane);
+    s.msg(Action::Home);
+    s.msg(Action::Down);
+    s.msg(Action::Down);
+    s.msg(Action::Detail);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn too_small() {
+    let s = busy_pool(60, 20);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn many_cores_and_workers() {
+    let mut s = Script::new(cfg(), 80, 24);
+    for w in 1..=40 {
+        s.worker(w, 5000 + w);
+    }
+    s.queue_many(1_000);
+    for w in 1..=40u32 {
+        s.start(u64::from(w), w);
+    }
+    let cores: Vec<f32> = (0..64).map(|i| (i * 37 % 101) as f32).collect();
+    s.at(1.0).sample(&cores, &[]);
+    s.msg(Action::Down);
+    assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn no_color_draws_no_colour() {
+    let mut s = busy_pool(100, 30);
+    s.app.theme = Theme::MONO;
+    s.at(5.0).msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    s.msg(PoolEvent::DispatchPaused(true));
+    let term = draw(&s);
+    for cell in term.backend().buffer().content() {
+        assert_eq!(cell.fg, Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "{cell:?}");
+    }
+    // The state is still written out.
+    assert!(screen(&s).contains("paused"));
+}

@@ -1,0 +1,311 @@
+//! Driving running pools from other processes: `pooltop ls`, `submit`,
+//! `status`, `wait`, `pause`, `resume`, `scale`, `stop`, with real pools.
+
+mod helpers;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use helpers::*;
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(20);
+
+/// A private control directory per test, so tests never see each other's pools.
+fn control_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("pt-ctl-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    dir
+}
+
+fn pooltop(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("POOLTOP_CONTROL_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Starts `pooltop run --headless --keep-alive --name NAME` and waits until
+/// `pooltop ls` lists it.
+fn keep_alive_pool(dir: &Path, name: &str, workers: &str, json: &Path) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--headless",
+            "--keep-alive",
+            "--name",
+            name,
+            "-j",
+            workers,
+        ])
+        .args(["--join-timeout", "0.5"])
+        .arg("--json")
+        .arg(json)
+        .env("POOLTOP_CONTROL_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the pool to be listed", LONG, || {
+        text(&pooltop(dir, &["ls"], "")).0.contains(name)
+    });
+    child
+}
+
+fn status(dir: &Path, pool: &str) -> Value {
+    let out = pooltop(dir, &["status", "--pool", pool, "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn finished_events(json: &PathBuf) -> Vec<Value> {
+    std::fs::read_to_string(json)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "task_finished")
+        .collect()
+}
+
+#[test]
+fn submit_wait_pause_scale_and_stop_from_other_processes() {
+    let dir = control_dir();
+    let d = dir.path();
+    let json = d.join("events.jsonl");
+    let pool = keep_alive_pool(d, "main", "2", &json);
+
+    // Submit from another process: ids come back, one per line.
+    let out = pooltop(
+        d,
+        &["submit", "--pool", "main", "-"],
+        "square 9\nshell echo remote\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let ids: Vec<u64> = text(&out).0.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(ids, vec![1, 2]);
+    let out = pooltop(d, &["submit", "--", "sha256", "/no such/file"], "");
+    assert_eq!(
+        text(&out).0.trim(),
+        "3",
+        "the only pool is chosen without --pool"
+    );
+
+    // Wait for two of them: exit status 0 when they are done.
+    let out = pooltop(d, &["wait", "--pool", "main", "1", "2"], "");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Waiting for all includes the failed hash: status 1.
+    let out = pooltop(d, &["wait"], "");
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("3 task(s): 2 done, 1 failed"),
+        "{:?}",
+        text(&out)
+    );
+
+    // The results arrived in the pool's own JSON event stream.
+    let finished = finished_events(&json);
+    let result = |line: &str| {
+        finished
+            .iter()
+            .find(|e| e["line"] == line)
+            .map(|e| e["result"].clone())
+    };
+    assert_eq!(result("square 9"), Some(Value::from("81")));
+    assert_eq!(result("shell echo remote"), Some(Value::from("remote\n")));
+
+    // Pause and resume a worker by id.
+    let s = status(d, "main");
+    let worker = s["workers"][0]["id"].as_u64().unwrap().to_string();
+    let pid = s["workers"][0]["pid"].as_u64().unwrap() as u32;
+    let out = pooltop(d, &["pause", "--pool", "main", &worker], "");
+    assert_eq!(out.status.code(), Some(0));
+    wait_for("the worker to stop", LONG, || {
+        pooltop::platform::process_state(pid) == Some('T')
+    });
+    assert_eq!(status(d, "main")["workers"][0]["state"], "paused");
+    pooltop(d, &["resume", "--pool", "main", &worker], "");
+    wait_for("the worker to run again", LONG, || {
+        pooltop::platform::process_state(pid) != Some('T')
+    });
+
+    // Scale up: a third worker appears.
+    pooltop(d, &["scale", "--pool", "main", "3"], "");
+    wait_for("a third worker", LONG, || {
+        status(d, "main")["workers"].as_array().unwrap().len() == 3
+    });
+
+    // Stop: the pool ends gracefully, its summary accounts for everything.
+    let out = pooltop(d, &["stop", "--pool", "main"], "");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let run = pool.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "one task failed");
+    assert!(
+        text(&run).1.contains("3 submitted = 2 done + 1 failed"),
+        "{:?}",
+        text(&run)
+    );
+    let out = pooltop(d, &["ls", "--json"], "");
+    assert_eq!(text(&out).0.trim(), "[]", "a stopped pool is not listed");
+}
+
+#[test]
+fn two_pools_need_a_name_and_stale_entries_are_ignored() {
+    let dir = control_dir();
+    let d = dir.path();
+    // A crashed pool's leftovers: a socket file nobody listens on.
+    std::fs::write(
+        d.join("ghost.json"),
+        r#"{"name":"ghost","pid":1,"started_unix":0}"#,
+    )
+    .unwrap();
+    let _ = std::os::unix::net::UnixListener::bind(d.join("ghost.sock"));
+    let mut a = keep_alive_pool(d, "alpha", "1", &d.join("a.jsonl"));
+    let mut b = keep_alive_pool(d, "beta", "1", &d.join("b.jsonl"));
+
+    let out = pooltop(d, &["ls"], "");
+    let (listing, _) = text(&out);
+    assert!(
+        listing.contains("alpha") && listing.contains("beta"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("ghost"),
+        "stale entries are not listed: {listing}"
+    );
+    assert!(!d.join("ghost.sock").exists(), "and they are cleaned up");
+
+    let out = pooltop(d, &["status"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("2 pools are running; choose one with --pool: alpha, beta"),
+        "{:?}",
+        text(&out)
+    );
+    // The same name twice is refused before anything runs.
+    let out = pooltop(
+        d,
+        &["run", "--headless", "--keep-alive", "--name", "alpha"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("already running"), "{:?}", text(&out));
+
+    let out = pooltop(d, &["submit", "--pool", "beta", "--", "square", "3"], "");
+    assert_eq!(text(&out).0.trim(), "1");
+    assert_eq!(status(d, "alpha")["counts"]["submitted"], 0);
+
+    for (name, child) in [("alpha", &mut a), ("beta", &mut b)] {
+        pooltop(d, &["stop", "--pool", name], "");
+        assert!(child.wait().unwrap().code().is_some());
+    }
+}
+
+#[test]
+fn a_client_that_vanishes_mid_wait_does_not_disturb_the_pool() {
+    let dir = control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "w", "1", &d.join("w.jsonl"));
+    pooltop(d, &["submit", "--", "sleep", "30"], "");
+    let mut waiter = Command::new(BIN)
+        .args(["wait", "--pool", "w"])
+        .env("POOLTOP_CONTROL_DIR", d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the waiter to connect", LONG, || {
+        status(d, "w")["running"] == 1
+    });
+    waiter.kill().unwrap();
+    waiter.wait().unwrap();
+    // The pool still answers and takes work.
+    let out = pooltop(d, &["submit", "--", "square", "4"], "");
+    assert_eq!(text(&out).0.trim(), "2");
+    pooltop(d, &["stop", "--pool", "w"], "");
+    assert!(pool.wait().unwrap().code().is_some());
+}
+
+#[test]
+fn another_user_cannot_reach_a_pool() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to run a client as `nobody`");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    }
+    let dir = control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "private", "1", &d.join("p.jsonl"));
+    // The binary must be reachable for nobody; the control dir must not be.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["status", "--pool", "private"])
+        .env("POOLTOP_CONTROL_DIR", d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ermission denied") || err.contains("must be a directory owned by you"),
+        "{err}"
+    );
+    // Not through pooltop's client either: the socket itself is out of reach.
+    // (Debian's python3, which `nobody` can run, makes the raw connect.)
+    let sock = d.join("private.sock");
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("raw-socket probe skipped: /usr/bin/python3 is not installed");
+        pooltop(d, &["stop", "--pool", "private"], "");
+        assert!(pool.wait().unwrap().code().is_some());
+        return;
+    }
+    let probe = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?})\n    print('connected')\nexcept PermissionError:\n    print('refused')",
+        sock.to_str().unwrap()
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            &probe,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "refused",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pooltop(d, &["stop", "--pool", "private"], "");
+    assert!(pool.wait().unwrap().code().is_some());
+}
