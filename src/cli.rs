@@ -162,7 +162,8 @@ pub struct PoolArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Bytes of stdout and of stderr kept per shell task, the last ones
-    /// [default: 65536; templates: 4194304]
+    /// [default: 65536]. Templates keep all of a job's output: up to BYTES in
+    /// memory, more in a temporary file [default: 1048576]
     #[arg(long, value_name = "BYTES")]
     pub output_cap: Option<usize>,
     /// Close the dashboard when every task has finished, printing the summary

@@ -254,6 +254,18 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         }
         return Ok(0);
     }
+    // Long or binary job output is spilled here, whole, by the workers, and
+    // removed once printed (as parallel's files in $TMPDIR); the folder goes
+    // when the run ends.
+    let spill = {
+        use std::os::unix::fs::PermissionsExt;
+        tempfile::Builder::new()
+            .prefix("pooltop-out-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| Failure::usage(format!("cannot make a folder for job output: {e}")))?
+    };
+    config.spill_dir = Some(spill.path().to_path_buf());
     let joblog = match &b.joblog {
         Some(path) => Some(
             JobLog::open(path, b.resume || b.resume_failed).map_err(|e| {
@@ -288,6 +300,7 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
     // A control socket as for any pool: `pooltop attach` shows the batch.
     let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
     let code = headless::run_batch(pool, events, session, json, b.eta)?;
+    drop(spill);
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
     Ok(code as u8)
 }

@@ -113,6 +113,13 @@ pub struct TaskOutput {
     pub exit_code: Option<i32>,
     /// The signal that ended a shell or exec task's process, if one did.
     pub signal: Option<i32>,
+    /// When an exec task's stdout was not UTF-8 text of at most the output
+    /// cap and the pool spills (`PoolConfig::spill_dir`): the file that holds
+    /// all of it, byte for byte (`stdout` is then empty). The consumer reads
+    /// it and removes it.
+    pub stdout_file: Option<String>,
+    /// The same for stderr.
+    pub stderr_file: Option<String>,
 }
 
 /// How one run of a task ended inside the worker.

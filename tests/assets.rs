@@ -57,6 +57,7 @@ fn demo_tasks_parse_and_run() {
         out_dir: out_dir.path().to_path_buf(),
         output_cap: DEFAULT_OUTPUT_CAP,
         slot: 1,
+        spill_dir: None,
     };
     let (mut hashed, mut thumbs) = (0, 0);
     for line in &lines {

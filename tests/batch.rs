@@ -543,3 +543,45 @@ fn a_median_based_timeout_kills_the_outlier() {
     assert_eq!(text(&o.stdout), "0.3\n0.3\n0.3\n0.1\n");
     assert!(text(&o.stderr).contains("timed out:\npooltop: Warning: sleep 30; echo 30"));
 }
+
+#[test]
+fn long_and_binary_output_passes_through_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3 MB of every byte value, and 3 MB of text: more than the output cap
+    // of 1 MiB, so both go through files.
+    let binary: Vec<u8> = (0..3_000_000u64).map(|i| (i * 7919 % 256) as u8).collect();
+    std::fs::write(d.join("bin.dat"), &binary).unwrap();
+    std::fs::write(d.join("text.txt"), "line of text\n".repeat(230_000)).unwrap();
+    std::fs::write(d.join("small.txt"), "small\n").unwrap();
+    let cmd = ["cat", ":::", "bin.dat", "small.txt", "text.txt", "bin.dat"];
+    let p = parallel(&["-k", "-j3"], &cmd, d, "");
+    let o = pooltop(&["-k", "-j3"], &cmd, d, "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.stdout.len(), p.stdout.len());
+    assert!(o.stdout == p.stdout, "the bytes differ from GNU parallel's");
+    let mut want = binary.clone();
+    want.extend_from_slice(b"small\n");
+    want.extend_from_slice("line of text\n".repeat(230_000).as_bytes());
+    want.extend_from_slice(&binary);
+    assert!(o.stdout == want);
+    // Binary stderr too, and nothing is left behind in the temporary folder.
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["run", "--", "cat {} >&2", ":::", "bin.dat"])
+        .env("TMPDIR", &tmp);
+    let o = run(c, d, "");
+    assert!(
+        o.stderr == binary,
+        "stderr differs ({} bytes)",
+        o.stderr.len()
+    );
+    // (The control sockets' folder, pooltop-UID, is meant to stay.)
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pooltop-out"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

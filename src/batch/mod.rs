@@ -23,11 +23,11 @@ use crate::task::TaskSpec;
 use input::Source;
 use template::Template;
 
-/// The bytes of stdout and of stderr kept per job unless `--output-cap`
-/// says otherwise: far more than a shell task's default, because a job's
-/// output is the product (4 MiB; a result with its copies must fit one
-/// 16 MiB frame).
-pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
+/// The bytes of a job's stdout (and of its stderr) that travel in its
+/// result unless `--output-cap` says otherwise; longer (or binary) output
+/// goes whole through a file (`PoolConfig::spill_dir`). Bounds the memory
+/// that `-k` holds per waiting job.
+pub const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// What a batch will run: the template and the jobs, in input order.
 #[derive(Debug, Clone)]
@@ -104,8 +104,8 @@ pub fn plan(
 /// Sets the pool up for a batch of `jobs` jobs, GNU parallel's way: a
 /// failing job is retried (`--retries N` means N runs in all), `--timeout`
 /// fixed or relative to the median, dispatch paused for `--halt` to decide
-/// after the jobs it counts, a large output cap unless one was given, and
-/// no more workers than jobs.
+/// after the jobs it counts, [`OUTPUT_CAP`] unless a cap was given, and no
+/// more workers than jobs. (The spill folder is the caller's to make.)
 pub fn configure(
     config: &mut PoolConfig,
     retries: u32,

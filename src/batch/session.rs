@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::Job;
@@ -23,11 +24,44 @@ pub struct SessionOptions {
     pub halt: HaltPolicy,
 }
 
+/// A job's captured stream: text, or a file that holds it (long or binary
+/// output, see `PoolConfig::spill_dir`), removed once printed.
+enum Stream {
+    Text(String),
+    File(PathBuf),
+}
+
+impl Stream {
+    fn of(text: &str, file: &Option<String>) -> Stream {
+        match file {
+            Some(f) => Stream::File(PathBuf::from(f)),
+            None => Stream::Text(text.to_string()),
+        }
+    }
+
+    /// Copies the stream to `out`; returns the bytes written. A spilled file
+    /// is removed, written or not.
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+        match self {
+            Stream::Text(t) => out.write_all(t.as_bytes()).map(|()| t.len() as u64),
+            Stream::File(path) => {
+                let copied = std::fs::File::open(path).and_then(|mut f| io::copy(&mut f, out));
+                let _ = std::fs::remove_file(path);
+                copied
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Stream::Text(t) if t.is_empty())
+    }
+}
+
 /// A finished job, waiting for its turn to be printed (with `-k`).
 enum Finished {
     Ran {
-        stdout: String,
-        stderr: String,
+        stdout: Stream,
+        stderr: Stream,
         start: SystemTime,
         runtime: std::time::Duration,
         exitval: i32,
@@ -225,8 +259,8 @@ impl Session {
             .start
             .unwrap_or_else(|| SystemTime::now() - r.wall);
         let finished = Finished::Ran {
-            stdout: stdout.to_string(),
-            stderr: stderr.to_string(),
+            stdout: Stream::of(stdout, &r.output.stdout_file),
+            stderr: Stream::of(stderr, &r.output.stderr_file),
             start,
             runtime: r.wall,
             exitval,
@@ -307,20 +341,32 @@ impl Session {
         else {
             return;
         };
+        let mut receive = 0;
         if !self.stdout_broken && !stdout.is_empty() {
-            let written = self
-                .out
-                .write_all(stdout.as_bytes())
-                .and_then(|()| self.out.flush());
-            if let Err(e) = written {
-                self.stdout_broken = true;
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    let _ = writeln!(self.err, "pooltop: cannot write standard output: {e}");
+            let written = stdout
+                .write_to(&mut self.out)
+                .and_then(|n| self.out.flush().map(|()| n));
+            match written {
+                Ok(n) => receive = n,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.stdout_broken = true,
+                Err(e) => {
+                    // Not this job's file alone (it may be gone): stdout itself.
+                    let probe = self.out.flush();
+                    if probe.is_err() {
+                        self.stdout_broken = true;
+                    }
+                    let _ = writeln!(
+                        self.err,
+                        "pooltop: cannot write the output of job {}: {e}",
+                        self.jobs[i].seq
+                    );
                 }
             }
+        } else if let Stream::File(path) = &stdout {
+            let _ = std::fs::remove_file(path);
         }
         if !stderr.is_empty() {
-            let _ = self.err.write_all(stderr.as_bytes());
+            let _ = stderr.write_to(&mut self.err);
             let _ = self.err.flush();
         }
         if let Some(log) = &mut self.joblog {
@@ -328,7 +374,7 @@ impl Session {
                 seq: self.jobs[i].seq,
                 start,
                 runtime,
-                receive: stdout.len() as u64,
+                receive,
                 exitval,
                 signal,
                 command: &command,

@@ -56,6 +56,13 @@ pub struct PoolConfig {
     /// handed in advance (see `TaskSpec::is_instant`) still run. Empty by
     /// default.
     pub pause_dispatch_after: Vec<TaskState>,
+    /// A folder where exec tasks put output that is not UTF-8 text or is
+    /// longer than `output_cap`, whole, one file per stream (named in
+    /// `TaskOutput::stdout_file`); the consumer reads and removes the files,
+    /// and owns the folder. Without one, exec tasks keep the tail of their
+    /// output, as shell tasks do. Command templates set it: a job's output is
+    /// the product.
+    pub spill_dir: Option<PathBuf>,
     /// Where `thumbnail` writes its output.
     pub out_dir: PathBuf,
     /// The folder workers run in, against which relative task paths resolve
@@ -79,6 +86,7 @@ impl Default for PoolConfig {
             retry_failed: false,
             task_timeout_median: None,
             pause_dispatch_after: Vec::new(),
+            spill_dir: None,
             out_dir: PathBuf::from("thumbs"),
             work_dir: None,
             output_cap: 64 * 1024,

@@ -165,6 +165,7 @@ mod tests {
                 out_dir: "thumbs".into(),
                 output_cap: 65536,
                 slot: 2,
+                spill_dir: "/tmp/x".into(),
             },
             ToWorker::Assign {
                 task: 7,
@@ -233,6 +234,8 @@ mod tests {
                     stderr: "oops".into(),
                     exit_code: Some(3),
                     signal: None,
+                    stdout_file: Some("/tmp/spill".into()),
+                    stderr_file: None,
                 },
             },
             wall_ns: 5,

@@ -39,6 +39,9 @@ pub enum ToWorker {
         /// The worker's job slot: 1 up, unique among live workers (see
         /// `PoolEvent::WorkerSlot`); exec tasks may write it into their command.
         slot: u32,
+        /// Where exec tasks spill output that is long or not text (empty:
+        /// they keep its tail, as shell tasks do).
+        spill_dir: String,
     },
     /// Run this task. A worker runs its tasks one at a time, in the order received.
     Assign { task: u64, spec: TaskSpec },

@@ -12,7 +12,7 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::hint::black_box;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
@@ -57,6 +57,10 @@ pub struct ExecContext {
     pub output_cap: usize,
     /// The worker's job slot (1 up), written into [`ExecSpec`] commands.
     pub slot: u32,
+    /// Where exec tasks spill output: with a folder, they keep all of it,
+    /// exactly (see `PoolConfig::spill_dir`); without, the tail as shell
+    /// tasks do.
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Runs one task to its end and reports how it went.
@@ -83,7 +87,7 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
                 .map(|p| p.display().to_string()),
         ),
         TaskSpec::Shell(cmd) => shell(cmd, ctx.output_cap),
-        TaskSpec::Exec(spec) => exec(spec, ctx.slot, ctx.output_cap),
+        TaskSpec::Exec(spec) => exec(spec, ctx.slot, ctx.output_cap, ctx.spill_dir.as_deref()),
         TaskSpec::Hang => loop {
             // park() may return spuriously; parking again costs no CPU.
             thread::park();
@@ -259,7 +263,7 @@ fn shell(cmd: &str, cap: usize) -> TaskOutcome {
     let mut command = Command::new("sh");
     command.arg("-c").arg("--").arg(cmd);
     match spawn_captured(&mut command) {
-        Ok(child) => capture(child, "sh", cap),
+        Ok(child) => capture(child, "sh", cap, None),
         Err(e) => fail(format!("cannot start `sh`: {e}")),
     }
 }
@@ -272,7 +276,7 @@ fn shell(cmd: &str, cap: usize) -> TaskOutcome {
 /// a command template behaves the same with or without a shell: not found is
 /// exit status 127, not permitted 126, with the reason on stderr. A file that
 /// is not a binary and has no `#!` line is run by `sh`, as `execvp` does.
-fn exec(spec: &ExecSpec, slot: u32, cap: usize) -> TaskOutcome {
+fn exec(spec: &ExecSpec, slot: u32, cap: usize, spill: Option<&Path>) -> TaskOutcome {
     let argv = spec.argv_with_slot(slot);
     let Some((program, args)) = argv.split_first() else {
         return fail("the command is empty".into());
@@ -300,7 +304,7 @@ fn exec(spec: &ExecSpec, slot: u32, cap: usize) -> TaskOutcome {
         other => other,
     };
     match spawned {
-        Ok(child) => capture(child, program, cap),
+        Ok(child) => capture(child, program, cap, spill),
         Err(e) => {
             let (code, reason) = match e.kind() {
                 io::ErrorKind::NotFound if !program.contains('/') => (127, "command not found"),
@@ -351,7 +355,12 @@ fn spawn_captured(command: &mut Command) -> io::Result<std::process::Child> {
 /// leaves a background process holding its stdout or stderr open is finished
 /// only when that process closes them, as with `$(...)`. `name` is the
 /// program, for messages.
-fn capture(mut child: std::process::Child, name: &str, cap: usize) -> TaskOutcome {
+fn capture(
+    mut child: std::process::Child,
+    name: &str,
+    cap: usize,
+    spill: Option<&Path>,
+) -> TaskOutcome {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         unreachable!("both streams were set to piped");
     };
@@ -359,11 +368,13 @@ fn capture(mut child: std::process::Child, name: &str, cap: usize) -> TaskOutcom
     let drained = thread::scope(|s| {
         let err_reader = thread::Builder::new()
             .name("shell-stderr".into())
-            .spawn_scoped(s, move || drain(stderr, cap));
+            .spawn_scoped(s, move || drain_stream(stderr, cap, spill, "err"));
         match err_reader {
             Ok(err_reader) => {
-                let out = drain(stdout, cap);
-                let err = err_reader.join().unwrap_or_else(|_| (Tail::new(cap), None));
+                let out = drain_stream(stdout, cap, spill, "out");
+                let err = err_reader
+                    .join()
+                    .unwrap_or_else(|_| (Captured::default(), None));
                 Ok((out, err))
             }
             Err(e) => Err(e),
@@ -384,20 +395,21 @@ fn capture(mut child: std::process::Child, name: &str, cap: usize) -> TaskOutcom
         Err(e) => return fail(format!("cannot wait for `{name}`: {e}")),
     };
 
-    let stdout = out.into_text();
     let output = TaskOutput {
-        value: stdout.clone(),
-        stdout,
-        stderr: err.into_text(),
+        value: out.text.clone(),
+        stdout: out.text,
+        stderr: err.text,
         exit_code: status.code(),
         signal: status.signal(),
+        stdout_file: out.file,
+        stderr_file: err.file,
     };
     if let Some((stream, e)) = [("stdout", out_err), ("stderr", err_err)]
         .into_iter()
         .find_map(|(name, e)| e.map(|e| (name, e)))
     {
         return TaskOutcome::Err {
-            message: format!("cannot read the command's {stream}: {e}"),
+            message: format!("cannot capture the command's {stream}: {e}"),
             output,
         };
     }
@@ -433,6 +445,118 @@ fn last_line(text: &str) -> Option<String> {
 
 /// Reads `src` to its end, keeping the last `cap` bytes. A read error stops
 /// reading and is returned with what was kept so far.
+/// A captured stream: its text, or the file that holds all of it.
+#[derive(Debug, Default)]
+struct Captured {
+    text: String,
+    file: Option<String>,
+}
+
+/// Reads a stream to its end: its tail (see [`drain`]), or with a spill
+/// folder all of it, exactly (see [`drain_exact`]).
+fn drain_stream(
+    src: impl Read,
+    cap: usize,
+    spill: Option<&Path>,
+    tag: &str,
+) -> (Captured, Option<io::Error>) {
+    match spill {
+        None => {
+            let (tail, e) = drain(src, cap);
+            let text = tail.into_text();
+            (Captured { text, file: None }, e)
+        }
+        Some(dir) => drain_exact(src, cap, dir, tag),
+    }
+}
+
+/// Reads `src` to its end and keeps every byte: as text when it is UTF-8 of
+/// at most `cap` bytes, else in a new file in `dir` (binary output stays
+/// exact; long output costs no memory). A file that cannot be written is an
+/// error, but the stream is still read to its end, so the job never blocks
+/// on a full pipe.
+fn drain_exact(
+    mut src: impl Read,
+    cap: usize,
+    dir: &Path,
+    tag: &str,
+) -> (Captured, Option<io::Error>) {
+    let mut mem: Vec<u8> = Vec::new();
+    let mut file: Option<(File, PathBuf)> = None;
+    let mut error: Option<io::Error> = None;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                error.get_or_insert(e);
+                break;
+            }
+        };
+        if error.is_some() {
+            continue; // Only drain.
+        }
+        let chunk = &buf[..n];
+        if let Some((f, _)) = &mut file {
+            if let Err(e) = f.write_all(chunk) {
+                error = Some(e);
+            }
+        } else if mem.len() + n <= cap {
+            mem.extend_from_slice(chunk);
+        } else {
+            match spill_file(dir, tag).and_then(|(mut f, path)| {
+                f.write_all(&mem)?;
+                f.write_all(chunk)?;
+                Ok((f, path))
+            }) {
+                Ok(spilled) => {
+                    mem = Vec::new();
+                    file = Some(spilled);
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+    }
+    if file.is_none() && error.is_none() {
+        match String::from_utf8(mem) {
+            Ok(text) => return (Captured { text, file: None }, None),
+            // Not text: to a file, byte for byte.
+            Err(e) => match spill_file(dir, tag).and_then(|(mut f, path)| {
+                f.write_all(e.as_bytes())?;
+                Ok((f, path))
+            }) {
+                Ok(spilled) => file = Some(spilled),
+                Err(e) => error = Some(e),
+            },
+        }
+    }
+    let file = file.map(|(_, path)| path.to_string_lossy().into_owned());
+    (
+        Captured {
+            text: String::new(),
+            file,
+        },
+        error,
+    )
+}
+
+/// A new file for a spilled stream, only for this user.
+fn spill_file(dir: &Path, tag: &str) -> io::Result<(File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("{}-{n}.{tag}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    Ok((f, path))
+}
+
 fn drain(mut src: impl Read, cap: usize) -> (Tail, Option<io::Error>) {
     let mut tail = Tail::new(cap);
     let mut buf = vec![0u8; CHUNK];
@@ -585,6 +709,7 @@ mod tests {
             out_dir: out_dir.to_path_buf(),
             output_cap,
             slot: 1,
+            spill_dir: None,
         }
     }
 
@@ -611,7 +736,9 @@ mod tests {
     fn run_within(spec: TaskSpec, ctx: ExecContext, limit: Duration) -> TaskOutcome {
         let (tx, rx) = mpsc::channel();
         let desc = format!("{spec:?}");
-        thread::spawn(move || tx.send(run(&spec, &ctx)));
+        thread::spawn(move || {
+            let _ = tx.send(run(&spec, &ctx));
+        });
         rx.recv_timeout(limit)
             .unwrap_or_else(|_| panic!("{desc} did not finish within {limit:?}"))
     }
@@ -918,6 +1045,59 @@ mod tests {
         let (msg, out) = expect_err(exec_task(&["sh", "-c", "kill -TERM $$"], 1));
         assert_eq!(msg, "killed by signal 15 (SIGTERM)");
         assert_eq!((out.exit_code, out.signal), (None, Some(15)));
+    }
+
+    #[test]
+    fn exec_with_a_spill_folder_keeps_all_output_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let run_spilling = |script: &str, cap: usize| {
+            let mut ctx = ctx(Path::new("."), cap);
+            ctx.spill_dir = Some(dir.path().to_path_buf());
+            let spec = ExecSpec::new(vec!["sh".into(), "-c".into(), script.into()]);
+            run_within(TaskSpec::Exec(spec), ctx, Duration::from_secs(120))
+        };
+        // Short text stays inline.
+        let out = expect_ok(run_spilling("printf 'héllo'; printf e >&2", 16));
+        assert_eq!(
+            (out.stdout.as_str(), out.stdout_file.as_deref()),
+            ("héllo", None)
+        );
+        assert_eq!(out.stderr, "e");
+        // Binary output goes to a file, byte for byte.
+        let out = expect_ok(run_spilling("printf 'a\\377\\000b'", 1024));
+        let file = out.stdout_file.expect("spilled");
+        assert_eq!(fs::read(&file).unwrap(), b"a\xff\0b");
+        assert_eq!(out.stdout, "");
+        // Longer than the cap, on both streams at once: whole files.
+        let out = expect_ok(run_spilling(
+            "head -c 300000 /dev/zero | tr '\\0' x; head -c 200000 /dev/zero >&2",
+            1000,
+        ));
+        let stdout = fs::read(out.stdout_file.unwrap()).unwrap();
+        assert_eq!(stdout.len(), 300_000);
+        assert!(stdout.iter().all(|&b| b == b'x'));
+        assert_eq!(fs::read(out.stderr_file.unwrap()).unwrap().len(), 200_000);
+        // The files are private.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A folder that cannot be written: an error, and no job left blocked.
+        let mut ctx = ctx(Path::new("."), 10);
+        ctx.spill_dir = Some(dir.path().join("missing"));
+        let spec = ExecSpec::new(vec![
+            "sh".into(),
+            "-c".into(),
+            "head -c 1000000 /dev/zero".into(),
+        ]);
+        let (msg, _) = expect_err(run_within(
+            TaskSpec::Exec(spec),
+            ctx,
+            Duration::from_secs(120),
+        ));
+        assert!(
+            msg.starts_with("cannot capture the command's stdout"),
+            "{msg}"
+        );
     }
 
     #[test]

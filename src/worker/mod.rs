@@ -82,10 +82,12 @@ pub fn run() -> Result<(), Error> {
             out_dir,
             output_cap,
             slot,
+            spill_dir,
         }) => exec::ExecContext {
             out_dir: PathBuf::from(out_dir),
             output_cap: usize::try_from(output_cap).unwrap_or(usize::MAX),
             slot,
+            spill_dir: (!spill_dir.is_empty()).then(|| PathBuf::from(spill_dir)),
         },
         Ok(other) => return Err(Error::Worker(format!("expected Welcome, got {other:?}"))),
         Err(e) if e.is_disconnect() => return Ok(()),

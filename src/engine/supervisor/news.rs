@@ -121,6 +121,12 @@ impl Supervisor {
             out_dir: self.config.out_dir.to_string_lossy().into_owned(),
             output_cap: self.config.output_cap as u64,
             slot: slot.job_slot,
+            spill_dir: self
+                .config
+                .spill_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         };
         slot.queue_frame(&welcome);
         let pid = slot.pid;
