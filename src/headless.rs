@@ -290,7 +290,7 @@ pub fn run(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
         );
     }
-    let stop_signals = watch_signals(pool.clone());
+    let stop_signals = watch_signals(pool.clone(), false);
     let mut tally = Tally::new(workers);
     let started = Instant::now();
     let show_progress = io::stderr().is_terminal();
@@ -372,7 +372,9 @@ pub fn run_batch(
     progress: bool,
 ) -> Result<i32, Error> {
     let workers = pool.config().workers;
-    let stop_signals = watch_signals(pool.clone());
+    // Ctrl-C stops a batch at once, as it does parallel (whose jobs share its
+    // terminal); SIGTERM and SIGHUP let the running jobs finish.
+    let stop_signals = watch_signals(pool.clone(), true);
     let mut tally = Tally::new(workers);
     let started = Instant::now();
     let live_line = progress && io::stderr().is_terminal();
@@ -479,7 +481,8 @@ impl SignalWatch {
     }
 }
 
-fn watch_signals(pool: engine::PoolHandle) -> SignalWatch {
+/// With `int_kills`, a first SIGINT kills the workers at once too.
+fn watch_signals(pool: engine::PoolHandle, int_kills: bool) -> SignalWatch {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let caught = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
     let watch = SignalWatch {
@@ -494,7 +497,11 @@ fn watch_signals(pool: engine::PoolHandle) -> SignalWatch {
             for (n, sig) in signals.forever().enumerate() {
                 if n == 0 {
                     caught.store(sig, std::sync::atomic::Ordering::Relaxed);
-                    pool.send(Command::Shutdown);
+                    if int_kills && sig == SIGINT {
+                        pool.send(Command::KillAll);
+                    } else {
+                        pool.send(Command::Shutdown);
+                    }
                 } else {
                     pool.send(Command::KillAll);
                 }

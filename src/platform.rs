@@ -165,3 +165,26 @@ pub fn process_state(pid: u32) -> Option<char> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().next()?.chars().next()
 }
+
+/// Waits until one of two file descriptors can be read without blocking
+/// (data, its end, or an error); a negative descriptor is not watched.
+/// Returns which are ready. An interrupted wait is tried again.
+pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
+    let mut polls = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: poll reads and writes only the two pollfd structs we own,
+        // and the length passed is theirs.
+        let n = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, -1) };
+        if n >= 0 {
+            return Ok(polls.map(|p| p.fd >= 0 && p.revents != 0));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}

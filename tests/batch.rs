@@ -585,3 +585,43 @@ fn long_and_binary_output_passes_through_exactly() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn signals_stop_a_batch_and_leave_no_job_behind() {
+    for (sig, code) in [("TERM", 143), ("INT", 130)] {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("pooltop-batch-signal-{}-{sig}", std::process::id());
+        let child = Command::new(BIN)
+            .args(["run", "-j2", "--join-timeout", "0.5", "--"])
+            .args(["sleep 30 # {}", ":::", "a", "b", "c"])
+            .env("PT_TEST_MARKER", &marker)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // pooltop, 2 workers, 2 shells, 2 sleeps.
+        helpers::wait_for("the jobs", std::time::Duration::from_secs(20), || {
+            helpers::pids_with_marker(&marker).len() >= 7
+        });
+        let killed = Command::new("kill")
+            .args([format!("-{sig}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "SIG{sig}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains(&format!("stopped by SIG{sig}")));
+        helpers::wait_for(
+            "every job to be gone",
+            std::time::Duration::from_secs(2),
+            || helpers::pids_with_marker(&marker).is_empty(),
+        );
+    }
+}

@@ -338,19 +338,29 @@ fn spawn_captured(command: &mut Command) -> io::Result<std::process::Child> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.as_bytes().starts_with(HIDDEN_ENV_PREFIX.as_bytes()) {
-            command.env_remove(name);
-        }
+    for name in hidden_env() {
+        command.env_remove(name);
     }
     command.spawn()
+}
+
+/// The names of pooltop's own environment variables, found once: a worker's
+/// environment does not change, and a task may start thousands of processes.
+fn hidden_env() -> &'static [std::ffi::OsString] {
+    static HIDDEN: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    HIDDEN.get_or_init(|| {
+        std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(|name| name.as_bytes().starts_with(HIDDEN_ENV_PREFIX.as_bytes()))
+            .collect()
+    })
 }
 
 /// Waits for a child started by [`spawn_captured`] and captures the tails of
 /// its stdout and stderr.
 ///
-/// Both pipes are drained concurrently to the end (so the command never
-/// blocks on a full pipe), keeping at most `cap` bytes of each; see
+/// Both pipes are drained together to the end, on this thread (so the
+/// command never blocks on a full pipe), keeping at most `cap` bytes of each; see
 /// [`ExecContext::output_cap`] for the truncation marker. A command that
 /// leaves a background process holding its stdout or stderr open is finished
 /// only when that process closes them, as with `$(...)`. `name` is the
@@ -361,35 +371,19 @@ fn capture(
     cap: usize,
     spill: Option<&Path>,
 ) -> TaskOutcome {
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
         unreachable!("both streams were set to piped");
     };
 
-    let drained = thread::scope(|s| {
-        let err_reader = thread::Builder::new()
-            .name("shell-stderr".into())
-            .spawn_scoped(s, move || drain_stream(stderr, cap, spill, "err"));
-        match err_reader {
-            Ok(err_reader) => {
-                let out = drain_stream(stdout, cap, spill, "out");
-                let err = err_reader
-                    .join()
-                    .unwrap_or_else(|_| (Captured::default(), None));
-                Ok((out, err))
-            }
-            Err(e) => Err(e),
-        }
-    });
-    let ((out, out_err), (err, err_err)) = match drained {
-        Ok(streams) => streams,
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return fail(format!(
-                "cannot start a thread to read the command's output: {e}"
-            ));
-        }
-    };
+    let mut sinks = [Sink::new(cap, spill, "out"), Sink::new(cap, spill, "err")];
+    let read_errors = pump(&mut stdout, &mut stderr, &mut sinks);
+    // Closed before waiting, as before: a command whose background child
+    // keeps writing gets SIGPIPE rather than a full pipe.
+    drop((stdout, stderr));
+    let [out_sink, err_sink] = sinks;
+    let [out_read, err_read] = read_errors;
+    let (out, out_err) = out_sink.finish(out_read);
+    let (err, err_err) = err_sink.finish(err_read);
     let status = match child.wait() {
         Ok(status) => status,
         Err(e) => return fail(format!("cannot wait for `{name}`: {e}")),
@@ -443,8 +437,57 @@ fn last_line(text: &str) -> Option<String> {
     Some(shown)
 }
 
-/// Reads `src` to its end, keeping the last `cap` bytes. A read error stops
-/// reading and is returned with what was kept so far.
+/// Reads both pipes to their ends, whichever has data, into their sinks.
+/// Returns the read error of each, if one stopped it.
+fn pump(
+    stdout: &mut std::process::ChildStdout,
+    stderr: &mut std::process::ChildStderr,
+    sinks: &mut [Sink; 2],
+) -> [Option<io::Error>; 2] {
+    use std::os::fd::AsRawFd;
+    let fds = [stdout.as_raw_fd(), stderr.as_raw_fd()];
+    let mut open = [true, true];
+    let mut errors: [Option<io::Error>; 2] = [None, None];
+    let mut buf = vec![0u8; CHUNK];
+    while open[0] || open[1] {
+        let watched = [
+            if open[0] { fds[0] } else { -1 },
+            if open[1] { fds[1] } else { -1 },
+        ];
+        let ready = match crate::platform::wait_readable(watched) {
+            Ok(ready) => ready,
+            Err(e) => {
+                // Nothing more can be read: say why, on the first open stream.
+                let i = usize::from(!open[0]);
+                errors[i] = Some(e);
+                break;
+            }
+        };
+        for i in 0..2 {
+            if !open[i] || !ready[i] {
+                continue;
+            }
+            // A pipe polled readable gives data, its end or an error at
+            // once: this read does not block.
+            let read = if i == 0 {
+                stdout.read(&mut buf)
+            } else {
+                stderr.read(&mut buf)
+            };
+            match read {
+                Ok(0) => open[i] = false,
+                Ok(n) => sinks[i].push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    errors[i] = Some(e);
+                    open[i] = false;
+                }
+            }
+        }
+    }
+    errors
+}
+
 /// A captured stream: its text, or the file that holds all of it.
 #[derive(Debug, Default)]
 struct Captured {
@@ -452,94 +495,115 @@ struct Captured {
     file: Option<String>,
 }
 
-/// Reads a stream to its end: its tail (see [`drain`]), or with a spill
-/// folder all of it, exactly (see [`drain_exact`]).
-fn drain_stream(
-    src: impl Read,
-    cap: usize,
-    spill: Option<&Path>,
-    tag: &str,
-) -> (Captured, Option<io::Error>) {
-    match spill {
-        None => {
-            let (tail, e) = drain(src, cap);
-            let text = tail.into_text();
-            (Captured { text, file: None }, e)
+/// Where a captured stream goes: its tail in a ring ([`Tail`]), or, with a
+/// spill folder, all of it, exactly ([`Exact`]).
+enum Sink<'a> {
+    Tail(Tail),
+    Exact(Exact<'a>),
+}
+
+impl<'a> Sink<'a> {
+    fn new(cap: usize, spill: Option<&'a Path>, tag: &'static str) -> Sink<'a> {
+        match spill {
+            None => Sink::Tail(Tail::new(cap)),
+            Some(dir) => Sink::Exact(Exact {
+                dir,
+                tag,
+                cap,
+                mem: Vec::new(),
+                file: None,
+                error: None,
+            }),
         }
-        Some(dir) => drain_exact(src, cap, dir, tag),
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        match self {
+            Sink::Tail(t) => t.push(chunk),
+            Sink::Exact(e) => e.push(chunk),
+        }
+    }
+
+    /// The captured stream, and the first error: `read_error` (from the
+    /// pipe), or one of writing the spill file.
+    fn finish(self, read_error: Option<io::Error>) -> (Captured, Option<io::Error>) {
+        match self {
+            Sink::Tail(t) => (
+                Captured {
+                    text: t.into_text(),
+                    file: None,
+                },
+                read_error,
+            ),
+            Sink::Exact(e) => e.finish(read_error),
+        }
     }
 }
 
-/// Reads `src` to its end and keeps every byte: as text when it is UTF-8 of
-/// at most `cap` bytes, else in a new file in `dir` (binary output stays
-/// exact; long output costs no memory). A file that cannot be written is an
-/// error, but the stream is still read to its end, so the job never blocks
-/// on a full pipe.
-fn drain_exact(
-    mut src: impl Read,
+/// Keeps every byte of a stream: as text when it is UTF-8 of at most `cap`
+/// bytes, else in a new file in `dir` (binary output stays exact; long
+/// output costs no memory). A file that cannot be written is an error, but
+/// the stream is still read to its end, so the job never blocks on a full
+/// pipe.
+struct Exact<'a> {
+    dir: &'a Path,
+    tag: &'static str,
     cap: usize,
-    dir: &Path,
-    tag: &str,
-) -> (Captured, Option<io::Error>) {
-    let mut mem: Vec<u8> = Vec::new();
-    let mut file: Option<(File, PathBuf)> = None;
-    let mut error: Option<io::Error> = None;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                error.get_or_insert(e);
-                break;
-            }
-        };
-        if error.is_some() {
-            continue; // Only drain.
+    mem: Vec<u8>,
+    file: Option<(File, PathBuf)>,
+    error: Option<io::Error>,
+}
+
+impl Exact<'_> {
+    fn push(&mut self, chunk: &[u8]) {
+        if self.error.is_some() {
+            return; // Only drain.
         }
-        let chunk = &buf[..n];
-        if let Some((f, _)) = &mut file {
+        if let Some((f, _)) = &mut self.file {
             if let Err(e) = f.write_all(chunk) {
-                error = Some(e);
+                self.error = Some(e);
             }
-        } else if mem.len() + n <= cap {
-            mem.extend_from_slice(chunk);
+        } else if self.mem.len() + chunk.len() <= self.cap {
+            self.mem.extend_from_slice(chunk);
         } else {
-            match spill_file(dir, tag).and_then(|(mut f, path)| {
+            let mem = std::mem::take(&mut self.mem);
+            match spill_file(self.dir, self.tag).and_then(|(mut f, path)| {
                 f.write_all(&mem)?;
                 f.write_all(chunk)?;
                 Ok((f, path))
             }) {
-                Ok(spilled) => {
-                    mem = Vec::new();
-                    file = Some(spilled);
-                }
-                Err(e) => error = Some(e),
+                Ok(spilled) => self.file = Some(spilled),
+                Err(e) => self.error = Some(e),
             }
         }
     }
-    if file.is_none() && error.is_none() {
-        match String::from_utf8(mem) {
-            Ok(text) => return (Captured { text, file: None }, None),
-            // Not text: to a file, byte for byte.
-            Err(e) => match spill_file(dir, tag).and_then(|(mut f, path)| {
-                f.write_all(e.as_bytes())?;
-                Ok((f, path))
-            }) {
-                Ok(spilled) => file = Some(spilled),
-                Err(e) => error = Some(e),
-            },
+
+    fn finish(mut self, read_error: Option<io::Error>) -> (Captured, Option<io::Error>) {
+        let mut error = read_error.or(self.error.take());
+        if self.file.is_none() && error.is_none() {
+            match String::from_utf8(std::mem::take(&mut self.mem)) {
+                Ok(text) => return (Captured { text, file: None }, None),
+                // Not text: to a file, byte for byte.
+                Err(e) => match spill_file(self.dir, self.tag).and_then(|(mut f, path)| {
+                    f.write_all(e.as_bytes())?;
+                    Ok((f, path))
+                }) {
+                    Ok(spilled) => self.file = Some(spilled),
+                    Err(e) => error = Some(e),
+                },
+            }
         }
+        let file = self
+            .file
+            .map(|(_, path)| path.to_string_lossy().into_owned());
+        (
+            Captured {
+                text: String::new(),
+                file,
+            },
+            error,
+        )
     }
-    let file = file.map(|(_, path)| path.to_string_lossy().into_owned());
-    (
-        Captured {
-            text: String::new(),
-            file,
-        },
-        error,
-    )
 }
 
 /// A new file for a spilled stream, only for this user.
@@ -555,19 +619,6 @@ fn spill_file(dir: &Path, tag: &str) -> io::Result<(File, PathBuf)> {
         .mode(0o600)
         .open(&path)?;
     Ok((f, path))
-}
-
-fn drain(mut src: impl Read, cap: usize) -> (Tail, Option<io::Error>) {
-    let mut tail = Tail::new(cap);
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match src.read(&mut buf) {
-            Ok(0) => return (tail, None),
-            Ok(n) => tail.push(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (tail, Some(e)),
-        }
-    }
 }
 
 /// How the truncation marker starts.
