@@ -219,6 +219,11 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
     let shell = std::env::var("PARALLEL_SHELL").unwrap_or_else(|_| DEFAULT_SHELL.to_string());
     let read = |name: &str| -> io::Result<Vec<u8>> {
         if name == "-" {
+            if io::stdin().is_terminal() {
+                pooltop::say!(
+                    "pooltop: reading inputs from the terminal, one per line; end with Ctrl-D"
+                );
+            }
             let mut bytes = Vec::new();
             io::stdin().read_to_end(&mut bytes)?;
             Ok(bytes)
@@ -290,16 +295,21 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         Box::new(io::stderr()),
     );
     let json = json_sink(&args.pool)?;
-    let name = match &args.pool.name {
-        Some(n) => {
-            pooltop::control::validate_name(n).map_err(Failure::usage)?;
-            n.clone()
+    // A named batch opens a control socket, as any pool does, so that
+    // `pooltop attach NAME` shows it on the dashboard. An unnamed one, like
+    // parallel or xargs, does not: relaying every event to the control view
+    // through its own thread costs about 5% of a batch of 1 ms jobs.
+    let code = match &args.pool.name {
+        Some(name) => {
+            pooltop::control::validate_name(name).map_err(Failure::usage)?;
+            let (pool, events, _control) = pooltop::control::start_pool(config, name)?;
+            headless::run_batch(pool, events, session, json, b.eta)?
         }
-        None => pooltop::control::default_name(),
+        None => {
+            let (pool, events) = pooltop::engine::start(config)?;
+            headless::run_batch(pool, events, session, json, b.eta)?
+        }
     };
-    // A control socket as for any pool: `pooltop attach` shows the batch.
-    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
-    let code = headless::run_batch(pool, events, session, json, b.eta)?;
     drop(spill);
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
     Ok(code as u8)

@@ -92,6 +92,12 @@ impl PoolBuilder {
         self.config.pause_dispatch_after = states.to_vec();
         self
     }
+    /// Hand busy workers their next task in advance while tasks are quick
+    /// (see [`PoolConfig::prefetch_quick`]).
+    pub fn prefetch_quick(mut self, yes: bool) -> Self {
+        self.config.prefetch_quick = yes;
+        self
+    }
     /// Folder for thumbnails (default `thumbs`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.out_dir = dir.into();

@@ -161,3 +161,23 @@ fn dispatch_waits_after_a_failure_when_asked() {
     });
     assert_eq!(done, "4\n");
 }
+
+#[test]
+fn quick_tasks_are_handed_out_in_advance_but_never_the_last_ones() {
+    let mut pool = pool(2).prefetch_quick(true).build().unwrap();
+    let mut lines: Vec<String> = (0..40).map(|i| format!("shell echo {i}")).collect();
+    lines.push("sleep 1.5".into());
+    lines.push("shell echo last".into());
+    let tasks: Vec<Task> = lines.iter().map(|l| task(l)).collect();
+    let mut order = Vec::new();
+    for r in pool.completed(tasks) {
+        assert_eq!(r.state, TaskState::Done, "{r:?}");
+        assert_eq!(r.attempts, 1);
+        order.push(r.line.to_string());
+    }
+    assert_eq!(order.len(), 42, "every task exactly once");
+    let pos = |l: &str| order.iter().position(|o| o == l).unwrap();
+    // The last quick task was not handed to the worker busy with the long
+    // one: the other worker, free first, ran it.
+    assert!(pos("shell echo last") < pos("sleep 1.5"), "{order:?}");
+}

@@ -104,7 +104,7 @@ pub fn plan(
 /// Sets the pool up for a batch of `jobs` jobs, GNU parallel's way: a
 /// failing job is retried (`--retries N` means N runs in all), `--timeout`
 /// fixed or relative to the median, dispatch paused for `--halt` to decide
-/// after the jobs it counts, [`OUTPUT_CAP`] unless a cap was given, and no
+/// after the jobs it counts, quick jobs handed out in advance, [`OUTPUT_CAP`] unless a cap was given, and no
 /// more workers than jobs. (The spill folder is the caller's to make.)
 pub fn configure(
     config: &mut PoolConfig,
@@ -115,6 +115,7 @@ pub fn configure(
     jobs: usize,
 ) {
     config.pause_dispatch_after = halt.pause_after();
+    config.prefetch_quick = true;
     config.retries = retries.saturating_sub(1);
     config.retry_failed = true;
     match timeout {

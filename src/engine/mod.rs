@@ -56,6 +56,13 @@ pub struct PoolConfig {
     /// handed in advance (see `TaskSpec::is_instant`) still run. Empty by
     /// default.
     pub pause_dispatch_after: Vec<TaskState>,
+    /// While tasks are quick (a median under 10 ms), hand each busy worker
+    /// its next task in advance, so it starts it without waiting for the
+    /// manager. A task handed in advance runs after the one before it on that
+    /// worker, even if another worker frees up first; so this is only done
+    /// while at least one task per worker is waiting, and never with
+    /// `pause_dispatch_after`. Off by default; command templates turn it on.
+    pub prefetch_quick: bool,
     /// A folder where exec tasks put output that is not UTF-8 text or is
     /// longer than `output_cap`, whole, one file per stream (named in
     /// `TaskOutput::stdout_file`); the consumer reads and removes the files,
@@ -87,6 +94,7 @@ impl Default for PoolConfig {
             task_timeout_median: None,
             pause_dispatch_after: Vec::new(),
             spill_dir: None,
+            prefetch_quick: false,
             out_dir: PathBuf::from("thumbs"),
             work_dir: None,
             output_cap: 64 * 1024,

@@ -7,6 +7,11 @@ use mio::Interest;
 use mio::unix::SourceFd;
 
 use super::slot::{HeldFate, StopKind};
+use crate::engine::median::MIN_SAMPLES;
+
+/// Tasks are handed out in advance only while their median run time is
+/// under this (see `Supervisor::prefetch_quick`).
+pub const PREFETCH_BELOW: std::time::Duration = std::time::Duration::from_millis(10);
 use super::{START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::events::*;
 use crate::engine::proc;
@@ -163,6 +168,45 @@ impl Supervisor {
             if !gave {
                 return;
             }
+        }
+    }
+
+    /// While tasks are quick (`PoolConfig::prefetch_quick`), hands each busy
+    /// worker its next task in advance, so that it starts it the moment the
+    /// one it runs ends, without a round trip to the supervisor — a share of
+    /// every task when a task takes a millisecond. Only while the median run
+    /// time is under [`PREFETCH_BELOW`] (for longer tasks the round trip does
+    /// not matter, and a task handed in advance might wait behind a long one
+    /// while another worker idles), only while at least one task per worker
+    /// is left waiting (the last ones go to whichever worker is free first),
+    /// and never with `pause_dispatch_after` (a task handed in advance would
+    /// start before the consumer's decision).
+    pub(super) fn prefetch_quick(&mut self) {
+        if !self.config.prefetch_quick
+            || !self.config.pause_dispatch_after.is_empty()
+            || self.dispatch_paused
+            || self.shutting_down
+        {
+            return;
+        }
+        let quick = self.run_times.len() >= MIN_SAMPLES
+            && self.run_times.median().is_some_and(|m| m < PREFETCH_BELOW);
+        if !quick {
+            return;
+        }
+        let busy: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, s)| {
+                s.is_ready() && s.counts_as_alive() && s.paused_at.is_none() && s.held.len() == 1
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for w in busy {
+            if self.queue.waiting() < self.workers.len() {
+                return;
+            }
+            self.assign_next(w);
         }
     }
 

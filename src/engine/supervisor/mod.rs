@@ -170,6 +170,7 @@ impl Supervisor {
             }
             self.on_timers(Instant::now());
             self.dispatch();
+            self.prefetch_quick();
             self.flush_outboxes();
             self.report_drained();
             if self.shutting_down && self.workers.is_empty() {

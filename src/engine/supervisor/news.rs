@@ -197,7 +197,9 @@ impl Supervisor {
             TaskOutcome::Ok(out) => (TaskState::Done, out, None),
             TaskOutcome::Err { message, output } => (TaskState::Failed, output, Some(message)),
         };
-        if state == TaskState::Done && self.config.task_timeout_median.is_some() {
+        if state == TaskState::Done
+            && (self.config.task_timeout_median.is_some() || self.config.prefetch_quick)
+        {
             self.run_times.push(wall);
         }
         if state == TaskState::Failed && self.retries_failed(task) {
