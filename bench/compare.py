@@ -177,6 +177,10 @@ def true_pooltop():
     return N_TRUE / pooltop_run(["shell true"] * N_TRUE, 2)[0]
 
 
+def true_pooltop_template():
+    return N_TRUE / timed([BIN, "run", "-j2", "--", "true"], "\n".join(map(str, range(N_TRUE))))
+
+
 def true_xargs():
     return N_TRUE / timed(["xargs", "-P2", "-n1", "true"], "\n".join(map(str, range(N_TRUE))))
 
@@ -269,6 +273,7 @@ def main():
         ]),
         ("2,000 × `true`, 2 at a time", "commands/s", "xargs", [
             ("pooltop", "pooltop run -j2 (task file of `shell true`)", true_pooltop),
+            ("pooltop_template", "pooltop run -j2 -- true (command template)", true_pooltop_template),
             ("xargs", "xargs -P2 -n1 true", true_xargs),
         ] + ([("parallel", "parallel -j2 true", true_parallel)] if have_parallel else [])),
         ("Idle worker memory (VmRSS)", "KiB", "py_worker", [
