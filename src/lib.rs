@@ -26,6 +26,7 @@ pub use engine::{
 };
 pub use error::Error;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod demo;
 pub mod headless;

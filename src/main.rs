@@ -5,12 +5,14 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs, SubmitArgs};
+use pooltop::cli::{Cli, Cmd, ConfigArgs, PoolArgs, RunArgs, SubmitArgs};
+use pooltop::config::{self, ConfigError, FileChoice, Settings};
 use pooltop::headless::{self, JsonSink};
 use pooltop::remote::{self, Verb};
-use pooltop::{PoolConfig, Task, demo, task};
+use pooltop::ui::keymap::{self, Keymap};
+use pooltop::{Task, demo, task};
 
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;
@@ -39,6 +41,13 @@ fn main() -> ExitCode {
             remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
         Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Config(args)) => config_cmd(args),
+        Some(Cmd::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pooltop", &mut out);
+            write_stdout(&out)
+        }
+        Some(Cmd::Man { dir }) => man(dir.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
@@ -90,19 +99,33 @@ impl ParseDefault for PoolArgs {
     }
 }
 
-fn pool_config(args: &PoolArgs) -> PoolConfig {
-    let mut config = PoolConfig::default();
-    if let Some(n) = args.workers {
-        config.workers = n;
+/// What a pool runs with: the settings in effect (defaults < config file <
+/// environment < flags) and the dashboard's keys. Any config error stops
+/// pooltop before anything runs.
+struct Loaded {
+    settings: Settings,
+    keys: Keymap,
+}
+
+fn load_settings(args: &PoolArgs) -> Result<Loaded, Failure> {
+    let env = &config::process_env;
+    let file = config::locate(args.config.as_deref(), env);
+    let flags = config::flags_layer(args);
+    let settings = config::load(&file, env, flags, &check_keys).map_err(config_failure)?;
+    let keys = Keymap::from_binds(&settings.keys).map_err(config_failure)?;
+    Ok(Loaded { settings, keys })
+}
+
+/// The config file's `[keys]`, checked by the dashboard's keymap.
+fn check_keys(binds: &[config::KeyBind]) -> Vec<ConfigError> {
+    Keymap::from_binds(binds).err().unwrap_or_default()
+}
+
+fn config_failure(errors: Vec<ConfigError>) -> Failure {
+    Failure {
+        lines: errors.iter().map(ToString::to_string).collect(),
+        code: EXIT_USAGE,
     }
-    config.task_timeout = args.task_timeout;
-    config.join_timeout = args.join_timeout;
-    config.retries = args.retries;
-    if let Some(out) = &args.out {
-        config.out_dir = out.clone();
-    }
-    config.output_cap = args.output_cap;
-    config
 }
 
 fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
@@ -122,6 +145,7 @@ fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
 }
 
 fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
+    let loaded = load_settings(&args.pool)?;
     let (name, text) = read_taskfile(args.taskfile.as_deref())?;
     let lines = task::parse_lines(&text).map_err(|errors| {
         let mut lines: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
@@ -141,29 +165,40 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks, &name, None)
+    run_pool(&args.pool, loaded, tasks, &name, None)
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
-    let demo = demo::Demo::prepare(args.out.as_deref())
+    let mut loaded = load_settings(&args)?;
+    // The demo's thumbnails go to a temporary folder unless an output folder
+    // was asked for (by a flag, the environment or the config file).
+    let out = &loaded.settings;
+    let out = (*out.origin(config::Key::Out) != config::Origin::Default).then(|| out.out.clone());
+    let demo = demo::Demo::prepare(out.as_deref())
         .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
-    let mut args = args;
-    args.out = Some(demo.out_dir().to_path_buf());
+    loaded.settings.out = demo.out_dir().to_path_buf();
     pooltop::say!(
         "pooltop: demo: {} tasks; thumbnails go to {}",
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec(), "demo", Some(demo.work_dir()))
+    run_pool(
+        &args,
+        loaded,
+        demo.tasks().to_vec(),
+        "demo",
+        Some(demo.work_dir()),
+    )
 }
 
 fn run_pool(
     args: &PoolArgs,
+    loaded: Loaded,
     tasks: Vec<Task>,
     title: &str,
     work_dir: Option<&Path>,
 ) -> Result<u8, Failure> {
-    let mut config = pool_config(args);
+    let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
     let name = match &args.name {
         Some(n) => {
@@ -180,10 +215,16 @@ fn run_pool(
     // The control server lives until the face returns.
     let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
     if dashboard {
+        let theme = pooltop::ui::theme::Theme::from_choice(
+            loaded.settings.theme,
+            pooltop::ui::theme::no_color(),
+        );
         let opts = pooltop::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
-            ..Default::default()
+            sample_every: loaded.settings.refresh,
+            theme,
+            keys: loaded.keys,
         };
         let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
         pooltop::say!("{}", outcome.summary_text());
@@ -202,6 +243,80 @@ fn run_pool(
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
+}
+
+/// `pooltop config`: the settings in effect (`--default`: the default file;
+/// `--check`: check one file).
+fn config_cmd(args: ConfigArgs) -> Result<u8, Failure> {
+    let env = &config::process_env;
+    if args.default {
+        let text = config::default_file(&keymap::config_docs(), keymap::CONFIG_HELP);
+        return write_stdout(text.as_bytes());
+    }
+    let file = match &args.check {
+        Some(Some(path)) => FileChoice::Flag(path.clone()),
+        _ => config::locate(args.config.as_deref(), env),
+    };
+    if args.check.is_some() {
+        match config::read_file(&file, &check_keys).map_err(config_failure)? {
+            Some(_) => {}
+            None => {
+                let place = file
+                    .path()
+                    .map_or("no config location".into(), |p| p.display().to_string());
+                pooltop::say!("pooltop: no config file ({place}); the built-in defaults apply");
+                return Ok(0);
+            }
+        };
+        let path = file
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        return write_stdout(format!("{path}: ok\n").as_bytes());
+    }
+    let settings =
+        config::load(&file, env, config::Layer::default(), &check_keys).map_err(config_failure)?;
+    let keys = Keymap::from_binds(&settings.keys).map_err(config_failure)?;
+    let mut text = match (&settings.file, file.path()) {
+        (Some(p), _) => format!("# config file: {}\n", p.display()),
+        (None, Some(p)) => format!("# config file: none ({} does not exist)\n", p.display()),
+        (None, None) => "# config file: none\n".to_string(),
+    };
+    text.push_str(&settings.show());
+    text.push('\n');
+    text.push_str(&keys.show(&settings.keys));
+    write_stdout(text.as_bytes())
+}
+
+/// `pooltop man`: the page on stdout, or every page into `dir`.
+fn man(dir: Option<&Path>) -> Result<u8, Failure> {
+    let cmd = Cli::command();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, dir))
+            .map_err(|e| {
+                Failure::usage(format!("cannot write man pages to {}: {e}", dir.display()))
+            })?;
+        return Ok(0);
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| Failure::usage(format!("cannot render the man page: {e}")))?;
+    write_stdout(&out)
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is fine.
+fn write_stdout(bytes: &[u8]) -> Result<u8, Failure> {
+    use std::io::Write as _;
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::usage(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
 }
 
 fn submit(args: SubmitArgs) -> Result<u8, Failure> {
