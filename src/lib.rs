@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod docs;
 pub mod headless;
 mod pool;
 pub mod remote;

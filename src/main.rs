@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use pooltop::cli::{Cli, Cmd, ConfigArgs, PoolArgs, RunArgs, SubmitArgs};
 use pooltop::config::{self, ConfigError, FileChoice, Settings};
@@ -42,11 +42,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Config(args)) => config_cmd(args),
-        Some(Cmd::Completions { shell }) => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "pooltop", &mut out);
-            write_stdout(&out)
-        }
+        Some(Cmd::Completions { shell }) => write_stdout(&pooltop::docs::completions(shell)),
         Some(Cmd::Man { dir }) => man(dir.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
@@ -290,20 +286,25 @@ fn config_cmd(args: ConfigArgs) -> Result<u8, Failure> {
 
 /// `pooltop man`: the page on stdout, or every page into `dir`.
 fn man(dir: Option<&Path>) -> Result<u8, Failure> {
-    let cmd = Cli::command();
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)
-            .and_then(|()| clap_mangen::generate_to(cmd, dir))
-            .map_err(|e| {
-                Failure::usage(format!("cannot write man pages to {}: {e}", dir.display()))
-            })?;
-        return Ok(0);
-    }
-    let mut out = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .render(&mut out)
-        .map_err(|e| Failure::usage(format!("cannot render the man page: {e}")))?;
-    write_stdout(&out)
+    let Some(dir) = dir else {
+        let page = pooltop::docs::man_page()
+            .map_err(|e| Failure::usage(format!("cannot render the man page: {e}")))?;
+        return write_stdout(&page);
+    };
+    let write = || -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, page) in pooltop::docs::man_pages()? {
+            std::fs::write(dir.join(name), page)?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        Failure::usage(format!(
+            "cannot write the man pages to {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(0)
 }
 
 /// Writes `bytes` to stdout; a reader that went away (`| head`) is fine.
