@@ -46,6 +46,7 @@ fn big_pool(w: u16, h: u16) -> Script {
             join_timeout: Duration::from_secs(5),
             task_timeout: Some(Duration::from_secs(60)),
             exit_when_done: false,
+            attached: false,
         },
         w,
         h,

@@ -75,6 +75,16 @@ pub enum Cmd {
         #[arg(value_name = "N", value_parser = parse_workers)]
         workers: usize,
     },
+    /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
+    /// `X` stops the pool.
+    #[command(after_help = ATTACH_EXAMPLES)]
+    Attach {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// Read the dashboard's settings (theme, keys, refresh) from this config file
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
     /// Shut a running pool down gracefully (with its join timeout).
     #[command(after_help = STOP_EXAMPLES)]
     Stop {
@@ -307,6 +317,11 @@ const SCALE_EXAMPLES: &str = "\
 Examples:
   pooltop scale 8                          grow (or shrink) the only running pool to 8 workers
   pooltop scale --pool batch 1";
+
+const ATTACH_EXAMPLES: &str = "\
+Examples:
+  pooltop attach                           the dashboard of the only running pool
+  pooltop attach --pool batch              q detaches (the pool runs on), X stops the pool";
 
 const STOP_EXAMPLES: &str = "\
 Examples:

@@ -191,7 +191,7 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             json!({"event": "worker_exited", "t": t, "worker": worker.0, "pid": pid,
                    "how": how.word(), "detail": how.to_string(), "signal": signal, "code": code})
         }
-        PoolEvent::TasksQueued { first, count } => {
+        PoolEvent::TasksQueued { first, count, .. } => {
             json!({"event": "tasks_queued", "t": t, "first": first.0, "count": count})
         }
         PoolEvent::TaskStarted {

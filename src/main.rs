@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
         Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Attach { pool, config }) => attach(pool.pool.as_deref(), config.as_deref()),
         Some(Cmd::Config(args)) => config_cmd(args),
         Some(Cmd::Completions { shell }) => write_stdout(&pooltop::docs::completions(shell)),
         Some(Cmd::Man { dir }) => man(dir.as_deref()),
@@ -115,6 +116,20 @@ fn load_settings(args: &PoolArgs) -> Result<Loaded, Failure> {
 /// The config file's `[keys]`, checked by the dashboard's keymap.
 fn check_keys(binds: &[config::KeyBind]) -> Vec<ConfigError> {
     Keymap::from_binds(binds).err().unwrap_or_default()
+}
+
+/// The dashboard's options from the settings: theme, keys, refresh.
+fn dashboard_options(loaded: &Loaded) -> pooltop::ui::Options {
+    let theme = pooltop::ui::theme::Theme::from_choice(
+        loaded.settings.theme,
+        pooltop::ui::theme::no_color(),
+    );
+    pooltop::ui::Options {
+        sample_every: loaded.settings.refresh,
+        theme,
+        keys: loaded.keys.clone(),
+        ..Default::default()
+    }
 }
 
 fn config_failure(errors: Vec<ConfigError>) -> Failure {
@@ -211,16 +226,10 @@ fn run_pool(
     // The control server lives until the face returns.
     let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
     if dashboard {
-        let theme = pooltop::ui::theme::Theme::from_choice(
-            loaded.settings.theme,
-            pooltop::ui::theme::no_color(),
-        );
         let opts = pooltop::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
-            sample_every: loaded.settings.refresh,
-            theme,
-            keys: loaded.keys,
+            ..dashboard_options(&loaded)
         };
         let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
         pooltop::say!("{}", outcome.summary_text());
@@ -318,6 +327,33 @@ fn write_stdout(bytes: &[u8]) -> Result<u8, Failure> {
             "cannot write to standard output: {e}"
         ))),
     }
+}
+
+fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> {
+    if !io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "attach needs a terminal; use `pooltop status` from scripts",
+        ));
+    }
+    // The dashboard's settings (theme, keys, refresh) from the config file
+    // and the environment; the pool's own are the other process's.
+    let args = PoolArgs {
+        config: config.map(Path::to_path_buf),
+        ..PoolArgs::default()
+    };
+    let loaded = load_settings(&args)?;
+    let (handle, events, name) = pooltop::control::client::attach(pool).map_err(Failure::usage)?;
+    let opts = pooltop::ui::Options {
+        title: format!("attached to {name}"),
+        ..dashboard_options(&loaded)
+    };
+    let outcome = pooltop::ui::run_with(handle, events, Vec::new(), opts)?;
+    if outcome.detached {
+        pooltop::say!("pooltop: detached from pool `{name}`; it is still running");
+        return Ok(0);
+    }
+    pooltop::say!("{}", outcome.summary_text());
+    Ok(outcome.exit_code() as u8)
 }
 
 fn submit(args: SubmitArgs) -> Result<u8, Failure> {

@@ -60,27 +60,29 @@ impl GroupSignal {
 }
 
 /// Prepares `cmd` to start a worker: it leads a process group of its own (so
-/// one signal reaches it and every task process it starts), and it receives
-/// SIGTERM when the thread that spawned it dies (so a SIGKILLed manager leaves
-/// no worker behind). The parent-death signal follows the spawning *thread*:
-/// spawn workers only from a thread that lives as long as the pool.
+/// one signal reaches it and every task process it starts).
+///
+/// No `pre_exec` hook: without one the standard library starts the process
+/// with posix_spawn (vfork), several times cheaper than fork+exec for a
+/// manager with many threads. The worker sets its own parent-death signal
+/// first thing ([`die_with_parent`]).
 pub fn prepare_worker_command(cmd: &mut Command) {
     cmd.process_group(0);
-    let manager = std::process::id();
-    // SAFETY: the closure runs between fork and exec and only makes the
-    // async-signal-safe prctl and getppid system calls.
-    unsafe {
-        cmd.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
-            // The manager may have died between fork and prctl: then the
-            // signal will never come, so leave now.
-            let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
-            if parent as u32 != manager {
-                return Err(io::Error::other("manager gone before the worker started"));
-            }
-            Ok(())
-        });
+}
+
+/// In a worker: receive SIGTERM when the thread that started this process
+/// ends (so a SIGKILLed manager leaves no worker behind; the worker's handler
+/// then kills its whole group). The signal follows the spawning *thread*, so
+/// the manager spawns workers only from a thread that lives as long as the
+/// pool. If the manager (`manager_pid`) is already gone, the signal would
+/// never come: that is an error, and the worker leaves.
+pub fn die_with_parent(manager_pid: u32) -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    if parent as u32 != manager_pid {
+        return Err(io::Error::other("the manager is gone"));
     }
+    Ok(())
 }
 
 /// Sends `sig` to the process group led by `pid`.

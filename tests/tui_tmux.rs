@@ -353,3 +353,99 @@ fn exit_when_done_prints_the_summary_and_exits_0() {
     assert!(s.contains("3 submitted = 3 done"), "{s}");
     assert!(s.contains("POOLTOP_EXIT=0"), "{s}");
 }
+
+#[test]
+fn attach_detach_and_stop_a_headless_pool() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        eprintln!("tmux is not installed: skipping the attach test");
+        return;
+    }
+    const SECS: Duration = Duration::from_secs(20);
+    let dir = tempfile::Builder::new()
+        .prefix("pt-attach-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let ctl = dir.path().to_str().unwrap().to_string();
+    let pooltop = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("POOLTOP_CONTROL_DIR", &ctl)
+            .output()
+            .unwrap()
+    };
+    let mut pool = Command::new(BIN)
+        .args([
+            "run",
+            "--headless",
+            "--keep-alive",
+            "--name",
+            "bg",
+            "-j",
+            "2",
+        ])
+        .args(["--join-timeout", "0.5"])
+        .env("POOLTOP_CONTROL_DIR", &ctl)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    helpers::wait_for("the pool to be listed", SECS, || {
+        String::from_utf8_lossy(&pooltop(&["ls"]).stdout).contains("bg")
+    });
+    let out = pooltop(&["submit", "--", "sleep", "30"]);
+    assert!(out.status.success());
+    pooltop(&["submit", "--", "square", "7"]);
+
+    let t = Tmux::start(100, 30, "env PS1='READY$ ' bash --norc --noprofile");
+    t.wait("the shell prompt", SECS, |s| s.contains("READY$"));
+    let attach = format!("POOLTOP_CONTROL_DIR={ctl} {BIN} attach; echo ATTACH_EXIT=$?");
+    t.type_text(&attach);
+    t.keys(&["Enter"]);
+    // The replay shows the pool as it is: two workers, the running sleep,
+    // the finished square.
+    let s = t.wait("the attached dashboard", SECS, |s| {
+        s.contains("attached to bg") && live(&rows(s)).len() == 2 && s.contains("sleep 30")
+    });
+    assert!(s.contains("square 7"), "{s}");
+
+    // `q` detaches: the dashboard goes, the pool stays.
+    t.keys(&["q"]);
+    t.wait("the shell after detaching", SECS, |s| {
+        s.contains("ATTACH_EXIT=0") && s.contains("still running")
+    });
+    let status = pooltop(&["status", "--pool", "bg"]);
+    assert!(status.status.success(), "the pool survived the detach");
+    assert!(pool.try_wait().unwrap().is_none());
+
+    // Attach again; `X` stops the pool itself.
+    t.keys(&["C-l"]);
+    t.type_text(&attach);
+    t.keys(&["Enter"]);
+    t.wait("the dashboard again", SECS, |s| live(&rows(s)).len() == 2);
+    t.keys(&["X"]);
+    let exit = {
+        let deadline = Instant::now() + SECS;
+        loop {
+            if let Some(status) = pool.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the pool did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(exit.code(), Some(1), "the sleep was cancelled");
+    // The dashboard closes with the pool, printing the pool's summary.
+    let s = t.wait("the attached dashboard to close", SECS, |s| {
+        s.contains("ATTACH_EXIT=1")
+    });
+    assert!(
+        s.contains("2 submitted = 1 done + 0 failed + 0 timed out + 1 cancelled"),
+        "{s}"
+    );
+}

@@ -1,9 +1,13 @@
 //! The client side of a pool's control socket, for `pooltop status` & co.
 
-use std::io::Write;
+use std::io::{BufReader, Write};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
+use crate::engine::{Command, PoolConfig, PoolEvent, PoolHandle, RemotePool, Task, TaskId};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 
@@ -71,4 +75,80 @@ fn only_pool() -> Result<String, String> {
                 .join(", ")
         )),
     }
+}
+
+/// A pool of another process, driven through its control socket: the orders
+/// of an attached dashboard.
+struct RemoteOrders {
+    client: Mutex<Client>,
+}
+
+impl RemoteOrders {
+    fn ask(&self, req: &Request) -> Option<Reply> {
+        let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        c.request(req).ok()
+    }
+}
+
+impl RemotePool for RemoteOrders {
+    fn send(&self, cmd: Command) -> bool {
+        matches!(self.ask(&Request::Order(cmd)), Some(Reply::Done { .. }))
+    }
+
+    fn submit_all(&self, tasks: Vec<Task>) -> Vec<TaskId> {
+        let lines = tasks.iter().map(|t| t.line.to_string()).collect();
+        match self.ask(&Request::Submit { lines }) {
+            Some(Reply::Submitted { ids }) => ids.into_iter().map(TaskId).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn tasks_allocated(&self) -> u64 {
+        match self.ask(&Request::Status) {
+            Some(Reply::Status(s)) => s.counts.submitted,
+            _ => 0,
+        }
+    }
+}
+
+/// Attaches to a running pool: a handle whose orders go over the control
+/// socket, and the pool's event stream (a replay of its current picture,
+/// then live events). Returns the pool's name too.
+pub fn attach(name: Option<&str>) -> Result<(PoolHandle, Receiver<PoolEvent>, String), String> {
+    let orders = Client::connect(name)?;
+    let name = orders.name.clone();
+    let mut stream = Client::connect(Some(&name))?;
+    let mut w = &stream.conn;
+    frame::write_frame(&mut w, &Request::Subscribe).map_err(|e| e.to_string())?;
+    let mut r = &stream.conn;
+    let summary = match frame::read_frame::<Reply>(&mut r, &mut stream.buf) {
+        Ok(Reply::Subscribed { config }) => config,
+        Ok(Reply::Error { message }) => return Err(format!("pool `{name}`: {message}")),
+        Ok(other) => return Err(format!("pool `{name}` answered {other:?} to subscribe")),
+        Err(e) => return Err(format!("pool `{name}`: {e}")),
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("pooltop-attach".into())
+        .spawn(move || {
+            let Client { conn, mut buf, .. } = stream;
+            let mut reader = BufReader::with_capacity(64 * 1024, &conn);
+            while let Ok(Reply::Event(ev)) = frame::read_frame::<Reply>(&mut reader, &mut buf) {
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+            // The stream ended: the dashboard sees the pool as gone.
+        })
+        .map_err(|e| e.to_string())?;
+    let config = PoolConfig {
+        workers: summary.workers as usize,
+        join_timeout: Duration::from_secs_f64(summary.join_timeout_s),
+        task_timeout: summary.task_timeout_s.map(Duration::from_secs_f64),
+        ..PoolConfig::default()
+    };
+    let orders = RemoteOrders {
+        client: Mutex::new(orders),
+    };
+    Ok((PoolHandle::remote(Arc::new(orders), config), rx, name))
 }

@@ -14,13 +14,15 @@ use std::time::Duration;
 use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
 
 use super::view::{Shared, View};
-use super::wire::{CONTROL_VERSION, Reply, Request};
+use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
 use crate::engine::{Command, PoolEvent, PoolHandle, Task, WorkerId};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 use crate::task::parse_lines;
 
+/// Events an attached dashboard may fall behind by before it is dropped.
+const SUBSCRIBER_BACKLOG: usize = 100_000;
 /// How often a waiting request checks whether its client is still there.
 const WAIT_POLL: Duration = Duration::from_millis(200);
 
@@ -30,7 +32,15 @@ pub struct ControlServer {
     socket: PathBuf,
     info: PathBuf,
     stop: Arc<AtomicBool>,
+    streams: Streams,
 }
+
+/// How many event streams to attached dashboards are still writing.
+type Streams = Arc<(Mutex<usize>, Condvar)>;
+
+/// How long a closing pool waits for attached dashboards to receive its last
+/// events (they end their stream after `Stopped`).
+const STREAM_FLUSH: Duration = Duration::from_secs(1);
 
 impl ControlServer {
     pub fn name(&self) -> &str {
@@ -40,6 +50,9 @@ impl ControlServer {
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
+        let (count, cond) = &*self.streams;
+        let guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = cond.wait_timeout_while(guard, STREAM_FLUSH, |n| *n > 0);
         self.stop.store(true, Ordering::Relaxed);
         let _ = ipc::connect(&self.socket); // wake the accept loop
         let _ = fs::remove_file(&self.socket);
@@ -89,11 +102,13 @@ pub fn serve(
         serde_json::to_vec(&record).map_err(io::Error::other)?,
     )?;
     let stop = Arc::new(AtomicBool::new(false));
+    let streams: Streams = Arc::new((Mutex::new(0), Condvar::new()));
     let server = ControlServer {
         name: name.to_string(),
         socket,
         info,
         stop: stop.clone(),
+        streams: streams.clone(),
     };
 
     let (tx, rx) = mpsc::channel();
@@ -106,6 +121,7 @@ pub fn serve(
                     let (view, cond) = &*tee_view;
                     let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
                     v.observe(&ev);
+                    v.publish(&ev);
                     if matches!(ev, PoolEvent::TaskFinished(_) | PoolEvent::Stopped(_)) {
                         cond.notify_all();
                     }
@@ -132,6 +148,7 @@ pub fn serve(
                     name: name.clone(),
                     pool: pool.clone(),
                     view: shared.clone(),
+                    streams: streams.clone(),
                 };
                 let _ = std::thread::Builder::new()
                     .name("pooltop-control-client".into())
@@ -155,6 +172,25 @@ struct Client {
     name: String,
     pool: PoolHandle,
     view: Shared,
+    streams: Streams,
+}
+
+/// Counts one event stream as writing while it lives.
+struct StreamGuard(Streams);
+
+impl StreamGuard {
+    fn new(streams: &Streams) -> StreamGuard {
+        *streams.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        StreamGuard(streams.clone())
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let (count, cond) = &*self.0;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        cond.notify_all();
+    }
 }
 
 impl Client {
@@ -176,9 +212,13 @@ impl Client {
                     return;
                 }
             };
+            if greeted && matches!(req, Request::Subscribe) {
+                self.stream_events(&conn);
+                return;
+            }
             // Stop is carried out after its reply is written: the process
             // may end as soon as the pool has stopped.
-            let stopping = greeted && req == Request::Stop;
+            let stopping = greeted && matches!(req, Request::Stop);
             let reply = match (greeted, req) {
                 (false, Request::Hello { version }) if version == CONTROL_VERSION => {
                     greeted = true;
@@ -255,7 +295,80 @@ impl Client {
             Request::Stop => Reply::Done {
                 message: format!("stopping pool `{}`", self.name),
             },
+            Request::Order(Command::Submit(_)) => Reply::Error {
+                message: "submit task lines with a Submit request".into(),
+            },
+            Request::Order(cmd) => {
+                self.pool.send(cmd);
+                Reply::Done {
+                    message: "sent".into(),
+                }
+            }
+            // Handled by `serve` before it gets here.
+            Request::Subscribe => Reply::Error {
+                message: "cannot subscribe here".into(),
+            },
         })
+    }
+
+    /// Streams the pool's events to an attached dashboard until either side
+    /// goes away: a replay of the current picture, then every event.
+    fn stream_events(&self, conn: &Stream) {
+        let _writing = StreamGuard::new(&self.streams);
+        let (tx, rx) = mpsc::sync_channel(SUBSCRIBER_BACKLOG);
+        let replay = {
+            let (view, _) = &*self.view;
+            let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
+            v.subscribe(tx)
+        };
+        let cfg = self.pool.config();
+        let hello = Reply::Subscribed {
+            config: PoolSummary {
+                workers: cfg.workers as u32,
+                join_timeout_s: cfg.join_timeout.as_secs_f64(),
+                task_timeout_s: cfg.task_timeout.map(|d| d.as_secs_f64()),
+            },
+        };
+        let mut out = io::BufWriter::with_capacity(64 * 1024, conn);
+        if frame::write_frame(&mut out, &hello).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        for ev in replay {
+            buf.clear();
+            if frame::encode_into(&Reply::Event(ev), &mut buf).is_err()
+                || out.write_all(&buf).is_err()
+            {
+                return;
+            }
+        }
+        loop {
+            // Write what is waiting, flush once the stream goes quiet.
+            let ev = match rx.try_recv() {
+                Ok(ev) => ev,
+                Err(_) => {
+                    if out.flush().is_err() {
+                        return;
+                    }
+                    match rx.recv() {
+                        Ok(ev) => ev,
+                        // Dropped for being too slow, or the pool is gone.
+                        Err(_) => return,
+                    }
+                }
+            };
+            let last = matches!(ev, PoolEvent::Stopped(_));
+            buf.clear();
+            if frame::encode_into(&Reply::Event(ev), &mut buf).is_err()
+                || out.write_all(&buf).is_err()
+            {
+                return;
+            }
+            if last {
+                let _ = out.flush();
+                return;
+            }
+        }
     }
 
     fn submit(&self, lines: Vec<String>) -> Reply {

@@ -2,11 +2,12 @@
 //! stream (it never asks the supervisor), and woken waiters.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::wire::{CountsView, StatusView, WorkerView};
-use crate::engine::{Counts, PoolEvent, TaskId, TaskState, WorkerId};
+use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
 
 #[derive(Debug)]
 struct WorkerRow {
@@ -32,8 +33,16 @@ pub struct View {
     workers: BTreeMap<WorkerId, WorkerRow>,
     /// The terminal state of every task by id (index = id - 1); 0 = not yet.
     states: Vec<u8>,
+    /// Every task's line by id (index = id - 1), for attached dashboards.
+    lines: Vec<Arc<str>>,
+    /// Attached dashboards' event streams. A full one is dropped (its client
+    /// is too slow), never waited for.
+    subscribers: Vec<SyncSender<PoolEvent>>,
     pub stopped: bool,
 }
+
+/// Events replayed in one `TasksQueued` at most (keeps frames small).
+const REPLAY_CHUNK: usize = 10_000;
 
 fn state_code(s: TaskState) -> u8 {
     match s {
@@ -58,6 +67,8 @@ impl View {
             running: 0,
             workers: BTreeMap::new(),
             states: Vec::new(),
+            lines: Vec::new(),
+            subscribers: Vec::new(),
             stopped: false,
         }
     }
@@ -85,7 +96,19 @@ impl View {
             PoolEvent::WorkerExited { worker, .. } => {
                 self.workers.remove(worker);
             }
-            PoolEvent::TasksQueued { count, .. } => self.counts.submitted += *count as u64,
+            PoolEvent::TasksQueued {
+                first,
+                count,
+                lines,
+            } => {
+                self.counts.submitted += *count as u64;
+                let start = (first.0 as usize).saturating_sub(1);
+                if self.lines.len() < start {
+                    self.lines.resize(start, Arc::from("?"));
+                }
+                self.lines.truncate(start);
+                self.lines.extend(lines.iter().cloned());
+            }
             PoolEvent::TaskStarted {
                 task, worker, line, ..
             } => {
@@ -129,6 +152,80 @@ impl View {
             }
             PoolEvent::Error { .. } | PoolEvent::Drained(_) => {}
         }
+    }
+
+    /// Passes an event on to every attached dashboard, dropping those whose
+    /// stream is full or closed.
+    pub fn publish(&mut self, ev: &PoolEvent) {
+        if !self.subscribers.is_empty() {
+            self.subscribers.retain(|s| s.try_send(ev.clone()).is_ok());
+        }
+    }
+
+    /// Attaches a dashboard: returns the events that rebuild the pool's
+    /// picture as it is now; `stream` gets every event from now on.
+    pub fn subscribe(&mut self, stream: SyncSender<PoolEvent>) -> Vec<PoolEvent> {
+        self.subscribers.push(stream);
+        let mut out = vec![PoolEvent::Scaled {
+            workers: self.wanted,
+        }];
+        if self.dispatch_paused {
+            out.push(PoolEvent::DispatchPaused(true));
+        }
+        for (&worker, r) in &self.workers {
+            out.push(PoolEvent::WorkerSpawned { worker, pid: r.pid });
+            if r.ready {
+                out.push(PoolEvent::WorkerReady { worker, pid: r.pid });
+            }
+            if r.paused {
+                out.push(PoolEvent::WorkerPaused { worker });
+            }
+            if r.stopping {
+                out.push(PoolEvent::WorkerStopping {
+                    worker,
+                    join_timeout: None,
+                });
+            }
+        }
+        for (k, chunk) in self.lines.chunks(REPLAY_CHUNK).enumerate() {
+            out.push(PoolEvent::TasksQueued {
+                first: TaskId((k * REPLAY_CHUNK) as u64 + 1),
+                count: chunk.len(),
+                lines: chunk.to_vec(),
+            });
+        }
+        for (i, &code) in self.states.iter().enumerate() {
+            let state = match code {
+                0 => continue,
+                1 => TaskState::Done,
+                2 => TaskState::Failed,
+                3 => TaskState::TimedOut,
+                _ => TaskState::Cancelled,
+            };
+            out.push(PoolEvent::TaskFinished(Box::new(TaskReport {
+                task: TaskId(i as u64 + 1),
+                worker: None,
+                state,
+                output: Default::default(),
+                error: (state != TaskState::Done)
+                    .then(|| "finished before this dashboard attached".to_string()),
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+                attempts: 0,
+                line: self.lines.get(i).cloned().unwrap_or_else(|| Arc::from("?")),
+            })));
+        }
+        for (&worker, r) in &self.workers {
+            if let Some((task, line, _)) = &r.task {
+                out.push(PoolEvent::TaskStarted {
+                    task: *task,
+                    worker,
+                    attempt: 1,
+                    line: line.clone(),
+                });
+            }
+        }
+        out
     }
 
     fn row(&mut self, w: WorkerId, f: impl FnOnce(&mut WorkerRow)) {

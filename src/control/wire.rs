@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{Command, PoolEvent};
+
 /// Bumped whenever a message changes shape.
 pub const CONTROL_VERSION: u32 = 1;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// The first request on every connection: the client's protocol version.
     Hello {
@@ -40,10 +42,16 @@ pub enum Request {
     },
     /// Shut the pool down gracefully (with the join timeout).
     Stop,
+    /// Any order but a submission (an attached dashboard's keys).
+    Order(Command),
+    /// Stream the pool's events on this connection from now on: first a
+    /// replay that rebuilds the pool's current picture, then every event
+    /// as it happens. The connection serves nothing else afterwards.
+    Subscribe,
 }
 
 /// What the pool answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     /// The pool accepted the hello.
     Welcome {
@@ -69,6 +77,20 @@ pub enum Reply {
     Error {
         message: String,
     },
+    /// The subscription starts; [`Reply::Event`]s follow.
+    Subscribed {
+        config: PoolSummary,
+    },
+    /// One event of a subscription.
+    Event(PoolEvent),
+}
+
+/// What an attached dashboard needs to know of a pool's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    pub workers: u32,
+    pub join_timeout_s: f64,
+    pub task_timeout_s: Option<f64>,
 }
 
 /// Counts of tasks by state.

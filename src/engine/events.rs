@@ -6,14 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::task::{TaskOutput, TaskSpec};
 
 /// A worker's id: stable for the worker's life, never reused within a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WorkerId(pub u32);
 
 /// A task's id: assigned at submission, in submission order, starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskId(pub u64);
 
 impl std::fmt::Display for WorkerId {
@@ -29,7 +31,7 @@ impl std::fmt::Display for TaskId {
 }
 
 /// A task as submitted: what to run, and the line it was written as.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     /// What to run.
     pub spec: TaskSpec,
@@ -76,7 +78,7 @@ fn describe(spec: &TaskSpec) -> String {
 }
 
 /// An order to the pool. Sent with [`crate::PoolHandle::send`]; never blocks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Queue these tasks (ids already allocated by the handle).
     Submit(Vec<(TaskId, Task)>),
@@ -105,7 +107,7 @@ pub enum Command {
 }
 
 /// How a worker process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitHow {
     /// It left by itself (asked to stop, or retired) with this status code.
     Exited(i32),
@@ -150,7 +152,7 @@ impl std::fmt::Display for ExitHow {
 }
 
 /// The terminal state of a task: every submitted task ends in exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskState {
     Done,
     Failed,
@@ -171,7 +173,7 @@ impl TaskState {
 }
 
 /// How a finished task ended, with what it produced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskReport {
     pub task: TaskId,
     /// The worker that ran the last attempt (none if it never started).
@@ -193,7 +195,7 @@ pub struct TaskReport {
 
 /// Counts of terminal states: the accounting invariant is
 /// `submitted == done + failed + timed_out + cancelled` once the pool stops.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub submitted: u64,
     pub done: u64,
@@ -220,7 +222,9 @@ impl Counts {
 }
 
 /// Everything the pool reports, in the order it happened.
-#[derive(Debug, Clone)]
+/// Serializable so a pool can stream its events to an attached dashboard
+/// (plain types only: bincode is not self-describing).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum PoolEvent {
     /// A worker process was started; it is not ready until [`PoolEvent::WorkerReady`].
     WorkerSpawned { worker: WorkerId, pid: u32 },
@@ -242,8 +246,12 @@ pub enum PoolEvent {
         pid: u32,
         how: ExitHow,
     },
-    /// Tasks were queued.
-    TasksQueued { first: TaskId, count: usize },
+    /// Tasks were queued: ids `first` to `first + count - 1`, with their lines.
+    TasksQueued {
+        first: TaskId,
+        count: usize,
+        lines: Vec<Arc<str>>,
+    },
     /// A task was handed to a worker (attempt 1 is the first run).
     TaskStarted {
         task: TaskId,

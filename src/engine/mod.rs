@@ -103,41 +103,91 @@ impl InboxSender {
     }
 }
 
-/// A cheap, clonable way to give the pool orders. Never blocks.
+/// A pool running in another process, reached through its control socket
+/// (see `control::client`), so a dashboard can attach to it.
+pub trait RemotePool: Send + Sync {
+    /// Sends an order; false once the pool is gone.
+    fn send(&self, cmd: Command) -> bool;
+    /// Queues tasks; the pool chooses their ids.
+    fn submit_all(&self, tasks: Vec<Task>) -> Vec<TaskId>;
+    /// How many task ids the pool has handed out.
+    fn tasks_allocated(&self) -> u64;
+}
+
+/// Where a handle's orders go.
+#[derive(Clone)]
+enum Orders {
+    /// This process's supervisor; task ids are allocated here.
+    Local {
+        tx: InboxSender,
+        next_task: Arc<AtomicU64>,
+    },
+    Remote(Arc<dyn RemotePool>),
+}
+
+/// A cheap, clonable way to give the pool orders. Never blocks (for a pool
+/// in this process; an attached one answers over a local socket).
 #[derive(Clone)]
 pub struct PoolHandle {
-    tx: InboxSender,
-    next_task: Arc<AtomicU64>,
+    orders: Orders,
     config: Arc<PoolConfig>,
 }
 
 impl PoolHandle {
-    /// Sends an order; returns false once the pool has stopped.
-    pub fn send(&self, cmd: Command) -> bool {
-        self.tx.send(Inbound::Command(cmd))
+    /// A handle on a pool in another process. `config` describes it as far
+    /// as it is known (the dashboard shows the worker count and timeouts).
+    pub fn remote(pool: Arc<dyn RemotePool>, config: PoolConfig) -> PoolHandle {
+        PoolHandle {
+            orders: Orders::Remote(pool),
+            config: Arc::new(config),
+        }
     }
 
-    /// Queues one task and returns its id.
+    /// Whether the pool runs in another process.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.orders, Orders::Remote(_))
+    }
+
+    /// Sends an order; returns false once the pool has stopped.
+    pub fn send(&self, cmd: Command) -> bool {
+        match &self.orders {
+            Orders::Local { tx, .. } => tx.send(Inbound::Command(cmd)),
+            Orders::Remote(pool) => pool.send(cmd),
+        }
+    }
+
+    /// Queues one task and returns its id (none if the pool is gone).
     pub fn submit(&self, task: Task) -> TaskId {
-        self.submit_all([task])[0]
+        self.submit_all([task])
+            .first()
+            .copied()
+            .unwrap_or(TaskId(0))
     }
 
     /// Queues tasks in order and returns their ids (consecutive).
     pub fn submit_all(&self, tasks: impl IntoIterator<Item = Task>) -> Vec<TaskId> {
-        let batch: Vec<(TaskId, Task)> = tasks
-            .into_iter()
-            .map(|t| (TaskId(self.next_task.fetch_add(1, Ordering::Relaxed)), t))
-            .collect();
-        let ids = batch.iter().map(|(id, _)| *id).collect();
-        if !batch.is_empty() {
-            self.send(Command::Submit(batch));
+        match &self.orders {
+            Orders::Local { tx, next_task } => {
+                let batch: Vec<(TaskId, Task)> = tasks
+                    .into_iter()
+                    .map(|t| (TaskId(next_task.fetch_add(1, Ordering::Relaxed)), t))
+                    .collect();
+                let ids = batch.iter().map(|(id, _)| *id).collect();
+                if !batch.is_empty() {
+                    tx.send(Inbound::Command(Command::Submit(batch)));
+                }
+                ids
+            }
+            Orders::Remote(pool) => pool.submit_all(tasks.into_iter().collect()),
         }
-        ids
     }
 
     /// How many task ids have been handed out (ids run from 1 to this).
     pub fn tasks_allocated(&self) -> u64 {
-        self.next_task.load(Ordering::Relaxed) - 1
+        match &self.orders {
+            Orders::Local { next_task, .. } => next_task.load(Ordering::Relaxed) - 1,
+            Orders::Remote(pool) => pool.tasks_allocated(),
+        }
     }
 
     /// The configuration the pool was started with.
@@ -171,8 +221,10 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Er
     let config = Arc::new(config);
     supervisor::spawn(config.clone(), program, poll, tx.clone(), rx, events_tx)?;
     let handle = PoolHandle {
-        tx,
-        next_task: Arc::new(AtomicU64::new(1)),
+        orders: Orders::Local {
+            tx,
+            next_task: Arc::new(AtomicU64::new(1)),
+        },
         config,
     };
     Ok((handle, events_rx))

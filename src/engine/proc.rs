@@ -9,7 +9,7 @@ use super::conn::ConnEvent;
 use super::events::WorkerId;
 use super::{Inbound, InboxSender};
 use crate::platform::{self, GroupSignal};
-use crate::worker::{ENV_ID, ENV_SOCKET, ENV_TOKEN};
+use crate::worker::{ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
 
 /// Stack size of the small helper threads (reapers, handshakes).
 pub const SMALL_STACK: usize = 128 * 1024;
@@ -34,6 +34,7 @@ pub fn spawn_worker(
         .env(ENV_SOCKET, socket)
         .env(ENV_ID, worker.0.to_string())
         .env(ENV_TOKEN, token)
+        .env(ENV_MANAGER, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

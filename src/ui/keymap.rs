@@ -56,6 +56,7 @@ pub const ACTIONS: &[ActionKeys] = &[
     entry(Action::Help, "help", &["?"]),
     entry(Action::Back, "back", &["Esc"]),
     entry(Action::Quit, "quit", &["q"]),
+    entry(Action::StopPool, "stop_pool", &["X"]),
 ];
 
 /// Ctrl-C: quits in every mode, prompts included. Not rebindable, so there

@@ -68,6 +68,8 @@ pub struct Outcome {
     pub tally: Tally,
     /// The signal that ended the run, if one did.
     pub signal: Option<i32>,
+    /// An attached dashboard was closed; the pool runs on.
+    pub detached: bool,
 }
 
 impl Outcome {
@@ -106,6 +108,7 @@ pub fn run_with(
         join_timeout: cfg.join_timeout,
         task_timeout: cfg.task_timeout,
         exit_when_done: opts.exit_when_done,
+        attached: pool.is_remote(),
     };
     let mut tally = Tally::new(cfg.workers);
     let (tx, rx) = mpsc::channel();
@@ -217,12 +220,17 @@ pub fn run_with(
     ratatui::restore();
     signals.close();
     // If the loop left early (pool gone, grace over), make sure no worker stays.
-    if app.stopped.is_none() {
+    // (An attached dashboard leaves the pool of the other process alone.)
+    if app.stopped.is_none() && !app.detached {
         pool.send(engine::Command::KillAll);
     }
     let signal = match caught.load(Ordering::Relaxed) {
         0 => None,
         s => Some(s),
     };
-    Ok(Outcome { tally, signal })
+    Ok(Outcome {
+        tally,
+        signal,
+        detached: app.detached,
+    })
 }

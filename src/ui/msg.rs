@@ -48,7 +48,11 @@ pub enum Action {
     /// Close the open overlay or prompt; in the main screen, clear the filter.
     Back,
     /// Shut the pool down gracefully; a second time, kill every worker.
+    /// An attached dashboard only detaches (the pool runs on).
     Quit,
+    /// Shut the pool down gracefully (also from an attached dashboard);
+    /// a second time, kill every worker.
+    StopPool,
 }
 
 impl Action {
@@ -74,7 +78,8 @@ impl Action {
             Action::Detail => "detail of the selected task",
             Action::Help => "this help",
             Action::Back => "close / clear the filter",
-            Action::Quit => "quit: graceful shutdown; again: kill at once",
+            Action::Quit => "quit: graceful shutdown, again kills; attached: detach",
+            Action::StopPool => "stop the pool (also when attached); again kills",
         }
     }
 
@@ -101,6 +106,7 @@ impl Action {
             Action::Help => "help",
             Action::Back => "back",
             Action::Quit => "quit",
+            Action::StopPool => "stop pool",
         }
     }
 }

@@ -83,11 +83,12 @@ impl Script {
     pub fn queue<S: AsRef<str>>(&mut self, lines: &[S]) -> TaskId {
         let first = TaskId(self.next_task);
         self.next_task += lines.len() as u64;
-        self.app
-            .submitted(first, lines.iter().map(|l| Arc::from(l.as_ref())));
+        let lines: Vec<Arc<str>> = lines.iter().map(|l| Arc::from(l.as_ref())).collect();
+        self.app.submitted(first, lines.iter().cloned());
         self.msg(PoolEvent::TasksQueued {
             first,
             count: lines.len(),
+            lines,
         });
         first
     }
@@ -96,9 +97,13 @@ impl Script {
     pub fn queue_many(&mut self, n: usize) -> TaskId {
         let first = TaskId(self.next_task);
         self.next_task += n as u64;
-        self.app
-            .submitted(first, (1..=n).map(|i| Arc::from(format!("square {i}"))));
-        self.msg(PoolEvent::TasksQueued { first, count: n });
+        let lines: Vec<Arc<str>> = (1..=n).map(|i| Arc::from(format!("square {i}"))).collect();
+        self.app.submitted(first, lines.iter().cloned());
+        self.msg(PoolEvent::TasksQueued {
+            first,
+            count: n,
+            lines,
+        });
         first
     }
 

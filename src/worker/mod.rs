@@ -21,6 +21,8 @@ use crate::protocol::{FromWorker, Hello, PROTOCOL_VERSION, ToWorker};
 pub const ENV_SOCKET: &str = "POOLTOP_WORKER_SOCKET";
 /// Environment variable with the worker's id.
 pub const ENV_ID: &str = "POOLTOP_WORKER_ID";
+/// Environment variable with the manager's pid (for the parent-death check).
+pub const ENV_MANAGER: &str = "POOLTOP_MANAGER_PID";
 /// Environment variable with the per-pool secret (never in argv: argv is
 /// world-readable under /proc).
 pub const ENV_TOKEN: &str = "POOLTOP_TOKEN";
@@ -53,6 +55,10 @@ pub fn run() -> Result<(), Error> {
     platform::kill_group_on_termination().map_err(|e| Error::Worker(e.to_string()))?;
     let env =
         |name: &str| std::env::var(name).map_err(|_| Error::Worker(format!("{name} is not set")));
+    let manager: u32 = env(ENV_MANAGER)?
+        .parse()
+        .map_err(|_| Error::Worker(format!("{ENV_MANAGER} is not a number")))?;
+    platform::die_with_parent(manager).map_err(|e| Error::Worker(e.to_string()))?;
     let socket = PathBuf::from(env(ENV_SOCKET)?);
     let worker: u32 = env(ENV_ID)?
         .parse()

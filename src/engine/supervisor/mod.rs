@@ -228,6 +228,7 @@ impl Supervisor {
             return;
         };
         let count = tasks.len();
+        let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
         if self.shutting_down || self.gave_up_starting {
             // Accounted for all the same: each ends as cancelled.
             let why = if self.shutting_down {
@@ -238,7 +239,11 @@ impl Supervisor {
             for (id, task) in tasks {
                 self.queue.submit(id, task);
             }
-            self.emit(PoolEvent::TasksQueued { first, count });
+            self.emit(PoolEvent::TasksQueued {
+                first,
+                count,
+                lines,
+            });
             self.cancel_queued(why);
             return;
         }
@@ -246,7 +251,11 @@ impl Supervisor {
             self.queue.submit(id, task);
         }
         self.drained_reported = false;
-        self.emit(PoolEvent::TasksQueued { first, count });
+        self.emit(PoolEvent::TasksQueued {
+            first,
+            count,
+            lines,
+        });
     }
 
     fn pause(&mut self, w: WorkerId) {

@@ -11,7 +11,12 @@ use super::{App, Effect, Mode, Pane, Quitting};
 
 impl App {
     pub(super) fn action(&mut self, a: Action) -> Option<Effect> {
-        if a == Action::Quit {
+        if a == Action::Quit && self.cfg.attached && self.quitting == Quitting::No {
+            // Leave the pool running; only this dashboard goes.
+            self.detached = true;
+            return None;
+        }
+        if a == Action::Quit || a == Action::StopPool {
             return self.quit();
         }
         match self.mode {
@@ -135,7 +140,7 @@ impl App {
             Action::TogglePause => return self.toggle_pause(),
             Action::Terminate => return self.terminate(false),
             Action::Kill => return self.terminate(true),
-            Action::Quit => return self.quit(),
+            Action::Quit | Action::StopPool => return self.quit(),
         }
         None
     }

@@ -102,6 +102,9 @@ pub struct AppConfig {
     pub task_timeout: Option<Duration>,
     /// Shut down as soon as every task has finished.
     pub exit_when_done: bool,
+    /// Attached to a pool of another process (`pooltop attach`): quitting
+    /// detaches and leaves the pool running.
+    pub attached: bool,
 }
 
 impl Default for AppConfig {
@@ -112,6 +115,7 @@ impl Default for AppConfig {
             join_timeout: Duration::from_secs(5),
             task_timeout: None,
             exit_when_done: false,
+            attached: false,
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct App {
     pub stopped: Option<Counts>,
     /// The pool's event stream ended without `Stopped`.
     pub pool_gone: bool,
+    /// The user detached from a pool of another process.
+    pub detached: bool,
     /// The terminal hung up: nothing can be drawn any more.
     pub hung_up: bool,
     pub submit: Prompt,
@@ -183,6 +189,7 @@ impl App {
             drained: None,
             stopped: None,
             pool_gone: false,
+            detached: false,
             hung_up: false,
             submit: Prompt::default(),
             submit_error: None,
@@ -212,7 +219,7 @@ impl App {
 
     /// Whether the loop is done: the pool stopped, or it is gone.
     pub fn should_exit(&self) -> bool {
-        self.stopped.is_some() || self.pool_gone
+        self.stopped.is_some() || self.pool_gone || self.detached
     }
 
     /// The frame's layout for the current size.
@@ -295,6 +302,13 @@ impl App {
 
     fn signal(&mut self, sig: super::msg::Signal) -> Option<Effect> {
         use super::msg::Signal;
+        if self.cfg.attached {
+            // The pool belongs to another process: a signal to this
+            // dashboard only ends the dashboard.
+            self.detached = true;
+            self.hung_up |= sig == Signal::Hangup;
+            return None;
+        }
         self.log.push(
             self.now,
             Level::Warn,

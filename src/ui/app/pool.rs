@@ -61,7 +61,14 @@ impl App {
                 row.paused_at = None;
                 row.task = None;
             }
-            PoolEvent::TasksQueued { first, count } => {
+            PoolEvent::TasksQueued {
+                first,
+                count,
+                lines,
+            } => {
+                // Known already when this dashboard submitted them; news when
+                // they came from elsewhere (a task file, `pooltop submit`).
+                self.tasks.submitted(first, lines);
                 self.tasks.queued(first, count);
                 let last = first.0 + count as u64 - 1;
                 let text = if count == 1 {

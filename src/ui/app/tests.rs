@@ -16,6 +16,7 @@ fn script() -> Script {
             join_timeout: Duration::from_secs(5),
             task_timeout: None,
             exit_when_done: false,
+            attached: false,
         },
         80,
         24,

@@ -22,6 +22,7 @@ fn cfg() -> AppConfig {
         join_timeout: Duration::from_secs(5),
         task_timeout: Some(Duration::from_secs(30)),
         exit_when_done: false,
+        attached: false,
     }
 }
 
