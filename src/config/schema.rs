@@ -451,18 +451,32 @@ mod tests {
         );
     }
 
+    /// What `to_toml` writes (the default file, `pooltop config`) reads
+    /// back as the same value.
     #[test]
     fn values_written_back_read_the_same() {
-        for v in [
-            Value::Workers(Workers::Auto),
-            Value::Workers(Workers::Count(7)),
-            Value::Secs(Duration::from_millis(500)),
-            Value::Limit(None),
-            Value::Limit(Some(Duration::from_secs(30))),
-            Value::Path(PathBuf::from("a \"b\"\\c")),
-        ] {
-            let text = v.to_toml();
-            assert!(!text.is_empty());
+        let samples = [
+            (Key::Workers, Value::Workers(Workers::Auto)),
+            (Key::Workers, Value::Workers(Workers::Count(7))),
+            (Key::JoinTimeout, Value::Secs(Duration::from_millis(500))),
+            (Key::JoinTimeout, Value::Secs(Duration::from_secs(5))),
+            (Key::TaskTimeout, Value::Limit(None)),
+            (
+                Key::TaskTimeout,
+                Value::Limit(Some(Duration::from_secs(30))),
+            ),
+            (Key::Retries, Value::Count(3)),
+            (Key::Out, Value::Path(PathBuf::from("a \"b\"\\c"))),
+            (Key::OutputCap, Value::Bytes(65536)),
+            (Key::Refresh, Value::Secs(Duration::from_millis(250))),
+            (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
+        ];
+        for (key, v) in samples {
+            let s = setting(key);
+            let text = format!("[{}]\n{} = {}\n", s.section, s.name, v.to_toml());
+            let layer = super::super::parse(&text, "t.toml", &super::super::no_key_check)
+                .unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(layer.values[0].1, v, "{text}");
         }
         assert_eq!(Value::Secs(Duration::from_secs(5)).to_toml(), "5");
         assert_eq!(Value::Secs(Duration::from_millis(500)).to_toml(), "0.5");

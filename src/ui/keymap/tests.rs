@@ -136,6 +136,65 @@ fn help_lists_every_action_once_with_its_keys() {
     }
 }
 
+/// Every action is in the table. The match has no wildcard, so a new
+/// action does not compile until it is listed here (add it to `all` as
+/// well); the test then fails until it has its entry in [`ACTIONS`].
+#[test]
+fn every_action_has_an_entry() {
+    fn listed(a: Action) -> Action {
+        match a {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::Submit
+            | Action::TogglePause
+            | Action::ToggleDispatch
+            | Action::Terminate
+            | Action::Kill
+            | Action::ScaleUp
+            | Action::ScaleDown
+            | Action::Filter
+            | Action::Detail
+            | Action::Help
+            | Action::Back
+            | Action::Quit
+            | Action::StopPool => a,
+        }
+    }
+    let all = [
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Home,
+        Action::End,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Submit,
+        Action::TogglePause,
+        Action::ToggleDispatch,
+        Action::Terminate,
+        Action::Kill,
+        Action::ScaleUp,
+        Action::ScaleDown,
+        Action::Filter,
+        Action::Detail,
+        Action::Help,
+        Action::Back,
+        Action::Quit,
+        Action::StopPool,
+    ];
+    assert_eq!(all.len(), ACTIONS.len());
+    for a in all.map(listed) {
+        assert!(ACTIONS.iter().any(|e| e.action == a), "{a:?} has no entry");
+    }
+}
+
 #[test]
 fn the_table_names_each_action_once_in_snake_case_and_its_keys_parse() {
     for e in ACTIONS {
