@@ -81,6 +81,11 @@ impl Supervisor {
     pub(super) fn on_hello(&mut self, hello: Hello, stream: Stream) {
         let id = WorkerId(hello.worker);
         let Some(slot) = self.workers.get_mut(&id) else {
+            if id.0 < self.next_worker {
+                // One of ours that was killed and reaped while its handshake
+                // was in flight (a shutdown during start-up): already reported.
+                return;
+            }
             self.emit(PoolEvent::Error {
                 worker: None,
                 message: format!(
