@@ -1,7 +1,7 @@
 //! Handing out tasks, writing to workers, and the timers (start deadlines,
 //! task timeouts, join timeouts, respawn backoff).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::unix::SourceFd;
@@ -13,6 +13,7 @@ use crate::engine::proc;
 use crate::ipc;
 use crate::platform::GroupSignal;
 use crate::protocol::ToWorker;
+use crate::task::TaskOutput;
 
 impl Supervisor {
     // ----- timers -----
@@ -161,17 +162,40 @@ impl Supervisor {
         };
         let spec = self.queue.entry(task).expect("live").task.spec.clone();
         let slot = self.workers.get_mut(&w).expect("present");
+        let instant = spec.is_instant();
+        if let Err(e) = slot.queue_frame(&ToWorker::Assign { task: task.0, spec }) {
+            // Over the frame cap: no worker can ever receive it. (Held
+            // unsent, it would never finish.)
+            self.finish_unsent(task, format!("cannot be sent to a worker: {e}"));
+            return true;
+        }
         let idle = slot.held.is_empty();
         slot.held.push_back(task);
-        if !spec.is_instant() {
+        if !instant {
             slot.slow_held += 1;
         }
-        slot.queue_frame(&ToWorker::Assign { task: task.0, spec });
         if idle {
             slot.head_since = Instant::now();
             self.mark_started(w, task);
         }
         true
+    }
+
+    /// A task taken from the queue that never reached a worker fails.
+    fn finish_unsent(&mut self, task: TaskId, error: String) {
+        if let Some(entry) = self.queue.finish(task, TaskState::Failed) {
+            self.emit(PoolEvent::TaskFinished(Box::new(TaskReport {
+                task,
+                worker: None,
+                state: TaskState::Failed,
+                output: TaskOutput::default(),
+                error: Some(error),
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+                attempts: entry.attempts,
+                line: entry.task.line,
+            })));
+        }
     }
 
     /// Writes every worker's queued frames. A socket that is full is watched

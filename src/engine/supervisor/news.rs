@@ -126,7 +126,7 @@ impl Supervisor {
             out_dir: self.config.out_dir.to_string_lossy().into_owned(),
             output_cap: self.config.output_cap as u64,
         };
-        slot.queue_frame(&welcome);
+        let _ = slot.queue_frame(&welcome); // a path: far below the cap
         let pid = slot.pid;
         self.emit(PoolEvent::WorkerReady { worker: id, pid });
     }

@@ -130,12 +130,13 @@ impl Slot {
     }
 
     /// Appends a frame to the outbox; it is written at the end of the round.
-    pub fn queue_frame(&mut self, msg: &ToWorker) {
+    /// Fails only for a message over the 16 MiB frame cap (a task built in
+    /// code: task lines are limited to 1 MiB), which is then not queued.
+    pub fn queue_frame(&mut self, msg: &ToWorker) -> io::Result<()> {
         if self.is_ready() {
-            // Encoding our own messages only fails for a task line over the
-            // 16 MiB frame cap, which the task syntax makes impractical.
-            let _ = frame::encode_into(msg, &mut self.outbox);
+            frame::encode_into(msg, &mut self.outbox)?;
         }
+        Ok(())
     }
 
     pub fn has_output(&self) -> bool {
