@@ -158,16 +158,17 @@ Exit status: 0 every task done; 1 some task failed, timed out or was cancelled;
 #[derive(Debug, Clone, Default, Args)]
 pub struct PoolArgs {
     /// Number of worker processes [default: number of CPUs]
-    #[arg(short = 'j', long = "workers", value_name = "N", value_parser = parse_workers)]
+    #[arg(short = 'j', long = "workers", value_name = "N", value_parser = parse_workers,
+          allow_negative_numbers = true)]
     pub workers: Option<usize>,
     /// Kill (and replace) the worker of a task that runs longer than this; 0: no limit [default: none]
-    #[arg(long, value_name = "SECS", value_parser = parse_limit)]
+    #[arg(long, value_name = "SECS", value_parser = parse_limit, allow_negative_numbers = true)]
     pub task_timeout: Option<Duration>,
     /// How long a worker asked to stop may take before SIGTERM, then SIGKILL [default: 5]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
     pub join_timeout: Option<Duration>,
     /// Start a task again this many times when its worker dies under it or it times out [default: 0]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retries: Option<u32>,
     /// Never open the dashboard; print progress and a summary on stderr
     #[arg(long)]
@@ -178,8 +179,8 @@ pub struct PoolArgs {
     /// Folder for thumbnails [default: thumbs]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Bytes of stdout and of stderr kept per shell task (the last ones) [default: 65536]
-    #[arg(long, value_name = "BYTES")]
+    /// Bytes of stdout and of stderr kept per shell task (the last ones; at most 4 MiB) [default: 65536]
+    #[arg(long, value_name = "BYTES", value_parser = parse_output_cap, allow_negative_numbers = true)]
     pub output_cap: Option<usize>,
     /// Close the dashboard when every task has finished, printing the summary
     #[arg(long)]
@@ -235,6 +236,15 @@ pub fn parse_limit(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     parse_secs(s).map_err(|e| format!("{e} (or 0 for no limit)"))
+}
+
+fn parse_output_cap(s: &str) -> Result<usize, String> {
+    let max = crate::engine::MAX_OUTPUT_CAP;
+    match s.parse::<usize>() {
+        Ok(n) if n > max => Err(format!("{n} is more than the limit of {max} bytes")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number of bytes")),
+    }
 }
 
 /// Parses a positive number of seconds, fractions allowed.

@@ -17,10 +17,32 @@ use pooltop::{Task, demo, task};
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;
 
+/// Prints a command-line error as one line and exits with status 2 (help and
+/// --version print as usual, status 0).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("bad command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("pooltop: {first} (see `pooltop --help`)");
+    std::process::exit(EXIT_USAGE.into());
+}
+
 fn main() -> ExitCode {
     // A worker is recognised by its environment, before any argument parsing.
     pooltop::worker::run_if_worker();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     let result = match cli.command {
         None => run_demo(PoolArgs::parse_default()),
         Some(Cmd::Demo(args)) => run_demo(args),

@@ -22,6 +22,11 @@ pub use events::{
 
 use crate::error::Error;
 
+/// The largest [`PoolConfig::output_cap`]: a shell task's report carries its
+/// stdout twice (as the value and as stdout) and its stderr, and must fit in
+/// one frame (16 MiB).
+pub const MAX_OUTPUT_CAP: usize = 4 * 1024 * 1024;
+
 /// How a pool runs.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -67,6 +72,12 @@ impl PoolConfig {
     pub fn validate(&self) -> Result<(), Error> {
         if self.workers == 0 {
             return Err(Error::Config("workers must be at least 1".into()));
+        }
+        if self.output_cap > MAX_OUTPUT_CAP {
+            return Err(Error::Config(format!(
+                "output cap of {} bytes is more than the limit of {MAX_OUTPUT_CAP}",
+                self.output_cap
+            )));
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));
