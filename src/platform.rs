@@ -102,6 +102,38 @@ pub fn group_alive(pid: u32) -> bool {
     to_pid(pid).is_ok_and(|p| rustix::process::test_kill_process_group(p).is_ok())
 }
 
+/// Whether a process of the group led by `pid` is still running. Zombies do
+/// not count: they hold no files or locks, and an orphan waits for init to
+/// reap it. Cheap (one kill(2)) unless the group still has members.
+pub fn group_has_live_members(pid: u32) -> bool {
+    if !group_alive(pid) {
+        return false;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten().any(|entry| {
+        let Some(member) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{member}/stat")) else {
+            return false;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        pgrp == Some(pid) && state != "Z" && state != "X"
+    })
+}
+
 fn to_pid(pid: u32) -> io::Result<Pid> {
     i32::try_from(pid)
         .ok()

@@ -7,7 +7,7 @@ use mio::Interest;
 use mio::unix::SourceFd;
 
 use super::slot::{HeldFate, StopKind};
-use super::{START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
+use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::events::*;
 use crate::engine::proc;
 use crate::ipc;
@@ -25,6 +25,9 @@ impl Supervisor {
             consider(t);
         }
         for slot in self.workers.values() {
+            if let Some(since) = slot.group_wait {
+                consider((Instant::now() + GROUP_POLL).min(since + GROUP_GRACE));
+            }
             if slot.reaped.is_some() {
                 continue;
             }
@@ -58,6 +61,10 @@ impl Supervisor {
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
             let slot = &self.workers[&w];
+            if slot.group_wait.is_some() {
+                self.try_finish(w);
+                continue;
+            }
             if slot.reaped.is_some() {
                 continue;
             }

@@ -84,6 +84,9 @@ pub struct Slot {
     /// Set when pooltop killed it: the signal and why.
     pub killed: Option<(i32, String)>,
     pub held_fate: Option<HeldFate>,
+    /// Since when the worker is gone but processes of its group (a shell
+    /// task and its children) are still dying.
+    pub group_wait: Option<Instant>,
 }
 
 impl Slot {
@@ -105,6 +108,7 @@ impl Slot {
             stopping: None,
             killed: None,
             held_fate: None,
+            group_wait: None,
         }
     }
 
