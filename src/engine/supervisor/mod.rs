@@ -178,11 +178,13 @@ impl Supervisor {
             }
         }
         debug_assert!(self.queue.balanced());
-        self.emit(PoolEvent::Stopped(self.queue.counts()));
         self.accept_stop.store(true, Ordering::Relaxed);
         // Wake the blocking accept so the acceptor thread sees the flag.
         let _ = ipc::connect(&self.socket_path);
+        // Before the last event: a process that exits on it would otherwise
+        // leave the socket directory behind.
         drop(self.socket_dir);
+        let _ = self.events.send(PoolEvent::Stopped(self.queue.counts()));
     }
 
     /// Sends an event; a consumer that has gone away is not an error.
