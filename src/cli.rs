@@ -167,6 +167,10 @@ pub struct PoolArgs {
     /// How long a worker asked to stop may take before SIGTERM, then SIGKILL [default: 5]
     #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
     pub join_timeout: Option<Duration>,
+    /// Report a busy worker as hung when it has finished nothing and used no
+    /// CPU for this long [default: 10, or half the task timeout if shorter]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
+    pub hung_after: Option<Duration>,
     /// Start a task again this many times when its worker dies under it or it times out [default: 0]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retries: Option<u32>,

@@ -267,6 +267,7 @@ fn run_pool(
         json,
         name,
         keep_alive: args.keep_alive,
+        hung_after: args.hung_after,
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
