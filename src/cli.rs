@@ -1,6 +1,7 @@
 //! The command line, as clap types. No I/O here.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -13,7 +14,7 @@ use crate::batch::{Timeout, parse_timeout};
 /// With no subcommand, pooltop runs a built-in demo workload (CPU-bound
 /// countdowns, file hashes, thumbnails, sleeps).
 #[derive(Debug, Parser)]
-#[command(name = "pooltop", version, about, long_about = None)]
+#[command(name = "pooltop", version = version(), about, long_about = None, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -26,8 +27,10 @@ pub enum Cmd {
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Run the built-in demo workload.
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(PoolArgs),
     /// List the running pools of this user.
+    #[command(after_help = LS_EXAMPLES)]
     Ls {
         /// One JSON array instead of a table
         #[arg(long)]
@@ -39,6 +42,7 @@ pub enum Cmd {
     )]
     Submit(SubmitArgs),
     /// Show a running pool: counts and every worker's state and task.
+    #[command(after_help = STATUS_EXAMPLES)]
     Status {
         #[command(flatten)]
         pool: PoolSelect,
@@ -48,6 +52,7 @@ pub enum Cmd {
     },
     /// Wait until these tasks (or all submitted so far) have finished.
     /// Exit status 0 when all of them are done, 1 otherwise.
+    #[command(after_help = WAIT_EXAMPLES)]
     Wait {
         #[command(flatten)]
         pool: PoolSelect,
@@ -55,14 +60,19 @@ pub enum Cmd {
         tasks: Vec<u64>,
     },
     /// Pause workers (SIGSTOP to each worker's process group).
+    #[command(after_help = PAUSE_EXAMPLES)]
     Pause(WorkerSelect),
     /// Resume paused workers.
+    #[command(after_help = RESUME_EXAMPLES)]
     Resume(WorkerSelect),
     /// Ask workers to stop after their task; killed after the join timeout.
+    #[command(after_help = TERMINATE_EXAMPLES)]
     Terminate(WorkerSelect),
     /// Kill workers now (SIGKILL to their process groups); they are replaced.
+    #[command(after_help = KILL_EXAMPLES)]
     Kill(WorkerSelect),
     /// Change the number of workers of a running pool.
+    #[command(after_help = SCALE_EXAMPLES)]
     Scale {
         #[command(flatten)]
         pool: PoolSelect,
@@ -71,14 +81,36 @@ pub enum Cmd {
     },
     /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
     /// `X` stops the pool.
+    #[command(after_help = ATTACH_EXAMPLES)]
     Attach {
         #[command(flatten)]
         pool: PoolSelect,
+        /// Read the dashboard's settings (theme, keys, refresh) from this config file
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
     },
     /// Shut a running pool down gracefully (with its join timeout).
+    #[command(after_help = STOP_EXAMPLES)]
     Stop {
         #[command(flatten)]
         pool: PoolSelect,
+    },
+    /// Show the settings in effect, print a default config file, or check one.
+    #[command(after_help = CONFIG_EXAMPLES)]
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print pooltop's man page (roff), or write one page per subcommand.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// Write pooltop.1 and pooltop-SUBCOMMAND.1 into DIR instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Internal: run as a pool worker (started by pooltop itself).
     #[command(hide = true)]
@@ -134,24 +166,28 @@ Exit status, templates (as GNU parallel): 0 all jobs succeeded; 1-100 the number
 of failed jobs; 101 more than 100 failed; with --halt ...,fail=1 the failing
 job's status; 255 bad input or options (nothing ran).";
 
-/// Options of any pool.
-#[derive(Debug, Clone, Args)]
+/// Options of any pool (`Default`: none given).
+#[derive(Debug, Clone, Default, Args)]
 pub struct PoolArgs {
     /// Number of worker processes [default: number of CPUs]
     #[arg(short = 'j', long = "workers", visible_alias = "jobs", short_alias = 'P',
-          value_name = "N", value_parser = parse_workers)]
+          value_name = "N", value_parser = parse_workers, allow_negative_numbers = true)]
     pub workers: Option<usize>,
-    /// Kill (and replace) the worker of a task that runs longer than this
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Kill (and replace) the worker of a task that runs longer than this; 0: no limit [default: none]
+    #[arg(long, value_name = "SECS", value_parser = parse_limit, allow_negative_numbers = true)]
     pub task_timeout: Option<Duration>,
-    /// How long a worker asked to stop may take before SIGTERM, then SIGKILL
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-    pub join_timeout: Duration,
-    /// Task files: start a task again this many times when its worker dies under
-    /// it or it times out. Templates: run a failing job up to N times in all, as
-    /// GNU parallel does
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// How long a worker asked to stop may take before SIGTERM, then SIGKILL [default: 5]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
+    pub join_timeout: Option<Duration>,
+    /// Report a busy worker as hung when it has finished nothing and used no
+    /// CPU for this long [default: 10, or half the task timeout if shorter]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
+    pub hung_after: Option<Duration>,
+    /// Task files: start a task again this many times when its worker dies
+    /// under it or it times out. Templates: run a failing job up to N times in
+    /// all, as GNU parallel does [default: 0]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub retries: Option<u32>,
     /// Never open the dashboard; print progress and a summary on stderr
     #[arg(long)]
     pub headless: bool,
@@ -161,10 +197,10 @@ pub struct PoolArgs {
     /// Folder for thumbnails [default: thumbs]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Bytes of stdout and of stderr kept per shell task, the last ones
-    /// [default: 65536]. Templates keep all of a job's output: up to BYTES in
-    /// memory, more in a temporary file [default: 1048576]
-    #[arg(long, value_name = "BYTES")]
+    /// Bytes of stdout and of stderr kept per shell task (the last ones; at
+    /// most 4 MiB) [default: 65536]. Templates keep all of a job's output: up
+    /// to BYTES in memory, more in a temporary file [default: 1048576]
+    #[arg(long, value_name = "BYTES", value_parser = parse_output_cap, allow_negative_numbers = true)]
     pub output_cap: Option<usize>,
     /// Close the dashboard when every task has finished, printing the summary
     #[arg(long)]
@@ -175,6 +211,24 @@ pub struct PoolArgs {
     /// Keep the pool running with an empty queue, waiting for `pooltop submit`, until `pooltop stop`
     #[arg(long)]
     pub keep_alive: bool,
+    /// Read settings from this config file [default: $POOLTOP_CONFIG, else
+    /// $XDG_CONFIG_HOME/pooltop/config.toml]; flags override it
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// `pooltop config`: what it shows or checks.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Print the default config file, every setting with a comment
+    #[arg(long, conflicts_with = "check")]
+    pub default: bool,
+    /// Check a config file (default: the one pooltop reads); exit status 2 if it has errors
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub check: Option<Option<PathBuf>>,
+    /// The config file to show [default: $POOLTOP_CONFIG, else the XDG location]
+    #[arg(long, value_name = "PATH", conflicts_with = "default")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,10 +259,10 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,
     /// Skip the jobs that the --joblog lists
-    #[arg(long, requires = "joblog")]
+    #[arg(long)]
     pub resume: bool,
     /// Skip the jobs that the --joblog lists as succeeded; run the failed again
-    #[arg(long, requires = "joblog", conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume")]
     pub resume_failed: bool,
     /// Kill a job that runs longer than SECS (also 2m, 1h), or N% of the
     /// median run time of the jobs done so far
@@ -288,6 +342,24 @@ fn parse_workers(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses a task time limit: seconds above 0, or `0` / `none` for no limit
+/// (returned as zero, which lifts a limit the config file set).
+pub fn parse_limit(s: &str) -> Result<Duration, String> {
+    if s == "none" || s.parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_secs(s).map_err(|e| format!("{e} (or 0 for no limit)"))
+}
+
+fn parse_output_cap(s: &str) -> Result<usize, String> {
+    let max = crate::engine::MAX_OUTPUT_CAP;
+    match s.parse::<usize>() {
+        Ok(n) if n > max => Err(format!("{n} is more than the limit of {max} bytes")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number of bytes")),
+    }
+}
+
 /// Parses a positive number of seconds, fractions allowed.
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -298,6 +370,111 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(secs))
 }
+
+/// `pooltop 0.1.0 (protocol 1)`: what `--version` prints after the name.
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} (protocol {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::protocol::PROTOCOL_VERSION
+        )
+    })
+}
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  pooltop                                  the built-in demo, with the dashboard
+  pooltop run -j 4 tasks.txt               your task file on 4 workers
+  pooltop run --headless --keep-alive --name batch &
+  pooltop submit --pool batch -- sha256 big.iso
+  pooltop config --default > ~/.config/pooltop/config.toml
+
+Settings: built-in defaults < config file < POOLTOP_* environment < flags.
+`pooltop config` shows what is in effect; `pooltop man` prints the manual.";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  pooltop demo                             the demo on one worker per CPU
+  pooltop demo -j 2 --headless             two workers, progress and summary on stderr
+  pooltop demo --out /tmp/thumbs           keep the thumbnails it makes";
+
+const LS_EXAMPLES: &str = "\
+Examples:
+  pooltop ls                               name, pid, workers and counts of each pool
+  pooltop ls --json | jq -r '.[].name'";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  pooltop status                           the only running pool
+  pooltop status --pool batch --json";
+
+const WAIT_EXAMPLES: &str = "\
+Examples:
+  pooltop wait                             until every task submitted so far has finished
+  pooltop wait 3 4 && echo both done       until tasks 3 and 4 have finished
+  id=$(pooltop submit -- spin 1e9) && pooltop wait $id";
+
+const PAUSE_EXAMPLES: &str = "\
+Examples:
+  pooltop pause 2                          pause worker 2 (and its task's processes)
+  pooltop pause --pool batch 1 2 3";
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  pooltop resume 2
+  pooltop resume --pool batch 1 2 3";
+
+const TERMINATE_EXAMPLES: &str = "\
+Examples:
+  pooltop terminate 2                      worker 2 stops; killed after the join timeout
+  pooltop terminate --pool batch 1 2";
+
+const KILL_EXAMPLES: &str = "\
+Examples:
+  pooltop kill 2                           SIGKILL to worker 2's group; a new worker replaces it
+  pooltop kill --pool batch 1 2";
+
+const SCALE_EXAMPLES: &str = "\
+Examples:
+  pooltop scale 8                          grow (or shrink) the only running pool to 8 workers
+  pooltop scale --pool batch 1";
+
+const ATTACH_EXAMPLES: &str = "\
+Examples:
+  pooltop attach                           the dashboard of the only running pool
+  pooltop attach --pool batch              q detaches (the pool runs on), X stops the pool";
+
+const STOP_EXAMPLES: &str = "\
+Examples:
+  pooltop stop                             queued tasks are cancelled, workers get the join timeout
+  pooltop stop --pool batch";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  pooltop config                           the settings in effect, and where each comes from
+  pooltop config --default > ~/.config/pooltop/config.toml
+  pooltop config --check                   check the file pooltop reads
+  pooltop config --check my.toml           check another one
+  POOLTOP_WORKERS=3 pooltop config         see the environment override the file
+
+Files: --config PATH, else $POOLTOP_CONFIG, else $XDG_CONFIG_HOME/pooltop/config.toml,
+else ~/.config/pooltop/config.toml. Environment: POOLTOP_WORKERS, POOLTOP_JOIN_TIMEOUT,
+POOLTOP_TASK_TIMEOUT, POOLTOP_RETRIES, POOLTOP_OUT, POOLTOP_OUTPUT_CAP, POOLTOP_REFRESH,
+POOLTOP_THEME (and NO_COLOR).";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  pooltop completions bash > ~/.local/share/bash-completion/completions/pooltop
+  pooltop completions zsh > ~/.zfunc/_pooltop        (with fpath+=~/.zfunc)
+  pooltop completions fish > ~/.config/fish/completions/pooltop.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  pooltop man | man -l -                   read it now
+  pooltop man > ~/.local/share/man/man1/pooltop.1
+  pooltop man --dir ~/.local/share/man/man1          every subcommand's page too";
 
 #[cfg(test)]
 mod tests {
@@ -310,11 +487,49 @@ mod tests {
     }
 
     #[test]
+    fn version_names_the_protocol() {
+        assert_eq!(
+            version(),
+            format!(
+                "{} (protocol {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::protocol::PROTOCOL_VERSION
+            )
+        );
+    }
+
+    /// Every visible subcommand shows worked examples under --help.
+    #[test]
+    fn every_subcommand_has_examples() {
+        let cmd = Cli::command();
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Examples:"),
+                "{} has no examples",
+                sub.get_name()
+            );
+            assert!(
+                after.contains(&format!("pooltop {}", sub.get_name())),
+                "{}'s examples do not run it",
+                sub.get_name()
+            );
+        }
+    }
+
+    #[test]
     fn rejects_bad_numbers() {
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("0").is_err());
         assert!(parse_secs("NaN").is_err());
         assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_limit("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_limit("none"), Ok(Duration::ZERO));
+        assert_eq!(parse_limit("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_limit("-1").is_err());
         assert!(parse_workers("0").is_err());
         assert!(parse_workers("x").is_err());
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -261,6 +261,183 @@ pub fn summary_json(tally: &Tally) -> Value {
 /// Where the JSON lines go.
 pub type JsonSink = Box<dyn Write + Send>;
 
+/// How long a busy worker may go without progress and without CPU before it
+/// is reported as hung, unless told otherwise (or half the task timeout, if
+/// that is shorter, so the report comes before the kill).
+pub const DEFAULT_HUNG_AFTER: Duration = Duration::from_secs(10);
+
+/// Flags busy workers that look hung: their task has not finished and their
+/// process group (the worker and what its task started) has used no CPU for
+/// a while. A stopped (SIGSTOP) or deadlocked worker looks like this, and so
+/// does a task that sleeps or waits on I/O that long: it is a hint; the task
+/// timeout is what acts. Workers the user paused are not watched.
+struct HungWatch {
+    after: Duration,
+    /// How often to sample the workers' CPU time: a quarter of `after`,
+    /// within 0.1 s to 1 s (each sample reads /proc).
+    every: Duration,
+    workers: std::collections::HashMap<engine::WorkerId, Watched>,
+    last_check: Instant,
+}
+
+struct Watched {
+    pid: u32,
+    /// The task it runs, and since when it has shown no sign of life.
+    busy: Option<(engine::TaskId, Instant)>,
+    paused: bool,
+    cpu: Option<u64>,
+    flagged: bool,
+}
+
+/// A change in a worker's hung state, for the JSON stream and stderr.
+enum HungNews {
+    Hung {
+        worker: engine::WorkerId,
+        pid: u32,
+        task: engine::TaskId,
+        idle: Duration,
+    },
+    Unhung {
+        worker: engine::WorkerId,
+        task: engine::TaskId,
+    },
+}
+
+impl HungWatch {
+    fn new(after: Duration) -> HungWatch {
+        HungWatch {
+            after,
+            every: (after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1)),
+            workers: Default::default(),
+            last_check: Instant::now(),
+        }
+    }
+
+    /// Follows the pool's events; returns news when a flagged worker moved on.
+    fn observe(&mut self, ev: &PoolEvent) -> Option<HungNews> {
+        let now = Instant::now();
+        let (worker, progress) = match ev {
+            PoolEvent::WorkerReady { worker, pid } => {
+                self.workers.insert(
+                    *worker,
+                    Watched {
+                        pid: *pid,
+                        busy: None,
+                        paused: false,
+                        cpu: None,
+                        flagged: false,
+                    },
+                );
+                return None;
+            }
+            PoolEvent::WorkerExited { worker, .. } => {
+                self.workers.remove(worker);
+                return None;
+            }
+            PoolEvent::WorkerPaused { worker } => {
+                if let Some(w) = self.workers.get_mut(worker) {
+                    w.paused = true;
+                }
+                (*worker, None)
+            }
+            PoolEvent::WorkerResumed { worker } => {
+                if let Some(w) = self.workers.get_mut(worker) {
+                    w.paused = false;
+                }
+                (*worker, None)
+            }
+            PoolEvent::TaskStarted { task, worker, .. } => (*worker, Some(Some(*task))),
+            PoolEvent::TaskRetrying { worker, .. } => (*worker, Some(None)),
+            PoolEvent::TaskFinished(r) => match r.worker {
+                Some(w) => (w, Some(None)),
+                None => return None,
+            },
+            _ => return None,
+        };
+        let w = self.workers.get_mut(&worker)?;
+        let was = w.busy.map(|(t, _)| t);
+        match progress {
+            Some(next) => w.busy = next.map(|t| (t, now)),
+            // Paused or resumed: the clock starts again.
+            None => w.busy = w.busy.map(|(t, _)| (t, now)),
+        }
+        if std::mem::take(&mut w.flagged) {
+            return was.map(|task| HungNews::Unhung { worker, task });
+        }
+        None
+    }
+
+    /// Samples the CPU of busy workers (at most every `self.every`).
+    fn check(&mut self, now: Instant) -> Vec<HungNews> {
+        let mut news = Vec::new();
+        if now < self.last_check + self.every {
+            return news;
+        }
+        self.last_check = now;
+        let watched: Vec<u32> = self
+            .workers
+            .values()
+            .filter(|w| w.busy.is_some() && !w.paused)
+            .map(|w| w.pid)
+            .collect();
+        if watched.is_empty() {
+            return news;
+        }
+        let cpu = crate::platform::group_cpu_ticks(&watched);
+        for (&worker, w) in self.workers.iter_mut() {
+            let Some((task, since)) = w.busy.as_mut() else {
+                continue;
+            };
+            if w.paused {
+                continue;
+            }
+            let used = cpu.get(&w.pid).copied();
+            if used != w.cpu {
+                let first = w.cpu.is_none();
+                w.cpu = used;
+                if !first {
+                    *since = now;
+                    if std::mem::take(&mut w.flagged) {
+                        news.push(HungNews::Unhung {
+                            worker,
+                            task: *task,
+                        });
+                    }
+                    continue;
+                }
+            }
+            let idle = now.saturating_duration_since(*since);
+            if !w.flagged && idle >= self.after {
+                w.flagged = true;
+                news.push(HungNews::Hung {
+                    worker,
+                    pid: w.pid,
+                    task: *task,
+                    idle,
+                });
+            }
+        }
+        news
+    }
+}
+
+/// The JSON object for a change in a worker's hung state.
+fn hung_json(news: &HungNews, since: Duration) -> Value {
+    let t = (since.as_secs_f64() * 1e6).round() / 1e6;
+    match news {
+        HungNews::Hung {
+            worker,
+            pid,
+            task,
+            idle,
+        } => json!({"event": "worker_hung", "t": t, "worker": worker.0, "pid": pid,
+                    "task": task.0, "idle_s": idle.as_secs_f64()}),
+        HungNews::Unhung { worker, task } => {
+            json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
+        }
+    }
+}
+
 /// How the headless runner runs.
 pub struct Options {
     /// Where the JSON lines go, if anywhere.
@@ -269,6 +446,9 @@ pub struct Options {
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
     pub keep_alive: bool,
+    /// Report a busy worker as hung after this long without progress and
+    /// without CPU (default: [`DEFAULT_HUNG_AFTER`] or half the task timeout).
+    pub hung_after: Option<Duration>,
 }
 
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
@@ -283,8 +463,14 @@ pub fn run(
         mut json,
         name,
         keep_alive,
+        hung_after,
     } = opts;
     let workers = pool.config().workers;
+    let mut hung_after = hung_after.unwrap_or(DEFAULT_HUNG_AFTER);
+    if let Some(limit) = pool.config().task_timeout {
+        hung_after = hung_after.min(limit / 2);
+    }
+    let mut hung = HungWatch::new(hung_after);
     if keep_alive {
         crate::say!(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
@@ -307,17 +493,47 @@ pub fn run(
     // (`tail -f`, a script) sees every event promptly without a write per event.
     loop {
         let ev = match events.try_recv() {
-            Ok(ev) => ev,
+            Ok(ev) => Some(ev),
             Err(_) => {
                 // Flushing an empty buffer writes nothing.
                 if let Some(out) = json.as_mut() {
                     json_broken |= out.flush().is_err();
                 }
-                match events.recv() {
-                    Ok(ev) => ev,
-                    Err(_) => break,
+                // Wake up now and then to look for hung workers.
+                match events.recv_timeout(hung.every) {
+                    Ok(ev) => Some(ev),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
+        };
+        let mut news = Vec::new();
+        if let Some(ev) = &ev {
+            news.extend(hung.observe(ev));
+        }
+        news.extend(hung.check(Instant::now()));
+        for n in &news {
+            if let (Some(out), false) = (json.as_mut(), json_broken) {
+                json_broken |= writeln!(out, "{}", hung_json(n, started.elapsed())).is_err();
+            } else if let HungNews::Hung {
+                worker,
+                pid,
+                task,
+                idle,
+            } = n
+            {
+                if show_progress {
+                    let _ = write!(io::stderr(), "\r\x1b[K");
+                }
+                crate::say!(
+                    "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
+                     progress and its processes no CPU for {:.1}s",
+                    idle.as_secs_f64()
+                );
+            }
+        }
+        let Some(ev) = ev else {
+            continue;
         };
         tally.observe(&ev);
         if let (Some(out), false) = (json.as_mut(), json_broken)

@@ -27,8 +27,10 @@ pub use engine::{
 };
 pub use error::Error;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod demo;
+pub mod docs;
 pub mod headless;
 mod pool;
 pub mod remote;

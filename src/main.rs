@@ -8,10 +8,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use pooltop::batch::{self, halt::HaltPolicy, joblog::JobLog, session};
-use pooltop::cli::{Cli, Cmd, PoolArgs, RunArgs, SubmitArgs};
+use pooltop::cli::{Cli, Cmd, ConfigArgs, PoolArgs, RunArgs, SubmitArgs};
+use pooltop::config::{self, ConfigError, FileChoice, Settings};
 use pooltop::headless::{self, JsonSink};
 use pooltop::remote::{self, Verb};
-use pooltop::{PoolConfig, Task, demo, task};
+use pooltop::ui::keymap::{self, Keymap};
+use pooltop::{Task, demo, task};
 
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;
@@ -21,20 +23,36 @@ const EXIT_TEMPLATE_USAGE: u8 = 255;
 /// The shell for template commands that need one.
 const DEFAULT_SHELL: &str = "sh";
 
+/// Prints a command-line error as one line and exits with status 2 (help and
+/// --version print as usual, status 0).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("bad command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("pooltop: {first} (see `pooltop --help`)");
+    let code = if template_in_argv() {
+        EXIT_TEMPLATE_USAGE
+    } else {
+        EXIT_USAGE
+    };
+    std::process::exit(code.into());
+}
+
 fn main() -> ExitCode {
     // A worker is recognised by its environment, before any argument parsing.
     pooltop::worker::run_if_worker();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if template_in_argv() {
-                EXIT_TEMPLATE_USAGE
-            } else {
-                EXIT_USAGE
-            });
-        }
+        Err(e) => usage_error(e),
     };
     let result = match cli.command {
         None => run_demo(PoolArgs::parse_default()),
@@ -56,7 +74,10 @@ fn main() -> ExitCode {
             remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
         Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
-        Some(Cmd::Attach { pool }) => attach(pool.pool.as_deref()),
+        Some(Cmd::Attach { pool, config }) => attach(pool.pool.as_deref(), config.as_deref()),
+        Some(Cmd::Config(args)) => config_cmd(args),
+        Some(Cmd::Completions { shell }) => write_stdout(&pooltop::docs::completions(shell)),
+        Some(Cmd::Man { dir }) => man(dir.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
@@ -117,21 +138,47 @@ fn template_in_argv() -> bool {
     matches!((run, dashes), (Some(r), Some(d)) if r < d)
 }
 
-fn pool_config(args: &PoolArgs) -> PoolConfig {
-    let mut config = PoolConfig::default();
-    if let Some(n) = args.workers {
-        config.workers = n;
+/// What a pool runs with: the settings in effect (defaults < config file <
+/// environment < flags) and the dashboard's keys. Any config error stops
+/// pooltop before anything runs.
+struct Loaded {
+    settings: Settings,
+    keys: Keymap,
+}
+
+fn load_settings(args: &PoolArgs) -> Result<Loaded, Failure> {
+    let env = &config::process_env;
+    let file = config::locate(args.config.as_deref(), env);
+    let flags = config::flags_layer(args);
+    let settings = config::load(&file, env, flags, &check_keys).map_err(config_failure)?;
+    let keys = Keymap::from_binds(&settings.keys).map_err(config_failure)?;
+    Ok(Loaded { settings, keys })
+}
+
+/// The config file's `[keys]`, checked by the dashboard's keymap.
+fn check_keys(binds: &[config::KeyBind]) -> Vec<ConfigError> {
+    Keymap::from_binds(binds).err().unwrap_or_default()
+}
+
+/// The dashboard's options from the settings: theme, keys, refresh.
+fn dashboard_options(loaded: &Loaded) -> pooltop::ui::Options {
+    let theme = pooltop::ui::theme::Theme::from_choice(
+        loaded.settings.theme,
+        pooltop::ui::theme::no_color(),
+    );
+    pooltop::ui::Options {
+        sample_every: loaded.settings.refresh,
+        theme,
+        keys: loaded.keys.clone(),
+        ..Default::default()
     }
-    config.task_timeout = args.task_timeout;
-    config.join_timeout = args.join_timeout;
-    config.retries = args.retries;
-    if let Some(out) = &args.out {
-        config.out_dir = out.clone();
+}
+
+fn config_failure(errors: Vec<ConfigError>) -> Failure {
+    Failure {
+        lines: errors.iter().map(ToString::to_string).collect(),
+        code: EXIT_USAGE,
     }
-    config.output_cap = args
-        .output_cap
-        .unwrap_or(pooltop::worker::exec::DEFAULT_OUTPUT_CAP);
-    config
 }
 
 fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
@@ -167,6 +214,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             "{opt} goes with a command template: pooltop run [OPTIONS] -- CMD [ARGS…]"
         )));
     }
+    let loaded = load_settings(&args.pool)?;
     let (name, text) = read_taskfile(args.taskfile.as_deref())?;
     let lines = task::parse_lines(&text).map_err(|errors| {
         let mut lines: Vec<String> = errors.iter().map(|e| format!("{name}: {e}")).collect();
@@ -186,7 +234,7 @@ fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, tasks, &name, None)
+    run_pool(&args.pool, loaded, tasks, &name, None)
 }
 
 /// `pooltop run [OPTIONS] -- CMD [ARGS…]`: CMD once per input.
@@ -203,6 +251,16 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         ));
     }
     let b = &args.batch;
+    if (b.resume || b.resume_failed) && b.joblog.is_none() {
+        let opt = if b.resume {
+            "--resume"
+        } else {
+            "--resume-failed"
+        };
+        return Err(Failure::usage(format!(
+            "{opt} needs the --joblog FILE of the earlier run"
+        )));
+    }
     let old_log = match (&b.joblog, b.resume || b.resume_failed) {
         (Some(path), true) => match std::fs::read(path) {
             Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -236,19 +294,24 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         // Nothing to run (no input, or all done by an earlier run): no pool.
         return Ok(0);
     }
-    let mut config = pool_config(&args.pool);
+    // Settings as for any pool (defaults < config file < environment <
+    // flags); the output cap keeps the batch default unless one was set.
+    let settings = load_settings(&args.pool)?.settings;
+    let mut config = settings.pool_config();
+    let workers = config.workers;
+    let output_cap = (*settings.origin(config::Key::OutputCap) != config::Origin::Default)
+        .then_some(settings.output_cap);
     let halt = b.halt.unwrap_or(HaltPolicy::NEVER);
     batch::configure(
         &mut config,
-        args.pool.retries,
+        settings.retries,
         b.timeout,
         halt,
-        args.pool.output_cap,
+        output_cap,
         plan.jobs.len(),
     );
     config.validate()?;
     if b.dry_run {
-        let workers = args.pool.workers.unwrap_or(config.workers);
         let mut out = io::stdout().lock();
         for (i, job) in plan.jobs.iter().enumerate() {
             let slot = batch::dry_run_slot(i, workers);
@@ -316,25 +379,36 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
 }
 
 fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
-    let demo = demo::Demo::prepare(args.out.as_deref())
+    let mut loaded = load_settings(&args)?;
+    // The demo's thumbnails go to a temporary folder unless an output folder
+    // was asked for (by a flag, the environment or the config file).
+    let out = &loaded.settings;
+    let out = (*out.origin(config::Key::Out) != config::Origin::Default).then(|| out.out.clone());
+    let demo = demo::Demo::prepare(out.as_deref())
         .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
-    let mut args = args;
-    args.out = Some(demo.out_dir().to_path_buf());
+    loaded.settings.out = demo.out_dir().to_path_buf();
     pooltop::say!(
         "pooltop: demo: {} tasks; thumbnails go to {}",
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(&args, demo.tasks().to_vec(), "demo", Some(demo.work_dir()))
+    run_pool(
+        &args,
+        loaded,
+        demo.tasks().to_vec(),
+        "demo",
+        Some(demo.work_dir()),
+    )
 }
 
 fn run_pool(
     args: &PoolArgs,
+    loaded: Loaded,
     tasks: Vec<Task>,
     title: &str,
     work_dir: Option<&Path>,
 ) -> Result<u8, Failure> {
-    let mut config = pool_config(args);
+    let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
     let name = match &args.name {
         Some(n) => {
@@ -354,7 +428,7 @@ fn run_pool(
         let opts = pooltop::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
-            ..Default::default()
+            ..dashboard_options(&loaded)
         };
         let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
         pooltop::say!("{}", outcome.summary_text());
@@ -370,21 +444,108 @@ fn run_pool(
         json,
         name,
         keep_alive: args.keep_alive,
+        hung_after: args.hung_after,
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
 }
 
-fn attach(pool: Option<&str>) -> Result<u8, Failure> {
+/// `pooltop config`: the settings in effect (`--default`: the default file;
+/// `--check`: check one file).
+fn config_cmd(args: ConfigArgs) -> Result<u8, Failure> {
+    let env = &config::process_env;
+    if args.default {
+        let text = config::default_file(&keymap::config_docs(), keymap::CONFIG_HELP);
+        return write_stdout(text.as_bytes());
+    }
+    let file = match &args.check {
+        Some(Some(path)) => FileChoice::Flag(path.clone()),
+        _ => config::locate(args.config.as_deref(), env),
+    };
+    if args.check.is_some() {
+        match config::read_file(&file, &check_keys).map_err(config_failure)? {
+            Some(_) => {}
+            None => {
+                let place = file
+                    .path()
+                    .map_or("no config location".into(), |p| p.display().to_string());
+                pooltop::say!("pooltop: no config file ({place}); the built-in defaults apply");
+                return Ok(0);
+            }
+        };
+        let path = file
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        return write_stdout(format!("{path}: ok\n").as_bytes());
+    }
+    let settings =
+        config::load(&file, env, config::Layer::default(), &check_keys).map_err(config_failure)?;
+    let keys = Keymap::from_binds(&settings.keys).map_err(config_failure)?;
+    let mut text = match (&settings.file, file.path()) {
+        (Some(p), _) => format!("# config file: {}\n", p.display()),
+        (None, Some(p)) => format!("# config file: none ({} does not exist)\n", p.display()),
+        (None, None) => "# config file: none\n".to_string(),
+    };
+    text.push_str(&settings.show());
+    text.push('\n');
+    text.push_str(&keys.show(&settings.keys));
+    write_stdout(text.as_bytes())
+}
+
+/// `pooltop man`: the page on stdout, or every page into `dir`.
+fn man(dir: Option<&Path>) -> Result<u8, Failure> {
+    let Some(dir) = dir else {
+        let page = pooltop::docs::man_page()
+            .map_err(|e| Failure::usage(format!("cannot render the man page: {e}")))?;
+        return write_stdout(&page);
+    };
+    let write = || -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, page) in pooltop::docs::man_pages()? {
+            std::fs::write(dir.join(name), page)?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        Failure::usage(format!(
+            "cannot write the man pages to {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(0)
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is fine.
+fn write_stdout(bytes: &[u8]) -> Result<u8, Failure> {
+    use std::io::Write as _;
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::usage(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
+}
+
+fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> {
     if !io::stdout().is_terminal() {
         return Err(Failure::usage(
             "attach needs a terminal; use `pooltop status` from scripts",
         ));
     }
+    // The dashboard's settings (theme, keys, refresh) from the config file
+    // and the environment; the pool's own are the other process's.
+    let args = PoolArgs {
+        config: config.map(Path::to_path_buf),
+        ..PoolArgs::default()
+    };
+    let loaded = load_settings(&args)?;
     let (handle, events, name) = pooltop::control::client::attach(pool).map_err(Failure::usage)?;
     let opts = pooltop::ui::Options {
         title: format!("attached to {name}"),
-        ..Default::default()
+        ..dashboard_options(&loaded)
     };
     let outcome = pooltop::ui::run_with(handle, events, Vec::new(), opts)?;
     if outcome.detached {

@@ -102,6 +102,82 @@ pub fn group_alive(pid: u32) -> bool {
     to_pid(pid).is_ok_and(|p| rustix::process::test_kill_process_group(p).is_ok())
 }
 
+/// Whether a process of the group led by `pid` is still running. Zombies do
+/// not count: they hold no files or locks, and an orphan waits for init to
+/// reap it. Cheap (one kill(2)) unless the group still has members.
+pub fn group_has_live_members(pid: u32) -> bool {
+    if !group_alive(pid) {
+        return false;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten().any(|entry| {
+        let Some(member) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{member}/stat")) else {
+            return false;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        pgrp == Some(pid) && state != "Z" && state != "X"
+    })
+}
+
+/// CPU time used so far by the members of each process group in `pgids`,
+/// in clock ticks: user + system time of each live member plus that of its
+/// waited-for children. One pass over /proc for all groups. Only meant to be
+/// compared with an earlier reading: any change means the group did work.
+pub fn group_cpu_ticks(pgids: &[u32]) -> std::collections::HashMap<u32, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    if pgids.is_empty() {
+        return ticks;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return ticks;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        // After the command: state ppid pgrp session tty tpgid flags minflt
+        // cminflt majflt cmajflt utime stime cutime cstime …
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().take(15).collect();
+        let Some(pgrp) = fields.get(2).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !pgids.contains(&pgrp) {
+            continue;
+        }
+        let used: u64 = fields[11..]
+            .iter()
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        *ticks.entry(pgrp).or_default() += used;
+    }
+    ticks
+}
+
 fn to_pid(pid: u32) -> io::Result<Pid> {
     i32::try_from(pid)
         .ok()

@@ -165,9 +165,21 @@ pub const KINDS: &[&str] = &[
     "crash",
 ];
 
+/// The longest task line accepted, in bytes. Longer lines cannot run anyway:
+/// Linux refuses a single `sh -c` argument over 128 KiB, and paths are far
+/// shorter; they would only fill the manager's memory and the worker frames.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
 impl TaskSpec {
     /// Parses one task line. Blank and comment lines are not tasks: see [`parse_lines`].
     pub fn parse(line: &str) -> Result<TaskSpec, ParseError> {
+        if line.len() > MAX_LINE_BYTES {
+            return Err(err(format!(
+                "the line is {} bytes long; the limit is {} bytes",
+                line.len(),
+                MAX_LINE_BYTES
+            )));
+        }
         let trimmed = line.trim();
         let (kind, rest) = match trimmed.find(char::is_whitespace) {
             Some(i) => (&trimmed[..i], trimmed[i..].trim_start()),
@@ -405,6 +417,15 @@ pub fn parse_lines(input: &str) -> Result<Vec<ParsedLine>, Vec<LineError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_lines_over_the_limit() {
+        let long = format!("shell echo {}", "x".repeat(MAX_LINE_BYTES));
+        let e = TaskSpec::parse(&long).unwrap_err();
+        assert!(e.reason.contains("limit is 1048576 bytes"), "{e}");
+        let fits = format!("fail {}", "x".repeat(MAX_LINE_BYTES - 5));
+        assert!(TaskSpec::parse(&fits).is_ok());
+    }
 
     #[test]
     fn parses_every_kind() {

@@ -177,6 +177,30 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
             vec!["run".into(), "--json".into(), "/no/such/dir/x.json".into()],
             "cannot create JSON output",
         ),
+        // A directory is unreadable as a task file, even for root.
+        (
+            vec!["run".into(), dir.path().to_str().unwrap().into()],
+            "Is a directory",
+        ),
+        // Negative numbers reach the checks instead of being taken for options.
+        (
+            vec!["run".into(), "--join-timeout".into(), "-1".into()],
+            "must be a number of seconds above 0, got `-1`",
+        ),
+        (
+            vec!["run".into(), "--task-timeout=-0.5".into()],
+            "must be a number of seconds above 0",
+        ),
+        (
+            vec!["run".into(), "--retries".into(), "-1".into()],
+            "--retries",
+        ),
+        (vec!["run".into(), "-j".into(), "-4".into()], "--workers"),
+        (
+            vec!["run".into(), "--output-cap".into(), "100000000".into()],
+            "more than the limit of 4194304 bytes",
+        ),
+        (vec!["frobnicate".into()], "frobnicate"),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -185,6 +209,69 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
+    }
+}
+
+#[test]
+fn an_unreadable_task_file_is_one_line_error() {
+    if rustix::process::geteuid().is_root() {
+        // Root reads a mode-000 file anyway; the directory case above covers it.
+        println!("skipped: running as root, who can read any file");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret.tasks");
+    std::fs::write(&file, "square 1\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let out = pooltop(&["run", file.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_10_mb_line_is_a_short_error_and_nothing_runs() {
+    let line = format!("shell echo {}\nsquare 2\n", "x".repeat(10_000_000));
+    let out = pooltop(&["run", "--json", "-"], &line);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let err = stderr(&out);
+    assert!(err.contains("line 1"), "{err}");
+    assert!(err.contains("the limit is 1048576 bytes"), "{err}");
+    assert!(
+        err.len() < 1000,
+        "the error quotes the line cut short: {err}"
+    );
+}
+
+#[test]
+fn an_empty_task_list_runs_nothing_and_exits_0() {
+    for input in ["", "# only a comment\n\n"] {
+        let out = pooltop(&["run", "-j", "4", "--json", "-"], input);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let events = json_lines(&out);
+        assert!(
+            !events.iter().any(|e| e["event"] == "error"),
+            "no error for an empty run: {events:?}"
+        );
+        assert_eq!(events.last().unwrap()["submitted"], 0);
+    }
+}
+
+#[test]
+fn a_pool_that_drains_while_workers_start_reports_no_false_errors() {
+    // One instant task on many workers: the pool shuts down while most of
+    // them are still connecting. Their deaths are not refused connections.
+    for _ in 0..5 {
+        let out = pooltop(&["run", "-j", "8", "--json", "-"], "square 1\n");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let errors: Vec<Value> = json_lines(&out)
+            .into_iter()
+            .filter(|e| e["event"] == "error")
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }
 
@@ -196,18 +283,16 @@ fn an_unwritable_output_folder_is_reported() {
     let out_dir = blocker.join("thumbs");
     let out = pooltop(&["run", "--out", out_dir.to_str().unwrap()], "square 1\n");
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot create output folder"),
-        "{}",
-        stderr(&out)
-    );
+    let err = stderr(&out);
+    assert!(err.contains("cannot create output folder"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
 fn a_killed_manager_leaves_no_process_behind() {
     let marker = format!("pooltop-orphan-test-{}", std::process::id());
     let mut child = Command::new(BIN)
-        .args(["run", "-j", "2", "--headless", "-"])
+        .args(["run", "-j", "3", "--headless", "-"])
         .env("PT_TEST_MARKER", &marker)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -220,12 +305,21 @@ fn a_killed_manager_leaves_no_process_behind() {
         .unwrap()
         .write_all(b"shell sh -c 'sleep 60 & sleep 60'\nshell sleep 60\nspin 1e15\n")
         .unwrap();
-    // The manager, 2 workers, a shell with 2 sleeps, and a sleep.
+    // The manager, 3 workers, a shell with 2 sleeps, and a shell with a sleep.
     wait_for(
         "the pool and its shell tasks",
         Duration::from_secs(20),
-        || pids_with_marker(&marker).len() >= 6,
+        || pids_with_marker(&marker).len() >= 8,
     );
+    // One worker's whole group is stopped, as a paused worker is: SIGTERM
+    // alone would stay pending there.
+    let workers = children_of(child.id());
+    assert_eq!(workers.len(), 3, "{workers:?}");
+    let paused = workers[0];
+    pooltop::platform::signal_group(paused, pooltop::platform::GroupSignal::Stop).unwrap();
+    wait_for("the stopped worker", Duration::from_secs(5), || {
+        pooltop::platform::process_state(paused) == Some('T')
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     wait_for(
@@ -237,7 +331,16 @@ fn a_killed_manager_leaves_no_process_behind() {
 
 #[test]
 fn sigterm_shuts_the_pool_down_gracefully() {
-    let marker = format!("pooltop-sigterm-test-{}", std::process::id());
+    stop_signal_shuts_the_pool_down(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sighup_of_a_closed_terminal_shuts_the_pool_down_gracefully() {
+    stop_signal_shuts_the_pool_down(libc::SIGHUP, "SIGHUP");
+}
+
+fn stop_signal_shuts_the_pool_down(signal: i32, name: &str) {
+    let marker = format!("pooltop-{name}-test-{}", std::process::id());
     let mut child = Command::new(BIN)
         .args([
             "run",
@@ -264,7 +367,8 @@ fn sigterm_shuts_the_pool_down_gracefully() {
     wait_for("the worker", Duration::from_secs(20), || {
         pids_with_marker(&marker).len() >= 2
     });
-    pooltop::platform::signal_process(child.id(), pooltop::platform::GroupSignal::Term).unwrap();
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let events = json_lines(&out);
@@ -272,6 +376,6 @@ fn sigterm_shuts_the_pool_down_gracefully() {
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["submitted"], 2);
     assert_eq!(summary["cancelled"], 2, "{summary}");
-    assert!(stderr(&out).contains("stopped by SIGTERM"));
+    assert!(stderr(&out).contains(&format!("stopped by {name}")));
     assert!(pids_with_marker(&marker).is_empty());
 }

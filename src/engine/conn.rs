@@ -61,6 +61,8 @@ pub fn spawn_acceptor(
                     .spawn(move || {
                         let event = match handshake(stream, &token) {
                             Ok((hello, stream)) => ConnEvent::Hello { hello, stream },
+                            // A peer that died before saying anything: not news.
+                            Err(reason) if reason.is_empty() => return,
                             Err(reason) => ConnEvent::Refused { reason },
                         };
                         let _ = tx.send(Inbound::Conn(event));
@@ -70,7 +72,10 @@ pub fn spawn_acceptor(
     Ok(())
 }
 
-/// Reads and checks the first frame. Returns why the connection is refused.
+/// Reads and checks the first frame. Returns why the connection is refused,
+/// or an empty reason when the peer closed it unsaid because it died: that is
+/// one of our own workers killed while it was connecting (at shutdown, for
+/// instance), and its death is reported by its reaper.
 fn handshake(stream: Stream, token: &str) -> Result<(Hello, Stream), String> {
     let creds = stream.peer_creds().ok();
     stream
@@ -81,6 +86,9 @@ fn handshake(stream: Stream, token: &str) -> Result<(Hello, Stream), String> {
     let hello = match frame::read_frame_limited::<FromWorker>(&mut reader, &mut buf, MAX_HELLO) {
         Ok(FromWorker::Hello(h)) => h,
         Ok(_) => return Err("refused a connection: first frame was not a handshake".into()),
+        Err(FrameError::Closed) if creds.and_then(|c| c.pid()).is_some_and(peer_died) => {
+            return Err(String::new());
+        }
         Err(FrameError::Io(e))
             if matches!(
                 e.kind(),
@@ -126,6 +134,22 @@ fn handshake(stream: Stream, token: &str) -> Result<(Hello, Stream), String> {
         .set_recv_timeout(None)
         .map_err(|e| format!("refused a connection: {e}"))?;
     Ok((hello, stream))
+}
+
+/// Whether the process `pid` is gone or exiting. Its socket closes early in
+/// its exit, a moment before it becomes a zombie: allow it that moment.
+fn peer_died(pid: i32) -> bool {
+    let Ok(pid) = u32::try_from(pid) else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(100);
+    loop {
+        match crate::platform::process_state(pid) {
+            None | Some('Z' | 'X') => return true,
+            Some(_) if std::time::Instant::now() >= deadline => return false,
+            Some(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
 }
 
 /// Compares secrets without stopping at the first difference.

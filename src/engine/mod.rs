@@ -23,10 +23,10 @@ pub use events::{
 
 use crate::error::Error;
 
-/// The largest `PoolConfig::output_cap`: a shell task's result holds its
-/// stdout twice (as its value too) and its stderr, and must fit one frame
-/// (`protocol::MAX_FRAME`, 16 MiB) with room to spare.
-pub const MAX_OUTPUT_CAP: usize = 5 * 1024 * 1024;
+/// The largest [`PoolConfig::output_cap`]: a shell task's report carries its
+/// stdout twice (as the value and as stdout) and its stderr, and must fit in
+/// one frame (16 MiB).
+pub const MAX_OUTPUT_CAP: usize = 4 * 1024 * 1024;
 
 /// How a pool runs.
 #[derive(Debug, Clone)]
@@ -109,14 +109,14 @@ impl PoolConfig {
         if self.workers == 0 {
             return Err(Error::Config("workers must be at least 1".into()));
         }
-        if self.task_timeout == Some(Duration::ZERO) {
-            return Err(Error::Config("task timeout must be more than 0".into()));
-        }
         if self.output_cap > MAX_OUTPUT_CAP {
             return Err(Error::Config(format!(
-                "the output cap is at most {MAX_OUTPUT_CAP} bytes (5 MiB), got {}",
+                "output cap of {} bytes is more than the limit of {MAX_OUTPUT_CAP}",
                 self.output_cap
             )));
+        }
+        if self.task_timeout == Some(Duration::ZERO) {
+            return Err(Error::Config("task timeout must be more than 0".into()));
         }
         if let Some(f) = self.task_timeout_median
             && !(f.is_finite() && f > 0.0)

@@ -144,9 +144,36 @@ pub fn take_frame<T: DeserializeOwned>(buf: &[u8]) -> Result<Option<(T, usize)>,
 }
 
 /// Decodes one frame's payload (without its header).
+///
+/// bincode allocates a string's buffer at the length the payload *claims*
+/// before it reads the bytes, so without a limit 13 bytes claiming a 1 TiB
+/// string make the allocator abort the process. So the decoder gets a byte
+/// limit. bincode counts against it every string's length and every integer
+/// at its full width (8 for a u64 even when its varint takes 1 byte), so a
+/// valid payload claims at most 8 times its size; the limit is the next
+/// power of 4 above that (at least 4 KiB). Whatever a frame claims, decoding
+/// it allocates at most 32 times its size.
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
-    let (msg, used) = bincode::serde::decode_from_slice::<T, _>(payload, config())
-        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    fn with<T: DeserializeOwned, const LIMIT: usize>(
+        payload: &[u8],
+    ) -> Result<(T, usize), bincode::error::DecodeError> {
+        bincode::serde::decode_from_slice::<T, _>(payload, config().with_limit::<LIMIT>())
+    }
+    macro_rules! by_tier {
+        ($need:expr; $($bits:literal)*) => {
+            match $need {
+                $(n if n <= 1 << $bits => with::<T, { 1 << $bits }>(payload),)*
+                _ => with::<T, { 8 * MAX_FRAME as usize }>(payload),
+            }
+        };
+    }
+    let decoded = by_tier!(payload.len().saturating_mul(8); 12 14 16 18 20 22 24 26);
+    let (msg, used) = decoded.map_err(|e| match e {
+        bincode::error::DecodeError::LimitExceeded => {
+            FrameError::Malformed("a length inside the frame exceeds the frame itself".into())
+        }
+        e => FrameError::Malformed(e.to_string()),
+    })?;
     if used != payload.len() {
         return Err(FrameError::Trailing(payload.len() - used));
     }
@@ -315,6 +342,32 @@ mod tests {
         let e = read_frame::<FromWorker>(&mut &garbage[..], &mut buf).unwrap_err();
         assert!(matches!(e, FrameError::Malformed(_)), "{e}");
         assert!(!e.is_disconnect());
+    }
+
+    /// A hello whose token claims `len` bytes, followed by only `extra` of them.
+    fn hello_claiming(len: u64, extra: usize) -> Vec<u8> {
+        // FromWorker::Hello, version 1, worker 1, pid 1, then the token's
+        // length as a bincode varint (251 = u16, 252 = u32, 253 = u64 follows).
+        let mut p = vec![0u8, 1, 1, 1, 253];
+        p.extend_from_slice(&len.to_le_bytes());
+        p.extend(std::iter::repeat_n(b'x', extra));
+        p
+    }
+
+    #[test]
+    fn a_huge_claimed_string_is_refused_without_allocating_it() {
+        // Before the limit, this aborted the process: "memory allocation of
+        // 1099511627776 bytes failed".
+        for len in [1u64 << 40, u64::MAX, 1 << 31, MAX_FRAME as u64, 5000] {
+            let e = decode::<FromWorker>(&hello_claiming(len, 10)).unwrap_err();
+            assert!(matches!(e, FrameError::Malformed(_)), "{len}: {e}");
+        }
+        // The same lengths are fine when the bytes are really there.
+        let real = hello_claiming(5000, 5000);
+        match decode::<FromWorker>(&real).unwrap() {
+            FromWorker::Hello(h) => assert_eq!(h.token.len(), 5000),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

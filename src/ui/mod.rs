@@ -9,6 +9,7 @@
 pub mod app;
 pub mod fmt;
 pub mod keymap;
+pub mod keys;
 pub mod layout;
 pub mod msg;
 mod run;
@@ -42,6 +43,10 @@ pub struct Options {
     pub exit_when_done: bool,
     /// How often the monitor samples (at least 200 ms).
     pub sample_every: Duration,
+    /// The colours.
+    pub theme: theme::Theme,
+    /// The keys (the built-in ones, or the config file's).
+    pub keys: keymap::Keymap,
 }
 
 impl Default for Options {
@@ -50,6 +55,8 @@ impl Default for Options {
             title: "pooltop".into(),
             exit_when_done: false,
             sample_every: Duration::from_millis(500),
+            theme: theme::Theme::from_env(),
+            keys: keymap::Keymap::default(),
         }
     }
 }
@@ -178,7 +185,8 @@ pub fn run_with(
     };
     drop(tx);
 
-    let mut app = app::App::new(app_cfg, theme::Theme::from_env(), std::time::Instant::now());
+    let mut app = app::App::new(app_cfg, opts.theme, std::time::Instant::now());
+    app.keys = opts.keys;
     if let Ok(size) = terminal.size() {
         app.update(msg::Msg::Resize {
             width: size.width,

@@ -15,7 +15,6 @@ use crate::headless::Tally;
 use crate::monitor::{MonitorHandle, Sample};
 
 use super::app::{App, Effect, Quitting};
-use super::keymap;
 use super::msg::{Msg, Signal};
 
 /// At most this many frames a second.
@@ -110,7 +109,7 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
         while let Some(m) = next {
             app.set_now(Instant::now());
             let msg = match m {
-                Incoming::Term(ev) => keymap::lookup(app.mode, &ev),
+                Incoming::Term(ev) => app.keys.lookup(app.mode, &ev),
                 Incoming::Pool(ev) => {
                     tally.observe(&ev);
                     if let Some(mon) = monitor {

@@ -48,6 +48,29 @@ impl Script {
         self.app.update(m.into())
     }
 
+    /// Presses a key, spelt as the config file spells it (`"x"`,
+    /// `"Ctrl-c"`, `"F1"`), through the app's keymap; `None` when the key
+    /// means nothing in the current mode (or does nothing).
+    pub fn press(&mut self, key: &str) -> Option<Effect> {
+        use ratatui::crossterm::event::{Event, KeyEvent, KeyModifiers};
+        let k = super::keys::Key::parse(key).unwrap_or_else(|| panic!("{key} is not a key"));
+        let mut mods = KeyModifiers::NONE;
+        if k.ctrl {
+            mods |= KeyModifiers::CONTROL;
+        }
+        if k.alt {
+            mods |= KeyModifiers::ALT;
+        }
+        if key.chars().count() == 1 && key.chars().all(char::is_uppercase) {
+            mods |= KeyModifiers::SHIFT;
+        }
+        let msg = self
+            .app
+            .keys
+            .lookup(self.app.mode, &Event::Key(KeyEvent::new(k.code, mods)))?;
+        self.app.update(msg)
+    }
+
     /// A worker spawned and ready.
     pub fn worker(&mut self, id: u32, pid: u32) -> &mut Script {
         let worker = WorkerId(id);

@@ -44,7 +44,16 @@ pub fn run_if_worker() {
     if std::env::var_os(ENV_SOCKET).is_some() {
         let code = match run() {
             Ok(()) => 0,
-            Err(_) => 3,
+            Err(e) => {
+                // Unseen when pooltop started it (its stderr is null); says
+                // why to whoever else runs it.
+                let why = match e {
+                    Error::Worker(why) => why,
+                    other => other.to_string(),
+                };
+                eprintln!("pooltop worker: {why}");
+                3
+            }
         };
         std::process::exit(code);
     }
@@ -65,7 +74,8 @@ pub fn run() -> Result<(), Error> {
         .map_err(|_| Error::Worker(format!("{ENV_ID} is not a number")))?;
     let token = env(ENV_TOKEN)?;
 
-    let stream = ipc::connect(&socket)?;
+    let stream = ipc::connect(&socket)
+        .map_err(|e| Error::Worker(format!("cannot connect to {}: {e}", socket.display())))?;
     let mut send = &stream;
     let hello = FromWorker::Hello(Hello {
         version: PROTOCOL_VERSION,

@@ -81,3 +81,256 @@ pub fn pids_with_marker(marker: &str) -> Vec<u32> {
     }
     found
 }
+
+/// A `pooltop run --json -` started in the background, its JSON events
+/// collected as they come (stdout is line-buffered), its stderr kept.
+pub struct LiveRun {
+    pub child: std::process::Child,
+    events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl LiveRun {
+    /// Starts `pooltop run --json - ARGS -` with `tasks` on stdin and `envs` set.
+    pub fn start(args: &[&str], tasks: &str, envs: &[(&str, &str)]) -> LiveRun {
+        use std::io::{BufRead, Read, Write};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .args(["--json", "-"])
+            .args(args)
+            .arg("-")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pooltop");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(tasks.as_bytes())
+            .expect("write the tasks");
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let sink = events.clone();
+        let out_reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let line = line.expect("read the JSON stream");
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}"));
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let err_sink = stderr.clone();
+        let err_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            err_sink.lock().unwrap().push_str(&text);
+        });
+        LiveRun {
+            child,
+            events,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        }
+    }
+
+    /// The manager's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `f` on the events so far.
+    pub fn with_events<T>(&self, f: impl FnOnce(&[serde_json::Value]) -> T) -> T {
+        f(&self.events.lock().unwrap())
+    }
+
+    /// Polls the events until `pick` returns something, failing after `within`.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut pick: impl FnMut(&[serde_json::Value]) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(t) = self.with_events(&mut pick) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; stderr so far:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the first event for which `pred` holds.
+    pub fn wait_event(
+        &self,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        self.wait_until(what, within, |evs| evs.iter().find(|e| pred(e)).cloned())
+    }
+
+    /// Workers started and not exited so far: (worker id, pid).
+    pub fn live_workers(&self) -> Vec<(u64, u32)> {
+        self.with_events(live_workers)
+    }
+
+    /// Waits for pooltop to exit (killing it after `within`); returns its
+    /// status, every event and its stderr.
+    pub fn finish(
+        mut self,
+        within: Duration,
+    ) -> (std::process::ExitStatus, Vec<serde_json::Value>, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "pooltop did not finish within {within:?}; stderr:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        for r in self.readers.drain(..) {
+            r.join().expect("reader thread");
+        }
+        let events = std::mem::take(&mut *self.events.lock().unwrap());
+        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
+        (status, events, stderr)
+    }
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        // A failed test must not leave its pool running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Workers started and not exited in `events`: (worker id, pid).
+pub fn live_workers(events: &[serde_json::Value]) -> Vec<(u64, u32)> {
+    let mut live = std::collections::BTreeMap::new();
+    for e in events {
+        match e["event"].as_str() {
+            Some("worker_started") => {
+                live.insert(
+                    e["worker"].as_u64().unwrap(),
+                    e["pid"].as_u64().unwrap() as u32,
+                );
+            }
+            Some("worker_exited") => {
+                live.remove(&e["worker"].as_u64().unwrap());
+            }
+            _ => {}
+        }
+    }
+    live.into_iter().collect()
+}
+
+/// A `VmHWM:` / `VmRSS:`-style field of /proc/PID/status, in KiB.
+pub fn vm_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim_start_matches(':')
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The value of environment variable `name` of process `pid` (same user).
+pub fn env_of(pid: u32, name: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    environ
+        .split(|&b| b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The live (not zombie) children of process `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && state != "Z" && state != "X" {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A small deterministic random generator (xorshift64*), for chaos that can
+/// be replayed from its seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// A fixed seed, or `$POOLTOP_TEST_SEED` (`time` for one from the
+    /// clock), printed so a failing run can be replayed.
+    pub fn seeded(test: &str) -> Rng {
+        let seed = match std::env::var("POOLTOP_TEST_SEED").ok().as_deref() {
+            Some("time") => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64,
+            Some(s) => s.parse().expect("POOLTOP_TEST_SEED is a number or `time`"),
+            None => 0x5EED_1234_ABCD,
+        };
+        println!("{test}: POOLTOP_TEST_SEED={seed}");
+        Rng::new(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

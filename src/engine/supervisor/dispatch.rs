@@ -1,23 +1,24 @@
 //! Handing out tasks, writing to workers, and the timers (start deadlines,
 //! task timeouts, join timeouts, respawn backoff).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::unix::SourceFd;
 
 use super::slot::{HeldFate, StopKind};
+use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::median::MIN_SAMPLES;
 
 /// Tasks are handed out in advance only while their median run time is
 /// under this (see `Supervisor::prefetch_quick`).
 pub const PREFETCH_BELOW: std::time::Duration = std::time::Duration::from_millis(10);
-use super::{START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::events::*;
 use crate::engine::proc;
 use crate::ipc;
 use crate::platform::GroupSignal;
 use crate::protocol::ToWorker;
+use crate::task::TaskOutput;
 
 impl Supervisor {
     // ----- timers -----
@@ -43,6 +44,9 @@ impl Supervisor {
             consider(t);
         }
         for slot in self.workers.values() {
+            if let Some(since) = slot.group_wait {
+                consider((Instant::now() + GROUP_POLL).min(since + GROUP_GRACE));
+            }
             if slot.reaped.is_some() {
                 continue;
             }
@@ -77,6 +81,10 @@ impl Supervisor {
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
             let slot = &self.workers[&w];
+            if slot.group_wait.is_some() {
+                self.try_finish(w);
+                continue;
+            }
             if slot.reaped.is_some() {
                 continue;
             }
@@ -217,17 +225,40 @@ impl Supervisor {
         };
         let spec = self.queue.entry(task).expect("live").task.spec.clone();
         let slot = self.workers.get_mut(&w).expect("present");
+        let instant = spec.is_instant();
+        if let Err(e) = slot.queue_frame(&ToWorker::Assign { task: task.0, spec }) {
+            // Over the frame cap: no worker can ever receive it. (Held
+            // unsent, it would never finish.)
+            self.finish_unsent(task, format!("cannot be sent to a worker: {e}"));
+            return true;
+        }
         let idle = slot.held.is_empty();
         slot.held.push_back(task);
-        if !spec.is_instant() {
+        if !instant {
             slot.slow_held += 1;
         }
-        slot.queue_frame(&ToWorker::Assign { task: task.0, spec });
         if idle {
             slot.head_since = Instant::now();
             self.mark_started(w, task);
         }
         true
+    }
+
+    /// A task taken from the queue that never reached a worker fails.
+    fn finish_unsent(&mut self, task: TaskId, error: String) {
+        if let Some(entry) = self.queue.finish(task, TaskState::Failed) {
+            self.emit(PoolEvent::TaskFinished(Box::new(TaskReport {
+                task,
+                worker: None,
+                state: TaskState::Failed,
+                output: TaskOutput::default(),
+                error: Some(error),
+                wall: Duration::ZERO,
+                cpu: Duration::ZERO,
+                attempts: entry.attempts,
+                line: entry.task.line,
+            })));
+        }
     }
 
     /// Writes every worker's queued frames. A socket that is full is watched

@@ -143,7 +143,7 @@ impl Supervisor {
             deadline,
             term_sent: None,
         });
-        slot.queue_frame(&ToWorker::Shutdown);
+        let _ = slot.queue_frame(&ToWorker::Shutdown); // small: always fits
         self.emit(PoolEvent::WorkerStopping {
             worker: w,
             join_timeout: deadline.map(|_| join_timeout),

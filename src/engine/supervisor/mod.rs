@@ -47,6 +47,11 @@ const START_BACKOFF: Duration = Duration::from_millis(50);
 /// After this many workers in a row die before their handshake, stop
 /// replacing them: something is wrong with the worker program.
 const MAX_START_FAILURES: u32 = 5;
+/// How often to look again whether a dead worker's process group is empty.
+const GROUP_POLL: Duration = Duration::from_millis(5);
+/// How long processes of a dead worker's group may outlive SIGKILL before
+/// the pool goes on without waiting for them (a process stuck in the kernel).
+const GROUP_GRACE: Duration = Duration::from_secs(2);
 
 fn token_of(w: WorkerId) -> Token {
     Token(w.0 as usize)
@@ -178,11 +183,13 @@ impl Supervisor {
             }
         }
         debug_assert!(self.queue.balanced());
-        self.emit(PoolEvent::Stopped(self.queue.counts()));
         self.accept_stop.store(true, Ordering::Relaxed);
         // Wake the blocking accept so the acceptor thread sees the flag.
         let _ = ipc::connect(&self.socket_path);
+        // Before the last event: a process that exits on it would otherwise
+        // leave the socket directory behind.
         drop(self.socket_dir);
+        let _ = self.events.send(PoolEvent::Stopped(self.queue.counts()));
     }
 
     /// Sends an event; a consumer that has gone away is not an error.

@@ -7,7 +7,7 @@ use mio::Interest;
 use mio::unix::SourceFd;
 
 use super::slot::{HeldFate, ReadOutcome, Slot};
-use super::{Supervisor, token_of};
+use super::{GROUP_GRACE, Supervisor, token_of};
 use crate::engine::conn::ConnEvent;
 use crate::engine::events::*;
 use crate::engine::proc;
@@ -81,6 +81,11 @@ impl Supervisor {
     pub(super) fn on_hello(&mut self, hello: Hello, stream: Stream) {
         let id = WorkerId(hello.worker);
         let Some(slot) = self.workers.get_mut(&id) else {
+            if id.0 < self.next_worker {
+                // One of ours that was killed and reaped while its handshake
+                // was in flight (a shutdown during start-up): already reported.
+                return;
+            }
             self.emit(PoolEvent::Error {
                 worker: None,
                 message: format!(
@@ -128,7 +133,7 @@ impl Supervisor {
                 .map(|d| d.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        slot.queue_frame(&welcome);
+        let _ = slot.queue_frame(&welcome); // a path: far below the cap
         let pid = slot.pid;
         self.emit(PoolEvent::WorkerReady { worker: id, pid });
     }
@@ -267,7 +272,7 @@ impl Supervisor {
     /// Once a worker is both reaped and disconnected, settles its tasks,
     /// reports how it ended and replaces it if the pool still wants it.
     pub(super) fn try_finish(&mut self, w: WorkerId) {
-        if !self.workers.get(&w).is_some_and(Slot::is_finished) {
+        if !self.workers.get(&w).is_some_and(Slot::is_finished) || !self.group_gone(w) {
             return;
         }
         let mut slot = self.workers.remove(&w).expect("checked above");
@@ -300,6 +305,31 @@ impl Supervisor {
             how,
         });
         self.fill_to_wanted();
+    }
+
+    /// Whether no process of a finished worker's group is left (the task it
+    /// ran may have started some); kills those that are. Its task is settled
+    /// only then, so that a retry never runs beside the remains of the
+    /// attempt it replaces. After [`GROUP_GRACE`] the pool stops waiting;
+    /// meanwhile the timers look again every [`super::GROUP_POLL`].
+    fn group_gone(&mut self, w: WorkerId) -> bool {
+        let slot = self.workers.get_mut(&w).expect("present");
+        if !crate::platform::group_has_live_members(slot.pid) {
+            return true;
+        }
+        proc::signal(slot.pid, GroupSignal::Kill);
+        let since = *slot.group_wait.get_or_insert_with(Instant::now);
+        if since.elapsed() < GROUP_GRACE {
+            return false;
+        }
+        self.emit(PoolEvent::Error {
+            worker: Some(w),
+            message: format!(
+                "worker {w}: processes of its group outlived SIGKILL by {}s; going on",
+                GROUP_GRACE.as_secs()
+            ),
+        });
+        true
     }
 
     /// Decides the fate of the task a worker was running when it ended.

@@ -86,6 +86,9 @@ pub struct Slot {
     /// Set when pooltop killed it: the signal and why.
     pub killed: Option<(i32, String)>,
     pub held_fate: Option<HeldFate>,
+    /// Since when the worker is gone but processes of its group (a shell
+    /// task and its children) are still dying.
+    pub group_wait: Option<Instant>,
 }
 
 impl Slot {
@@ -108,6 +111,7 @@ impl Slot {
             stopping: None,
             killed: None,
             held_fate: None,
+            group_wait: None,
         }
     }
 
@@ -133,12 +137,13 @@ impl Slot {
     }
 
     /// Appends a frame to the outbox; it is written at the end of the round.
-    pub fn queue_frame(&mut self, msg: &ToWorker) {
+    /// Fails only for a message over the 16 MiB frame cap (a task built in
+    /// code: task lines are limited to 1 MiB), which is then not queued.
+    pub fn queue_frame(&mut self, msg: &ToWorker) -> io::Result<()> {
         if self.is_ready() {
-            // Encoding our own messages only fails for a task line over the
-            // 16 MiB frame cap, which the task syntax makes impractical.
-            let _ = frame::encode_into(msg, &mut self.outbox);
+            frame::encode_into(msg, &mut self.outbox)?;
         }
+        Ok(())
     }
 
     pub fn has_output(&self) -> bool {

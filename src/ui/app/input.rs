@@ -45,10 +45,11 @@ impl App {
         match self.quitting {
             Quitting::No => {
                 self.quitting = Quitting::Graceful;
+                let q = self.key_of(Action::Quit);
                 self.log.push(
                     self.now,
                     Level::Warn,
-                    "shutting down: workers get the join timeout (q again kills)",
+                    format!("shutting down: workers get the join timeout ({q} again kills)"),
                 );
                 Some(Effect::Send(Command::Shutdown))
             }
@@ -144,6 +145,13 @@ impl App {
         None
     }
 
+    /// The first key bound to `action`, for messages that name it.
+    pub fn key_of(&self, action: Action) -> String {
+        self.keys
+            .first_key(action)
+            .unwrap_or_else(|| crate::ui::keymap::name(action).to_string())
+    }
+
     /// The worker the keys act on: the selection.
     pub fn selected_worker(&self) -> Option<WorkerId> {
         self.workers
@@ -182,9 +190,10 @@ impl App {
             .stopping
             .is_some_and(|s| s.deadline.is_some() || s.pending)
         {
+            let k = self.key_of(Action::Kill);
             self.toast(
                 Level::Info,
-                format!("{id} is already stopping (K kills now)"),
+                format!("{id} is already stopping ({k} kills now)"),
             );
             return None;
         }

@@ -24,6 +24,7 @@ use self::machine::{Machine, Rate};
 use self::prompt::Prompt;
 use self::tasks::Tasks;
 use self::workers::Workers;
+use super::keymap::Keymap;
 use super::layout::Areas;
 use super::msg::Msg;
 use super::theme::Theme;
@@ -124,6 +125,8 @@ impl Default for AppConfig {
 pub struct App {
     pub cfg: AppConfig,
     pub theme: Theme,
+    /// The keys in force: what they do, and what the footer and help show.
+    pub keys: Keymap,
     /// When the run started (elapsed time and log stamps count from here).
     pub start: Instant,
     /// The clock as of the last [`App::set_now`].
@@ -170,6 +173,7 @@ impl App {
             target_workers: cfg.workers,
             cfg,
             theme,
+            keys: Keymap::default(),
             start: now,
             now,
             mode: Mode::Normal,

@@ -326,3 +326,43 @@ fn sigterm_is_graceful_then_kills() {
     assert_cmd!(s.msg(term()), Command::KillAll);
     assert!(!s.app.hung_up);
 }
+
+#[test]
+fn remapped_keys_drive_the_app_and_the_old_ones_do_nothing() {
+    let mut s = script();
+    let file = "[keys]\nkill = \"x\"\ndown = [\"n\"]\nquit = \"Q\"\nhelp = \"F1\"\n";
+    let layer = crate::config::parse(file, "c.toml", &crate::config::no_key_check).unwrap();
+    s.app.keys = crate::ui::keymap::Keymap::from_binds(&layer.keys).unwrap();
+    assert_eq!(s.app.workers.selected, Some(WorkerId(1)));
+    assert!(s.press("j").is_none());
+    assert_eq!(
+        s.app.workers.selected,
+        Some(WorkerId(1)),
+        "j no longer moves"
+    );
+    s.press("n");
+    assert_eq!(s.app.workers.selected, Some(WorkerId(2)));
+    assert!(s.press("K").is_none(), "K no longer kills");
+    assert_cmd!(s.press("x"), Command::Kill(WorkerId(2)));
+    s.press("F1");
+    assert_eq!(s.app.mode, Mode::Help);
+    // In the overlay, the new quit key closes it, as q did.
+    s.press("Q");
+    assert_eq!(s.app.mode, Mode::Normal);
+    assert_eq!(s.app.quitting, Quitting::No);
+    assert!(s.press("q").is_none());
+    assert_eq!(s.app.quitting, Quitting::No, "q no longer quits");
+    assert_cmd!(s.press("Q"), Command::Shutdown);
+    assert_eq!(s.app.quitting, Quitting::Graceful);
+    // Messages name the keys in force.
+    assert!(
+        s.app
+            .log
+            .entries
+            .iter()
+            .any(|e| e.text.contains("(Q again kills)")),
+        "{:?}",
+        s.app.log.entries
+    );
+    assert_cmd!(s.press("Ctrl-c"), Command::KillAll);
+}

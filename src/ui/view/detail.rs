@@ -9,6 +9,7 @@ use crate::ui::app::App;
 use crate::ui::app::tasks::Phase;
 use crate::ui::fmt;
 use crate::ui::layout::Areas;
+use crate::ui::msg::Action;
 
 pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
     let th = app.theme;
@@ -74,6 +75,11 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
         }
     }
     let title = format!(" Task {id} · {} ", r.phase.name());
+    let bottom = format!(
+        " {} closes · {} scroll ",
+        app.key_of(Action::Back),
+        app.keys.first_keys(&[Action::Up, Action::Down])
+    );
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .scroll((app.overlay_scroll.min(u16::MAX as usize) as u16, 0))
@@ -82,7 +88,7 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
                 .borders(Borders::ALL)
                 .border_style(th.border())
                 .title(Line::styled(title, th.title(true)))
-                .title_bottom(Line::styled(" Esc closes · ↑↓ scroll ", th.dim()).right_aligned()),
+                .title_bottom(Line::styled(bottom, th.dim()).right_aligned()),
         )
         .render(area, buf);
 }

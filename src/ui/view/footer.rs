@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 
 use crate::ui::app::{App, Mode, Quitting};
 use crate::ui::keymap;
+use crate::ui::msg::Action;
 
 use super::put;
 
@@ -49,27 +50,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         Mode::Help => keys(
             app,
-            [("? Esc".to_string(), "close"), ("↑↓".to_string(), "scroll")],
+            [
+                (app.keys.first_keys(&[Action::Help, Action::Back]), "close"),
+                (app.keys.first_keys(&[Action::Up, Action::Down]), "scroll"),
+            ],
         ),
         Mode::Detail => keys(
             app,
             [
-                ("Esc Enter".to_string(), "close"),
-                ("↑↓".to_string(), "scroll"),
+                (
+                    app.keys.first_keys(&[Action::Back, Action::Detail]),
+                    "close",
+                ),
+                (app.keys.first_keys(&[Action::Up, Action::Down]), "scroll"),
             ],
         ),
         Mode::Normal => {
             let mut s = Vec::new();
             if app.quitting == Quitting::Graceful {
                 s.push(Span::styled(" stopping workers… ", th.banner()));
-                s.push(Span::styled("q", th.key()));
+                s.push(Span::styled(app.key_of(Action::Quit), th.key()));
                 s.push(Span::raw(" kills now "));
             }
             s.extend(keys(
                 app,
                 keymap::FOOTER
                     .iter()
-                    .filter_map(|a| keymap::first_key(keymap::NORMAL, *a).map(|k| (k, a.label()))),
+                    .filter_map(|a| app.keys.first_key(*a).map(|k| (k, a.label()))),
             ));
             s
         }

@@ -9,26 +9,29 @@ use ratatui::text::{Line, Span};
 use crate::ui::app::workers::StateKind;
 use crate::ui::app::{App, Quitting};
 use crate::ui::fmt;
+use crate::ui::msg::Action;
 
 use super::put;
 
 /// The banner, if the pool's state deserves one.
 fn banner(app: &App) -> Option<String> {
     let c = &app.tasks.counts;
+    let q = app.key_of(Action::Quit);
     if app.pool_gone && app.stopped.is_none() {
-        Some(" POOL GONE · q quits ".to_string())
+        Some(format!(" POOL GONE · {q} quits "))
     } else if app.stopped.is_some() {
         Some(" STOPPED ".to_string())
     } else if app.quitting == Quitting::Killing {
         Some(" KILLING ALL WORKERS ".to_string())
     } else if app.quitting == Quitting::Graceful {
-        Some(" SHUTTING DOWN · q again kills now ".to_string())
+        Some(format!(" SHUTTING DOWN · {q} again kills now "))
     } else if app.dispatch_paused {
-        Some(" DISPATCH PAUSED · P resumes ".to_string())
+        let p = app.key_of(Action::ToggleDispatch);
+        Some(format!(" DISPATCH PAUSED · {p} resumes "))
     } else {
         app.drained
             .filter(|_| c.queued + c.running == 0)
-            .map(|d| format!(" ALL {} TASKS FINISHED · q quits ", d.finished()))
+            .map(|d| format!(" ALL {} TASKS FINISHED · {q} quits ", d.finished()))
     }
 }
 

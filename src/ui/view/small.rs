@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::ui::app::App;
 use crate::ui::layout::{MIN_HEIGHT, MIN_WIDTH};
+use crate::ui::msg::Action;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let th = app.theme;
@@ -16,7 +17,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             "{}x{} here; pooltop needs at least {MIN_WIDTH}x{MIN_HEIGHT}.",
             area.width, area.height
         )),
-        Line::from("Enlarge the window, or press q to quit."),
+        Line::from(format!(
+            "Enlarge the window, or press {} to quit.",
+            app.key_of(Action::Quit)
+        )),
     ];
     let h = (lines.len() as u16 + 2).min(area.height);
     let y = area.y + area.height.saturating_sub(h) / 2;

@@ -150,6 +150,54 @@ fn many_cores_and_workers() {
     assert_snapshot!(screen(&s));
 }
 
+/// The keys a config file binds are the keys the footer, the help and the
+/// banners show.
+#[test]
+fn remapped_keys_show_in_the_footer_help_and_banners() {
+    let mut s = busy_pool(80, 24);
+    let file = "[keys]\nquit = [\"Q\", \"F10\"]\nhelp = \"F1\"\nsubmit = \"a\"\n\
+                toggle_dispatch = \"D\"\nkill = \"x\"\n";
+    let layer = crate::config::parse(file, "c.toml", &crate::config::no_key_check).unwrap();
+    s.app.keys = crate::ui::keymap::Keymap::from_binds(&layer.keys).unwrap();
+    s.msg(PoolEvent::DispatchPaused(true));
+    let main = screen(&s);
+    assert!(main.contains(" Q quit  F1 help  a submit "), "{main}");
+    assert!(main.contains("DISPATCH PAUSED · D resumes"), "{main}");
+    s.press("F1");
+    assert_snapshot!(screen(&s));
+}
+
+/// What `NO_COLOR` draws: the `auto` theme turns mono, every cell keeps
+/// the terminal's colours, and bold, dim and reverse video carry the rest.
+#[test]
+fn no_color_view_snapshot() {
+    let mut s = busy_pool(80, 24);
+    s.app.theme = Theme::from_choice(crate::config::ThemeChoice::Auto, true);
+    s.at(5.0).msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    let term = draw(&s);
+    assert_snapshot!(format!("{:?}", term.backend().buffer()));
+}
+
+/// The high-contrast theme: states on solid backgrounds, nothing dimmed.
+#[test]
+fn high_contrast_view_snapshot() {
+    let mut s = busy_pool(80, 24);
+    s.app.theme = Theme::HIGH_CONTRAST;
+    s.at(5.0).msg(PoolEvent::WorkerPaused {
+        worker: WorkerId(1),
+    });
+    let term = draw(&s);
+    for cell in term.backend().buffer().content() {
+        assert!(
+            !cell.modifier.contains(ratatui::style::Modifier::DIM),
+            "{cell:?}"
+        );
+    }
+    assert_snapshot!(format!("{:?}", term.backend().buffer()));
+}
+
 #[test]
 fn no_color_draws_no_colour() {
     let mut s = busy_pool(100, 30);
