@@ -589,12 +589,18 @@ pub fn run_batch(
 ) -> Result<i32, Error> {
     let workers = pool.config().workers;
     // Ctrl-C stops a batch at once, as it does parallel (whose jobs share its
-    // terminal); SIGTERM and SIGHUP let the running jobs finish.
+    // terminal); SIGTERM and SIGHUP start no new job and give the running
+    // ones the join timeout.
     let stop_signals = watch_signals(pool.clone(), true);
     let mut tally = Tally::new(workers);
     let started = Instant::now();
     let live_line = progress && io::stderr().is_terminal();
-    let mut last_progress = Instant::now() - Duration::from_secs(1);
+    // A live line shows at once; lines in a log start after a second.
+    let mut last_progress = if live_line {
+        Instant::now() - Duration::from_secs(1)
+    } else {
+        Instant::now()
+    };
     let mut json_broken = false;
 
     let tasks: Vec<Task> = session
