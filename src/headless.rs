@@ -2,13 +2,12 @@
 //! event, and the exit status. No terminal control beyond one progress line.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::batch::session::Session;
-use crate::engine::{self, Command, Counts, PoolEvent, Task};
+use crate::engine::{self, Command, Counts, EventStream, PoolEvent, Task};
 use crate::error::Error;
 
 /// Running totals of a pool's events: counts, times, rates. Shared by the
@@ -455,7 +454,7 @@ pub struct Options {
 /// it), printing progress and the summary on stderr. Returns the exit status.
 pub fn run(
     pool: engine::PoolHandle,
-    events: Receiver<PoolEvent>,
+    mut events: EventStream,
     tasks: Vec<Task>,
     opts: Options,
 ) -> Result<i32, Error> {
@@ -582,7 +581,7 @@ pub fn run(
 /// (GNU parallel's), or 128 + the signal that stopped the run.
 pub fn run_batch(
     pool: engine::PoolHandle,
-    events: Receiver<PoolEvent>,
+    mut events: EventStream,
     mut session: Session,
     mut json: Option<JsonSink>,
     progress: bool,
@@ -614,7 +613,7 @@ pub fn run_batch(
             pool.send(Command::Shutdown);
         }
     }
-    for ev in events.iter() {
+    for ev in events.by_ref() {
         tally.observe(&ev);
         if let (Some(out), false) = (json.as_mut(), json_broken)
             && let Some(v) = event_json(&ev, started.elapsed())

@@ -358,21 +358,11 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         Box::new(io::stderr()),
     );
     let json = json_sink(&args.pool)?;
-    // A named batch opens a control socket, as any pool does, so that
-    // `pooltop attach NAME` shows it on the dashboard. An unnamed one, like
-    // parallel or xargs, does not: relaying every event to the control view
-    // through its own thread costs about 5% of a batch of 1 ms jobs.
-    let code = match &args.pool.name {
-        Some(name) => {
-            pooltop::control::validate_name(name).map_err(Failure::usage)?;
-            let (pool, events, _control) = pooltop::control::start_pool(config, name)?;
-            headless::run_batch(pool, events, session, json, b.eta)?
-        }
-        None => {
-            let (pool, events) = pooltop::engine::start(config)?;
-            headless::run_batch(pool, events, session, json, b.eta)?
-        }
-    };
+    // A batch opens a control socket as any pool does (`pooltop attach`,
+    // `status`); its view is updated on this thread as events are read.
+    let name = pool_name(&args.pool)?;
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    let code = headless::run_batch(pool, events, session, json, b.eta)?;
     drop(spill);
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
     Ok(code as u8)
@@ -410,13 +400,7 @@ fn run_pool(
 ) -> Result<u8, Failure> {
     let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
-    let name = match &args.name {
-        Some(n) => {
-            pooltop::control::validate_name(n).map_err(Failure::usage)?;
-            n.clone()
-        }
-        None => pooltop::control::default_name(),
-    };
+    let name = pool_name(args)?;
     // The dashboard whenever stdout is a terminal, unless --headless (or JSON
     // lines are asked for on stdout, which the dashboard would cover).
     let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
@@ -448,6 +432,17 @@ fn run_pool(
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)
+}
+
+/// The control endpoint's name: `--name`, checked, or `pool-PID`.
+fn pool_name(args: &PoolArgs) -> Result<String, Failure> {
+    match &args.name {
+        Some(n) => {
+            pooltop::control::validate_name(n).map_err(Failure::usage)?;
+            Ok(n.clone())
+        }
+        None => Ok(pooltop::control::default_name()),
+    }
 }
 
 /// `pooltop config`: the settings in effect (`--default`: the default file;
@@ -547,7 +542,7 @@ fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> {
         title: format!("attached to {name}"),
         ..dashboard_options(&loaded)
     };
-    let outcome = pooltop::ui::run_with(handle, events, Vec::new(), opts)?;
+    let outcome = pooltop::ui::run_with(handle, events.into(), Vec::new(), opts)?;
     if outcome.detached {
         pooltop::say!("pooltop: detached from pool `{name}`; it is still running");
         return Ok(0);

@@ -309,3 +309,32 @@ fn another_user_cannot_reach_a_pool() {
     pooltop(d, &["stop", "--pool", "private"], "");
     assert!(pool.wait().unwrap().code().is_some());
 }
+
+#[test]
+fn a_command_batch_can_be_watched_like_any_pool() {
+    let dir = control_dir();
+    let d = dir.path();
+    let mut batch = Command::new(BIN)
+        .args(["run", "-j", "2", "--join-timeout", "0.5", "--name", "jobs"])
+        .args(["--", "sleep", ":::", "0.3", "5"])
+        .env("POOLTOP_CONTROL_DIR", d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the batch to run both jobs", LONG, || {
+        let out = pooltop(d, &["status", "--pool", "jobs", "--json"], "");
+        serde_json::from_slice::<Value>(&out.stdout)
+            .is_ok_and(|s| s["counts"]["submitted"] == 2 && s["counts"]["done"] == 1)
+    });
+    let s = status(d, "jobs");
+    let lines: Vec<&str> = s["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["task_line"].as_str())
+        .collect();
+    assert_eq!(lines, vec!["sleep 5"], "{s}");
+    pooltop(d, &["stop", "--pool", "jobs"], "");
+    assert!(batch.wait().unwrap().code().is_some());
+}

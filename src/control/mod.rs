@@ -74,22 +74,19 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// Starts a pool and opens its control endpoint `name`. Returns the handle,
-/// the event stream (after the control server's view has seen each event)
-/// and the server, which closes the endpoint when dropped.
+/// the event stream (which shows each event to the control server's view as
+/// it is read) and the server, which closes the endpoint when dropped.
 pub fn start_pool(
     config: crate::PoolConfig,
     name: &str,
-) -> Result<
-    (
-        crate::PoolHandle,
-        std::sync::mpsc::Receiver<crate::PoolEvent>,
-        ControlServer,
-    ),
-    crate::Error,
-> {
+) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
     let (pool, events) = crate::engine::start(config)?;
-    match serve(name, pool.clone(), events) {
-        Ok((server, events)) => Ok((pool, events, server)),
+    match serve(name, pool.clone()) {
+        Ok((server, tap)) => Ok((
+            pool,
+            crate::engine::EventStream::with_tap(events, tap),
+            server,
+        )),
         Err(e) => {
             // Not to be used after all: end it without waiting.
             pool.send(crate::Command::KillAll);

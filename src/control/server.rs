@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon 
 use super::view::{Shared, View};
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
-use crate::engine::{Command, PoolEvent, PoolHandle, Task, WorkerId};
+use crate::engine::{Command, PoolEvent, PoolHandle, Tap, Task, WorkerId};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 use crate::task::parse_lines;
@@ -61,13 +61,9 @@ impl Drop for ControlServer {
 }
 
 /// Opens the control endpoint `name` for a pool. Returns the server and the
-/// event stream to use instead of `events` (the same events, after the view
-/// has seen them).
-pub fn serve(
-    name: &str,
-    pool: PoolHandle,
-    events: Receiver<PoolEvent>,
-) -> io::Result<(ControlServer, Receiver<PoolEvent>)> {
+/// [`Tap`] through which it must see each of the pool's events (the face
+/// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
+pub fn serve(name: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
     let socket = socket_path(&dir, name);
@@ -111,26 +107,16 @@ pub fn serve(
         streams: streams.clone(),
     };
 
-    let (tx, rx) = mpsc::channel();
-    let tee_view = shared.clone();
-    std::thread::Builder::new()
-        .name("pooltop-control-tee".into())
-        .spawn(move || {
-            for ev in events.iter() {
-                {
-                    let (view, cond) = &*tee_view;
-                    let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
-                    v.observe(&ev);
-                    v.publish(&ev);
-                    if matches!(ev, PoolEvent::TaskFinished(_) | PoolEvent::Stopped(_)) {
-                        cond.notify_all();
-                    }
-                }
-                if tx.send(ev).is_err() {
-                    break;
-                }
-            }
-        })?;
+    let tap_view = shared.clone();
+    let tap: Tap = Box::new(move |ev: &PoolEvent| {
+        let (view, cond) = &*tap_view;
+        let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
+        v.observe(ev);
+        v.publish(ev);
+        if matches!(ev, PoolEvent::TaskFinished(_) | PoolEvent::Stopped(_)) {
+            cond.notify_all();
+        }
+    });
 
     let name = name.to_string();
     std::thread::Builder::new()
@@ -155,7 +141,7 @@ pub fn serve(
                     .spawn(move || client.serve(conn));
             }
         })?;
-    Ok((server, rx))
+    Ok((server, tap))
 }
 
 /// Whether the peer runs as our user (the directory's mode says so too;

@@ -9,6 +9,7 @@ pub mod events;
 mod median;
 mod proc;
 mod queue;
+mod stream;
 mod supervisor;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub use events::{
     Command, Counts, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
 };
+pub use stream::{EventStream, Tap};
 
 use crate::error::Error;
 

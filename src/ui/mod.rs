@@ -28,7 +28,7 @@ use std::time::Duration;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::execute;
 
-use crate::engine::{self, PoolConfig, PoolEvent, PoolHandle, Task};
+use crate::engine::{self, EventStream, PoolConfig, PoolHandle, Task};
 use crate::error::Error;
 use crate::headless::Tally;
 
@@ -90,14 +90,14 @@ impl Outcome {
 pub fn run(cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
     // Start the pool before touching the terminal, so its errors print plainly.
     let (pool, events) = engine::start(cfg)?;
-    run_with(pool, events, tasks, opts)
+    run_with(pool, events.into(), tasks, opts)
 }
 
 /// Like [`run`], on a pool that is already started (for example one whose
 /// events pass through a control server first).
 pub fn run_with(
     pool: PoolHandle,
-    events: mpsc::Receiver<PoolEvent>,
+    events: EventStream,
     tasks: Vec<Task>,
     opts: Options,
 ) -> Result<Outcome, Error> {
