@@ -349,6 +349,8 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         keep_order: b.keep_order,
         halt,
     };
+    // What an attached dashboard's header shows: the command template.
+    let title = plan.template.shown().to_string();
     let session = session::Session::new(
         plan.template,
         plan.jobs,
@@ -361,7 +363,7 @@ fn run_batch(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
     // A batch opens a control socket as any pool does (`pooltop attach`,
     // `status`); its view is updated on this thread as events are read.
     let name = pool_name(&args.pool)?;
-    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name, &title)?;
     let code = headless::run_batch(pool, events, session, json, b.eta)?;
     drop(spill);
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
@@ -407,7 +409,7 @@ fn run_pool(
     let dashboard = !args.headless && !json_on_stdout && io::stdout().is_terminal();
     let json = if dashboard { None } else { json_sink(args)? };
     // The control server lives until the face returns.
-    let (pool, events, _control) = pooltop::control::start_pool(config, &name)?;
+    let (pool, events, _control) = pooltop::control::start_pool(config, &name, title)?;
     if dashboard {
         let opts = pooltop::ui::Options {
             title: title.to_string(),
@@ -537,9 +539,10 @@ fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> {
         ..PoolArgs::default()
     };
     let loaded = load_settings(&args)?;
-    let (handle, events, name) = pooltop::control::client::attach(pool).map_err(Failure::usage)?;
+    let (handle, events, name, title) =
+        pooltop::control::client::attach(pool).map_err(Failure::usage)?;
     let opts = pooltop::ui::Options {
-        title: format!("attached to {name}"),
+        title: format!("{name}: {title}"),
         ..dashboard_options(&loaded)
     };
     let outcome = pooltop::ui::run_with(handle, events.into(), Vec::new(), opts)?;

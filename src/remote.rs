@@ -119,9 +119,10 @@ fn print_status(s: &StatusView) {
         .duration_since(started)
         .unwrap_or_default();
     println!(
-        "pool {} (pid {}), up {}{}",
+        "pool {} (pid {}) running {}, up {}{}",
         s.name,
         s.pid,
+        s.title,
         human(ago),
         if s.dispatch_paused {
             " — DISPATCH PAUSED"

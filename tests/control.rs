@@ -328,6 +328,7 @@ fn a_command_batch_can_be_watched_like_any_pool() {
             .is_ok_and(|s| s["counts"]["submitted"] == 2 && s["counts"]["done"] == 1)
     });
     let s = status(d, "jobs");
+    assert_eq!(s["title"], "sleep", "the template names the batch");
     let lines: Vec<&str> = s["workers"]
         .as_array()
         .unwrap()

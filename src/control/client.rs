@@ -113,8 +113,10 @@ impl RemotePool for RemoteOrders {
 
 /// Attaches to a running pool: a handle whose orders go over the control
 /// socket, and the pool's event stream (a replay of its current picture,
-/// then live events). Returns the pool's name too.
-pub fn attach(name: Option<&str>) -> Result<(PoolHandle, Receiver<PoolEvent>, String), String> {
+/// then live events). Returns the pool's name and title too.
+pub fn attach(
+    name: Option<&str>,
+) -> Result<(PoolHandle, Receiver<PoolEvent>, String, String), String> {
     let orders = Client::connect(name)?;
     let name = orders.name.clone();
     let mut stream = Client::connect(Some(&name))?;
@@ -150,5 +152,11 @@ pub fn attach(name: Option<&str>) -> Result<(PoolHandle, Receiver<PoolEvent>, St
     let orders = RemoteOrders {
         client: Mutex::new(orders),
     };
-    Ok((PoolHandle::remote(Arc::new(orders), config), rx, name))
+    let title = summary.title;
+    Ok((
+        PoolHandle::remote(Arc::new(orders), config),
+        rx,
+        name,
+        title,
+    ))
 }

@@ -73,15 +73,17 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Starts a pool and opens its control endpoint `name`. Returns the handle,
+/// Starts a pool and opens its control endpoint `name`; `title` says what it
+/// runs (a task file, a command template), for attached dashboards. Returns the handle,
 /// the event stream (which shows each event to the control server's view as
 /// it is read) and the server, which closes the endpoint when dropped.
 pub fn start_pool(
     config: crate::PoolConfig,
     name: &str,
+    title: &str,
 ) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
     let (pool, events) = crate::engine::start(config)?;
-    match serve(name, pool.clone()) {
+    match serve(name, title, pool.clone()) {
         Ok((server, tap)) => Ok((
             pool,
             crate::engine::EventStream::with_tap(events, tap),

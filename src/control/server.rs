@@ -63,7 +63,7 @@ impl Drop for ControlServer {
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
 /// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
-pub fn serve(name: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
+pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
     let socket = socket_path(&dir, name);
@@ -85,7 +85,7 @@ pub fn serve(name: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
         fs::remove_file(&socket)?;
     }
     let listener = ipc::listen(&socket)?;
-    let view = View::new(name.to_string(), pool.config().workers);
+    let view = View::new(name.to_string(), title.to_string(), pool.config().workers);
     let started_unix = view.status(0).started_unix;
     let shared: Shared = Arc::new((Mutex::new(view), Condvar::new()));
     let record = PoolInfo {
@@ -119,6 +119,7 @@ pub fn serve(name: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
     });
 
     let name = name.to_string();
+    let title = title.to_string();
     std::thread::Builder::new()
         .name("pooltop-control".into())
         .spawn(move || {
@@ -132,6 +133,7 @@ pub fn serve(name: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
                 }
                 let client = Client {
                     name: name.clone(),
+                    title: title.clone(),
                     pool: pool.clone(),
                     view: shared.clone(),
                     streams: streams.clone(),
@@ -156,6 +158,7 @@ fn same_user(conn: &Stream) -> bool {
 
 struct Client {
     name: String,
+    title: String,
     pool: PoolHandle,
     view: Shared,
     streams: Streams,
@@ -313,6 +316,7 @@ impl Client {
                 workers: cfg.workers as u32,
                 join_timeout_s: cfg.join_timeout.as_secs_f64(),
                 task_timeout_s: cfg.task_timeout.map(|d| d.as_secs_f64()),
+                title: self.title.clone(),
             },
         };
         let mut out = io::BufWriter::with_capacity(64 * 1024, conn);

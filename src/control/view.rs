@@ -24,6 +24,8 @@ struct WorkerRow {
 #[derive(Debug)]
 pub struct View {
     pub name: String,
+    /// What the pool runs (a task file, a command template).
+    pub title: String,
     started: Instant,
     started_unix: u64,
     wanted: usize,
@@ -54,9 +56,10 @@ fn state_code(s: TaskState) -> u8 {
 }
 
 impl View {
-    pub fn new(name: String, wanted: usize) -> View {
+    pub fn new(name: String, title: String, wanted: usize) -> View {
         View {
             name,
+            title,
             started: Instant::now(),
             started_unix: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -306,6 +309,7 @@ impl View {
         let c = self.counts;
         StatusView {
             name: self.name.clone(),
+            title: self.title.clone(),
             pid,
             started_unix: self.started_unix,
             uptime_s: self.started.elapsed().as_secs_f64(),

@@ -91,6 +91,8 @@ pub struct PoolSummary {
     pub workers: u32,
     pub join_timeout_s: f64,
     pub task_timeout_s: Option<f64>,
+    /// What the pool runs: a task file's name, a command template, `demo`.
+    pub title: String,
 }
 
 /// Counts of tasks by state.
@@ -107,6 +109,8 @@ pub struct CountsView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     pub name: String,
+    /// What the pool runs (a task file, a command template).
+    pub title: String,
     pub pid: u32,
     /// Seconds since the Unix epoch.
     pub started_unix: u64,
