@@ -263,11 +263,22 @@ fn another_user_cannot_reach_a_pool() {
     let dir = control_dir();
     let d = dir.path();
     let mut pool = keep_alive_pool(d, "private", "1", &d.join("p.jsonl"));
-    // The binary must be reachable for nobody; the control dir must not be.
+    // pooltop's own client, run as nobody, is refused. (A copy of the binary
+    // that nobody can execute, wherever the build folder is.)
+    let bin_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        bin_dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let bin = bin_dir.path().join("pooltop");
+    std::fs::copy(BIN, &bin).unwrap();
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
         .args(["status", "--pool", "private"])
         .env("POOLTOP_CONTROL_DIR", d)
+        .current_dir("/")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
