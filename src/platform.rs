@@ -102,36 +102,67 @@ pub fn group_alive(pid: u32) -> bool {
     to_pid(pid).is_ok_and(|p| rustix::process::test_kill_process_group(p).is_ok())
 }
 
+/// The fields of a process's `/proc/PID/stat` line that pooltop reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: u32,
+    /// The one-letter scheduler state (`R`, `S`, `T`, `Z` …).
+    pub state: char,
+    pub ppid: u32,
+    pub pgrp: u32,
+    /// User + system time of the process and of its waited-for children,
+    /// in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+impl ProcStat {
+    /// Running, sleeping or stopped: not a zombie (which holds no files or
+    /// locks, and waits only to be reaped).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X')
+    }
+
+    fn parse(pid: u32, stat: &str) -> Option<ProcStat> {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime stime cutime cstime …; comm may hold spaces
+        // and parentheses, so fields are counted after its last `)`.
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..]
+            .split_whitespace()
+            .take(15)
+            .collect();
+        let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        Some(ProcStat {
+            pid,
+            state: fields.first()?.chars().next()?,
+            ppid: num(1)? as u32,
+            pgrp: num(2)? as u32,
+            cpu_ticks: (11..15).filter_map(num).sum(),
+        })
+    }
+}
+
+/// One process's stat, if it exists.
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    ProcStat::parse(pid, &stat)
+}
+
+/// Every process of the machine (one pass over /proc; processes that end
+/// meanwhile are skipped).
+pub fn all_processes() -> impl Iterator<Item = ProcStat> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(proc_stat)
+}
+
 /// Whether a process of the group led by `pid` is still running. Zombies do
 /// not count: they hold no files or locks, and an orphan waits for init to
 /// reap it. Cheap (one kill(2)) unless the group still has members.
 pub fn group_has_live_members(pid: u32) -> bool {
-    if !group_alive(pid) {
-        return false;
-    }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    dir.flatten().any(|entry| {
-        let Some(member) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{member}/stat")) else {
-            return false;
-        };
-        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-        let Some(close) = stat.rfind(')') else {
-            return false;
-        };
-        let mut fields = stat[close + 1..].split_whitespace();
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-        pgrp == Some(pid) && state != "Z" && state != "X"
-    })
+    group_alive(pid) && all_processes().any(|p| p.pgrp == pid && p.is_live())
 }
 
 /// CPU time used so far by the members of each process group in `pgids`,
@@ -143,37 +174,8 @@ pub fn group_cpu_ticks(pgids: &[u32]) -> std::collections::HashMap<u32, u64> {
     if pgids.is_empty() {
         return ticks;
     }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return ticks;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        // After the command: state ppid pgrp session tty tpgid flags minflt
-        // cminflt majflt cmajflt utime stime cutime cstime …
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().take(15).collect();
-        let Some(pgrp) = fields.get(2).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !pgids.contains(&pgrp) {
-            continue;
-        }
-        let used: u64 = fields[11..]
-            .iter()
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum();
-        *ticks.entry(pgrp).or_default() += used;
+    for p in all_processes().filter(|p| pgids.contains(&p.pgrp)) {
+        *ticks.entry(p.pgrp).or_default() += p.cpu_ticks;
     }
     ticks
 }
@@ -236,10 +238,7 @@ pub fn children_cpu_time() -> Duration {
 
 /// The one-letter scheduler state of a process (`R`, `S`, `T`, `Z` …), from /proc.
 pub fn process_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: skip past it.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().next()?.chars().next()
+    proc_stat(pid).map(|p| p.state)
 }
 
 /// Waits until one of two file descriptors can be read without blocking
@@ -262,5 +261,21 @@ pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod proc_tests {
+    use super::*;
+
+    #[test]
+    fn reads_stat_lines_with_awkward_names() {
+        let line = "42 (a b) c)) S 7 42 42 0 -1 4194304 1 2 3 4 10 20 30 40 20 0 1 0";
+        let p = ProcStat::parse(42, line).unwrap();
+        assert_eq!((p.state, p.ppid, p.pgrp, p.cpu_ticks), ('S', 7, 42, 100));
+        assert!(p.is_live());
+        let me = proc_stat(std::process::id()).unwrap();
+        assert!(me.is_live());
+        assert!(all_processes().any(|p| p.pid == std::process::id()));
     }
 }

@@ -50,36 +50,21 @@ pub fn wait_event<T>(
 
 /// Whether a process exists (zombies count as gone).
 pub fn alive(pid: u32) -> bool {
-    matches!(pooltop::platform::process_state(pid), Some(s) if s != 'Z' && s != 'X')
+    pooltop::platform::proc_stat(pid).is_some_and(|p| p.is_live())
 }
 
 /// The pids of every process whose environment or command line mentions `marker`.
 pub fn pids_with_marker(marker: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
+    let hit = |pid: u32, file: &str| {
+        std::fs::read(format!("/proc/{pid}/{file}"))
+            .map(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes()))
+            .unwrap_or(false)
     };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let hit = |file: &str| {
-            std::fs::read(format!("/proc/{pid}/{file}"))
-                .map(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes()))
-                .unwrap_or(false)
-        };
-        if (hit("environ") || hit("cmdline")) && alive(pid) {
-            found.push(pid);
-        }
-    }
-    found
+    pooltop::platform::all_processes()
+        .filter(|p| p.pid != std::process::id() && p.is_live())
+        .map(|p| p.pid)
+        .filter(|&pid| hit(pid, "environ") || hit(pid, "cmdline"))
+        .collect()
 }
 
 /// A `pooltop run --json -` started in the background, its JSON events
@@ -270,32 +255,10 @@ pub fn env_of(pid: u32, name: &str) -> Option<String> {
 
 /// The live (not zombie) children of process `parent`.
 pub fn children_of(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let mut fields = stat[close + 1..].split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == parent && state != "Z" && state != "X" {
-            found.push(pid);
-        }
-    }
-    found
+    pooltop::platform::all_processes()
+        .filter(|p| p.ppid == parent && p.is_live())
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// A small deterministic random generator (xorshift64*), for chaos that can
