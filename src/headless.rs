@@ -260,6 +260,56 @@ pub fn summary_json(tally: &Tally) -> Value {
 /// Where the JSON lines go.
 pub type JsonSink = Box<dyn Write + Send>;
 
+/// The JSON-lines event stream, when one was asked for. A failed write stops
+/// the stream (with one warning on stderr), never the run.
+struct JsonLines {
+    out: Option<JsonSink>,
+    started: Instant,
+}
+
+impl JsonLines {
+    fn new(out: Option<JsonSink>, started: Instant) -> JsonLines {
+        JsonLines { out, started }
+    }
+
+    fn is_on(&self) -> bool {
+        self.out.is_some()
+    }
+
+    fn write(&mut self, line: Value) {
+        if let Some(out) = self.out.as_mut()
+            && writeln!(out, "{line}").is_err()
+        {
+            self.out = None;
+            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
+        }
+    }
+
+    /// Writes the event's line, if it has one.
+    fn event(&mut self, ev: &PoolEvent) {
+        if self.is_on()
+            && let Some(v) = event_json(ev, self.started.elapsed())
+        {
+            self.write(v);
+        }
+    }
+
+    /// Hands what is buffered to the file (a no-op when nothing is).
+    fn flush(&mut self) {
+        if let Some(out) = self.out.as_mut()
+            && out.flush().is_err()
+        {
+            self.out = None;
+        }
+    }
+
+    /// The summary line last, then everything out.
+    fn finish(&mut self, tally: &Tally) {
+        self.write(summary_json(tally));
+        self.flush();
+    }
+}
+
 /// How long a busy worker may go without progress and without CPU before it
 /// is reported as hung, unless told otherwise (or half the task timeout, if
 /// that is shorter, so the report comes before the kill).
@@ -459,7 +509,7 @@ pub fn run(
     opts: Options,
 ) -> Result<i32, Error> {
     let Options {
-        mut json,
+        json,
         name,
         keep_alive,
         hung_after,
@@ -480,7 +530,7 @@ pub fn run(
     let started = Instant::now();
     let show_progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now() - Duration::from_secs(1);
-    let mut json_broken = false;
+    let mut json = JsonLines::new(json, started);
 
     if !tasks.is_empty() {
         pool.submit_all(tasks);
@@ -494,10 +544,7 @@ pub fn run(
         let ev = match events.try_recv() {
             Ok(ev) => Some(ev),
             Err(_) => {
-                // Flushing an empty buffer writes nothing.
-                if let Some(out) = json.as_mut() {
-                    json_broken |= out.flush().is_err();
-                }
+                json.flush();
                 // Wake up now and then to look for hung workers.
                 match events.recv_timeout(hung.every) {
                     Ok(ev) => Some(ev),
@@ -512,8 +559,8 @@ pub fn run(
         }
         news.extend(hung.check(Instant::now()));
         for n in &news {
-            if let (Some(out), false) = (json.as_mut(), json_broken) {
-                json_broken |= writeln!(out, "{}", hung_json(n, started.elapsed())).is_err();
+            if json.is_on() {
+                json.write(hung_json(n, started.elapsed()));
             } else if let HungNews::Hung {
                 worker,
                 pid,
@@ -535,18 +582,12 @@ pub fn run(
             continue;
         };
         tally.observe(&ev);
-        if let (Some(out), false) = (json.as_mut(), json_broken)
-            && let Some(v) = event_json(&ev, started.elapsed())
-            && writeln!(out, "{v}").is_err()
-        {
-            json_broken = true;
-            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
-        }
+        json.event(&ev);
         match ev {
             PoolEvent::Drained(_) if !keep_alive => {
                 pool.send(Command::Shutdown);
             }
-            PoolEvent::Error { ref message, .. } if !show_progress && json.is_none() => {
+            PoolEvent::Error { ref message, .. } if !show_progress && !json.is_on() => {
                 crate::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
@@ -560,12 +601,7 @@ pub fn run(
     if show_progress {
         let _ = write!(io::stderr(), "\r\x1b[K");
     }
-    if let Some(out) = json.as_mut()
-        && !json_broken
-    {
-        let _ = writeln!(out, "{}", summary_json(&tally));
-        let _ = out.flush();
-    }
+    json.finish(&tally);
     crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
         crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
@@ -583,7 +619,7 @@ pub fn run_batch(
     pool: engine::PoolHandle,
     mut events: EventStream,
     mut session: Session,
-    mut json: Option<JsonSink>,
+    json: Option<JsonSink>,
     progress: bool,
 ) -> Result<i32, Error> {
     let workers = pool.config().workers;
@@ -600,7 +636,7 @@ pub fn run_batch(
     } else {
         Instant::now()
     };
-    let mut json_broken = false;
+    let mut json = JsonLines::new(json, started);
 
     let tasks: Vec<Task> = session
         .jobs()
@@ -615,13 +651,7 @@ pub fn run_batch(
     }
     for ev in events.by_ref() {
         tally.observe(&ev);
-        if let (Some(out), false) = (json.as_mut(), json_broken)
-            && let Some(v) = event_json(&ev, started.elapsed())
-            && writeln!(out, "{v}").is_err()
-        {
-            json_broken = true;
-            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
-        }
+        json.event(&ev);
         if live_line
             && matches!(
                 ev,
@@ -639,7 +669,7 @@ pub fn run_batch(
             PoolEvent::Drained(_) => {
                 pool.send(Command::Shutdown);
             }
-            PoolEvent::Error { ref message, .. } if json.is_none() => {
+            PoolEvent::Error { ref message, .. } if !json.is_on() => {
                 crate::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
@@ -662,12 +692,7 @@ pub fn run_batch(
     if live_line {
         say_inline("\r\x1b[K");
     }
-    if let Some(out) = json.as_mut()
-        && !json_broken
-    {
-        let _ = writeln!(out, "{}", summary_json(&tally));
-        let _ = out.flush();
-    }
+    json.finish(&tally);
     if progress {
         crate::say!("{}", tally.summary_text());
     }
