@@ -13,20 +13,6 @@ use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(20);
 
-/// A private control directory per test, so tests never see each other's pools.
-fn control_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("pt-ctl-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    dir
-}
-
 fn pooltop(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
@@ -92,7 +78,7 @@ fn finished_events(json: &PathBuf) -> Vec<Value> {
 
 #[test]
 fn submit_wait_pause_scale_and_stop_from_other_processes() {
-    let dir = control_dir();
+    let dir = private_control_dir();
     let d = dir.path();
     let json = d.join("events.jsonl");
     let pool = keep_alive_pool(d, "main", "2", &json);
@@ -173,7 +159,7 @@ fn submit_wait_pause_scale_and_stop_from_other_processes() {
 
 #[test]
 fn two_pools_need_a_name_and_stale_entries_are_ignored() {
-    let dir = control_dir();
+    let dir = private_control_dir();
     let d = dir.path();
     // A crashed pool's leftovers: a socket file nobody listens on.
     std::fs::write(
@@ -227,7 +213,7 @@ fn two_pools_need_a_name_and_stale_entries_are_ignored() {
 
 #[test]
 fn a_client_that_vanishes_mid_wait_does_not_disturb_the_pool() {
-    let dir = control_dir();
+    let dir = private_control_dir();
     let d = dir.path();
     let mut pool = keep_alive_pool(d, "w", "1", &d.join("w.jsonl"));
     pooltop(d, &["submit", "--", "sleep", "30"], "");
@@ -260,19 +246,11 @@ fn another_user_cannot_reach_a_pool() {
         eprintln!("skipped: setpriv is not installed");
         return;
     }
-    let dir = control_dir();
+    let dir = private_control_dir();
     let d = dir.path();
     let mut pool = keep_alive_pool(d, "private", "1", &d.join("p.jsonl"));
-    // pooltop's own client, run as nobody, is refused. (A copy of the binary
-    // that nobody can execute, wherever the build folder is.)
-    let bin_dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        bin_dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let bin = bin_dir.path().join("pooltop");
-    std::fs::copy(BIN, &bin).unwrap();
+    // pooltop's own client, run as nobody, is refused.
+    let (_bin_dir, bin) = binary_for_others();
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&bin)
@@ -323,7 +301,7 @@ fn another_user_cannot_reach_a_pool() {
 
 #[test]
 fn a_command_batch_can_be_watched_like_any_pool() {
-    let dir = control_dir();
+    let dir = private_control_dir();
     let d = dir.path();
     let mut batch = Command::new(BIN)
         .args(["run", "-j", "2", "--join-timeout", "0.5", "--name", "jobs"])

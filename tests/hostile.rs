@@ -309,15 +309,7 @@ fn another_user_cannot_connect(t: &Target) {
         println!("skipped the other-user check: setpriv (util-linux) is not installed");
         return;
     }
-    // A copy of the binary that nobody can execute, wherever the build is.
-    let bin_dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        bin_dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let bin = bin_dir.path().join("pooltop");
-    std::fs::copy(BIN, &bin).unwrap();
+    let (_bin_dir, bin) = binary_for_others();
     let errors_before = t
         .run
         .with_events(|evs| evs.iter().filter(|e| e["event"] == "error").count());

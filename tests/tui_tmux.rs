@@ -362,15 +362,7 @@ fn attach_detach_and_stop_a_headless_pool() {
         return;
     }
     const SECS: Duration = Duration::from_secs(20);
-    let dir = tempfile::Builder::new()
-        .prefix("pt-attach-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    let dir = helpers::private_control_dir();
     let ctl = dir.path().to_str().unwrap().to_string();
     let pooltop = |args: &[&str]| {
         Command::new(BIN)

@@ -1,6 +1,7 @@
 //! Shared test helpers: a pool of the real worker binary, waits with deadlines.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pooltop::{Pool, PoolBuilder, PoolEvent, Task};
@@ -296,4 +297,31 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A fresh directory of mode `mode` (tempdir makes 0700; a directory others
+/// may enter needs 0755), removed on drop.
+pub fn dir_with_mode(prefix: &str, mode: u32) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .unwrap();
+    dir
+}
+
+/// A private control directory per test (`POOLTOP_CONTROL_DIR`), so tests
+/// never see each other's pools.
+pub fn private_control_dir() -> tempfile::TempDir {
+    dir_with_mode("pt-ctl-", 0o700)
+}
+
+/// A copy of the pooltop binary that another user (`nobody`) can execute,
+/// wherever the build folder is. Keep the directory alive while it is used.
+pub fn binary_for_others() -> (tempfile::TempDir, PathBuf) {
+    let dir = dir_with_mode("pt-bin-", 0o755);
+    let bin = dir.path().join("pooltop");
+    std::fs::copy(BIN, &bin).unwrap();
+    (dir, bin)
 }
