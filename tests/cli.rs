@@ -10,16 +10,7 @@ use helpers::*;
 use serde_json::Value;
 
 fn pooltop(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // pooltop may exit before reading (bad options): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    run_pooltop(args, stdin, &[])
 }
 
 fn stderr(o: &Output) -> String {

@@ -3,7 +3,6 @@
 
 mod helpers;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -14,16 +13,7 @@ use serde_json::Value;
 const LONG: Duration = Duration::from_secs(20);
 
 fn pooltop(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("POOLTOP_CONTROL_DIR", dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    run_pooltop(args, stdin, &[("POOLTOP_CONTROL_DIR", dir)])
 }
 
 fn text(o: &Output) -> (String, String) {

@@ -325,3 +325,25 @@ pub fn binary_for_others() -> (tempfile::TempDir, PathBuf) {
     std::fs::copy(BIN, &bin).unwrap();
     (dir, bin)
 }
+
+/// Runs pooltop with `args`, `stdin` as its input and `env` added to its
+/// environment; waits for it and returns what it printed.
+pub fn run_pooltop(
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    // pooltop may exit before reading (bad options): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
