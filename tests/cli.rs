@@ -13,6 +13,29 @@ fn pooltop(args: &[&str], stdin: &str) -> Output {
     run_pooltop(args, stdin, &[])
 }
 
+/// Starts pooltop in the background with `marker` in its environment (which
+/// its workers and their tasks inherit, so `pids_with_marker` finds them all),
+/// feeds it `stdin` and closes it. `capture` keeps stdout and stderr.
+fn spawn_marked(args: &[&str], marker: &str, stdin: &[u8], capture: bool) -> std::process::Child {
+    let out = || {
+        if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("PT_TEST_MARKER", marker)
+        .stdin(Stdio::piped())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -282,20 +305,12 @@ fn an_unwritable_output_folder_is_reported() {
 #[test]
 fn a_killed_manager_leaves_no_process_behind() {
     let marker = format!("pooltop-orphan-test-{}", std::process::id());
-    let mut child = Command::new(BIN)
-        .args(["run", "-j", "3", "--headless", "-"])
-        .env("PT_TEST_MARKER", &marker)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"shell sh -c 'sleep 60 & sleep 60'\nshell sleep 60\nspin 1e15\n")
-        .unwrap();
+    let mut child = spawn_marked(
+        &["run", "-j", "3", "--headless", "-"],
+        &marker,
+        b"shell sh -c 'sleep 60 & sleep 60'\nshell sleep 60\nspin 1e15\n",
+        false,
+    );
     // The manager, 3 workers, a shell with 2 sleeps, and a shell with a sleep.
     wait_for(
         "the pool and its shell tasks",
@@ -332,8 +347,8 @@ fn sighup_of_a_closed_terminal_shuts_the_pool_down_gracefully() {
 
 fn stop_signal_shuts_the_pool_down(signal: i32, name: &str) {
     let marker = format!("pooltop-{name}-test-{}", std::process::id());
-    let mut child = Command::new(BIN)
-        .args([
+    let child = spawn_marked(
+        &[
             "run",
             "-j",
             "1",
@@ -342,19 +357,11 @@ fn stop_signal_shuts_the_pool_down(signal: i32, name: &str) {
             "--json",
             "-",
             "-",
-        ])
-        .env("PT_TEST_MARKER", &marker)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hang\nsquare 2\n")
-        .unwrap();
+        ],
+        &marker,
+        b"hang\nsquare 2\n",
+        true,
+    );
     wait_for("the worker", Duration::from_secs(20), || {
         pids_with_marker(&marker).len() >= 2
     });
