@@ -48,8 +48,8 @@ fn squares(n: usize) -> Vec<Task> {
 }
 
 /// Starts a pool and waits until `workers` are ready.
-fn ready_pool(workers: usize) -> (engine::PoolHandle, std::sync::mpsc::Receiver<PoolEvent>) {
-    let (pool, events) = engine::start(config(workers)).expect("start");
+fn ready_pool(workers: usize) -> (engine::PoolHandle, engine::EventReceiver) {
+    let (pool, mut events) = engine::start(config(workers)).expect("start");
     let mut ready = 0;
     while ready < workers {
         if let PoolEvent::WorkerReady { .. } = events.recv().expect("event") {
@@ -59,7 +59,7 @@ fn ready_pool(workers: usize) -> (engine::PoolHandle, std::sync::mpsc::Receiver<
     (pool, events)
 }
 
-fn stop(pool: engine::PoolHandle, events: std::sync::mpsc::Receiver<PoolEvent>) {
+fn stop(pool: engine::PoolHandle, mut events: engine::EventReceiver) {
     pool.send(pooltop::Command::Shutdown);
     for ev in events.iter() {
         if let PoolEvent::Stopped(_) = ev {
@@ -69,7 +69,7 @@ fn stop(pool: engine::PoolHandle, events: std::sync::mpsc::Receiver<PoolEvent>) 
 }
 
 fn throughput(n: usize) -> f64 {
-    let (pool, events) = ready_pool(2);
+    let (pool, mut events) = ready_pool(2);
     let tasks = squares(n);
     let started = Instant::now();
     pool.submit_all(tasks);
@@ -90,7 +90,7 @@ fn throughput(n: usize) -> f64 {
 
 /// Median and p99 round trip in microseconds.
 fn latency(calls: usize) -> (f64, f64) {
-    let (pool, events) = ready_pool(2);
+    let (pool, mut events) = ready_pool(2);
     let mut times = Vec::with_capacity(calls);
     for i in 0..calls + 50 {
         let t = Instant::now();
@@ -112,7 +112,7 @@ fn latency(calls: usize) -> (f64, f64) {
 /// Milliseconds from start until `workers` distinct workers answered a task.
 fn startup(workers: usize) -> f64 {
     let started = Instant::now();
-    let (pool, events) = engine::start(config(workers)).expect("start");
+    let (pool, mut events) = engine::start(config(workers)).expect("start");
     pool.submit_all(squares(workers));
     let mut seen = std::collections::HashSet::new();
     let mut finished = 0;
@@ -135,7 +135,7 @@ fn startup(workers: usize) -> f64 {
 
 /// VmRSS of an idle worker, in KiB.
 fn rss() -> f64 {
-    let (pool, events) = engine::start(config(1)).expect("start");
+    let (pool, mut events) = engine::start(config(1)).expect("start");
     let pid = loop {
         if let PoolEvent::WorkerReady { pid, .. } = events.recv().expect("event") {
             break pid;

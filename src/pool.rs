@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use crate::engine::{
@@ -40,7 +40,7 @@ use crate::error::Error;
 /// ```
 pub struct Pool {
     handle: PoolHandle,
-    events: Receiver<PoolEvent>,
+    events: crate::engine::EventReceiver,
     /// Events read while waiting for something else, kept for [`Pool::next_event`].
     backlog: VecDeque<PoolEvent>,
     stopped: Option<Counts>,

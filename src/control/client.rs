@@ -1,13 +1,14 @@
 //! The client side of a pool's control socket, for `pooltop status` & co.
 
 use std::io::{BufReader, Write};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
-use crate::engine::{Command, PoolConfig, PoolEvent, PoolHandle, RemotePool, Task, TaskId};
+use crate::engine::{
+    Command, EventReceiver, PoolConfig, PoolHandle, RemotePool, Task, TaskId, event_channel,
+};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 
@@ -114,9 +115,7 @@ impl RemotePool for RemoteOrders {
 /// Attaches to a running pool: a handle whose orders go over the control
 /// socket, and the pool's event stream (a replay of its current picture,
 /// then live events). Returns the pool's name and title too.
-pub fn attach(
-    name: Option<&str>,
-) -> Result<(PoolHandle, Receiver<PoolEvent>, String, String), String> {
+pub fn attach(name: Option<&str>) -> Result<(PoolHandle, EventReceiver, String, String), String> {
     let orders = Client::connect(name)?;
     let name = orders.name.clone();
     let mut stream = Client::connect(Some(&name))?;
@@ -129,14 +128,17 @@ pub fn attach(
         Ok(other) => return Err(format!("pool `{name}` answered {other:?} to subscribe")),
         Err(e) => return Err(format!("pool `{name}`: {e}")),
     };
-    let (tx, rx) = mpsc::channel();
+    let (mut tx, rx) = event_channel();
     std::thread::Builder::new()
         .name("pooltop-attach".into())
         .spawn(move || {
             let Client { conn, mut buf, .. } = stream;
             let mut reader = BufReader::with_capacity(64 * 1024, &conn);
             while let Ok(Reply::Event(ev)) = frame::read_frame::<Reply>(&mut reader, &mut buf) {
-                if tx.send(ev).is_err() {
+                tx.push(ev);
+                // Relayed in batches, as the pool sends them: whatever has
+                // arrived goes on before the next wait.
+                if reader.buffer().is_empty() && !tx.flush() {
                     return;
                 }
             }

@@ -4,8 +4,10 @@
 //! in) and a receiver of [`PoolEvent`]s (news out). Nothing here knows about
 //! terminals.
 
+mod channel;
 mod conn;
 pub mod events;
+mod idmap;
 mod median;
 mod proc;
 mod queue;
@@ -15,9 +17,10 @@ mod supervisor;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
+pub use channel::{EventReceiver, EventSender, event_channel};
 pub use events::{
     Command, Counts, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
 };
@@ -253,7 +256,7 @@ impl PoolHandle {
 }
 
 /// Starts a pool: its socket, its workers and the supervisor thread.
-pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Error> {
+pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
     config.validate()?;
     let program = match &config.worker_program {
         Some(p) => p.clone(),
@@ -273,7 +276,7 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, Receiver<PoolEvent>), Er
         tx,
         waker: Arc::new(waker),
     };
-    let (events_tx, events_rx) = mpsc::channel();
+    let (events_tx, events_rx) = event_channel();
     let config = Arc::new(config);
     supervisor::spawn(config.clone(), program, poll, tx.clone(), rx, events_tx)?;
     let handle = PoolHandle {

@@ -1,8 +1,9 @@
 //! A pool's events as a face reads them.
 
-use std::sync::mpsc::{Receiver, RecvError, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{RecvError, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
+use super::channel::EventReceiver;
 use super::events::PoolEvent;
 
 /// Something that sees every event before the face does (the control
@@ -12,16 +13,16 @@ pub type Tap = Box<dyn FnMut(&PoolEvent) + Send>;
 
 /// The event channel of a pool, with an optional [`Tap`].
 pub struct EventStream {
-    rx: Receiver<PoolEvent>,
+    rx: EventReceiver,
     tap: Option<Tap>,
 }
 
 impl EventStream {
-    pub fn new(rx: Receiver<PoolEvent>) -> EventStream {
+    pub fn new(rx: EventReceiver) -> EventStream {
         EventStream { rx, tap: None }
     }
 
-    pub fn with_tap(rx: Receiver<PoolEvent>, tap: Tap) -> EventStream {
+    pub fn with_tap(rx: EventReceiver, tap: Tap) -> EventStream {
         EventStream { rx, tap: Some(tap) }
     }
 
@@ -51,8 +52,8 @@ impl EventStream {
     }
 }
 
-impl From<Receiver<PoolEvent>> for EventStream {
-    fn from(rx: Receiver<PoolEvent>) -> EventStream {
+impl From<EventReceiver> for EventStream {
+    fn from(rx: EventReceiver) -> EventStream {
         EventStream::new(rx)
     }
 }

@@ -18,7 +18,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
@@ -26,8 +26,8 @@ use mio::{Events, Poll, Registry, Token};
 use super::events::*;
 use super::median::RunningMedian;
 use super::queue::Queue;
+use super::{EventSender, conn, proc};
 use super::{Inbound, InboxSender, PoolConfig};
-use super::{conn, proc};
 use crate::error::Error;
 use crate::ipc::{self, SocketDir};
 use crate::platform::GroupSignal;
@@ -67,7 +67,7 @@ struct Supervisor {
     /// For the reaper threads this supervisor starts.
     inbox: InboxSender,
     registry: Registry,
-    events: Sender<PoolEvent>,
+    events: EventSender,
     workers: BTreeMap<WorkerId, Slot>,
     next_worker: u32,
     wanted: usize,
@@ -92,7 +92,7 @@ pub fn spawn(
     poll: Poll,
     inbox: InboxSender,
     rx: Receiver<Inbound>,
-    events: Sender<PoolEvent>,
+    events: EventSender,
 ) -> Result<(), Error> {
     std::fs::create_dir_all(&config.out_dir).map_err(|source| Error::OutDir {
         path: config.out_dir.clone(),
@@ -178,6 +178,8 @@ impl Supervisor {
             self.prefetch_quick();
             self.flush_outboxes();
             self.report_drained();
+            // The round's news goes out before the supervisor waits again.
+            self.events.flush();
             if self.shutting_down && self.workers.is_empty() {
                 break;
             }
@@ -189,12 +191,12 @@ impl Supervisor {
         // Before the last event: a process that exits on it would otherwise
         // leave the socket directory behind.
         drop(self.socket_dir);
-        let _ = self.events.send(PoolEvent::Stopped(self.queue.counts()));
+        self.events.send(PoolEvent::Stopped(self.queue.counts()));
     }
 
     /// Sends an event; a consumer that has gone away is not an error.
-    fn emit(&self, event: PoolEvent) {
-        let _ = self.events.send(event);
+    fn emit(&mut self, event: PoolEvent) {
+        self.events.push(event);
     }
 
     fn handle(&mut self, msg: Inbound) {
@@ -241,6 +243,7 @@ impl Supervisor {
         };
         let count = tasks.len();
         let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
+        self.queue.reserve(count);
         if self.shutting_down || self.gave_up_starting {
             // Accounted for all the same: each ends as cancelled.
             let why = if self.shutting_down {

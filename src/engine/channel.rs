@@ -1,0 +1,184 @@
+//! The event channel: the supervisor's news, carried in batches.
+//!
+//! The supervisor reports several events per task (queued, started,
+//! finished) and may settle thousands of tiny tasks in one round of its loop.
+//! One channel send per event — each a possible futex wake of the reader —
+//! cost more than the rest of the round, so the supervisor collects a round's
+//! events and sends them as one batch; the reader takes them out one by one.
+//! Order is kept, and nothing waits: the batch goes out before the supervisor
+//! blocks again.
+
+use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use super::events::PoolEvent;
+
+/// A new channel: the sending end for a pool (or a relay), the receiving end
+/// for its consumer.
+pub fn event_channel() -> (EventSender, EventReceiver) {
+    let (tx, rx) = mpsc::channel();
+    (
+        EventSender {
+            tx,
+            pending: Vec::new(),
+        },
+        EventReceiver {
+            rx,
+            batch: Vec::new().into_iter(),
+        },
+    )
+}
+
+/// Collects events and sends them in batches ([`EventSender::flush`]).
+/// Whatever is still collected when it is dropped is sent then.
+pub struct EventSender {
+    tx: Sender<Vec<PoolEvent>>,
+    pending: Vec<PoolEvent>,
+}
+
+impl EventSender {
+    /// Adds an event to the current batch.
+    pub fn push(&mut self, event: PoolEvent) {
+        self.pending.push(event);
+    }
+
+    /// Sends the current batch, if any; false once the receiver is gone.
+    pub fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        self.tx.send(std::mem::take(&mut self.pending)).is_ok()
+    }
+
+    /// Sends one event on its own, at once.
+    pub fn send(&mut self, event: PoolEvent) -> bool {
+        self.push(event);
+        self.flush()
+    }
+}
+
+impl Drop for EventSender {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// A pool's events, one at a time, in the order they happened. Like
+/// [`std::sync::mpsc::Receiver`], with the same errors; it also iterates
+/// (until the pool is gone).
+pub struct EventReceiver {
+    rx: Receiver<Vec<PoolEvent>>,
+    batch: std::vec::IntoIter<PoolEvent>,
+}
+
+impl EventReceiver {
+    /// The next event, waiting for it; an error once the pool is gone and
+    /// every event has been read.
+    pub fn recv(&mut self) -> Result<PoolEvent, RecvError> {
+        loop {
+            if let Some(ev) = self.batch.next() {
+                return Ok(ev);
+            }
+            self.batch = self.rx.recv()?.into_iter();
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<PoolEvent, TryRecvError> {
+        loop {
+            if let Some(ev) = self.batch.next() {
+                return Ok(ev);
+            }
+            self.batch = self.rx.try_recv()?.into_iter();
+        }
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<PoolEvent, RecvTimeoutError> {
+        // A timeout too long to be a deadline (`Duration::MAX`) means no timeout.
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return self.recv().map_err(|_| RecvTimeoutError::Disconnected);
+        };
+        loop {
+            if let Some(ev) = self.batch.next() {
+                return Ok(ev);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.batch = self.rx.recv_timeout(left)?.into_iter();
+        }
+    }
+}
+
+impl EventReceiver {
+    /// The events as they come, until the pool is gone (as
+    /// [`std::sync::mpsc::Receiver::iter`]).
+    pub fn iter(&mut self) -> &mut EventReceiver {
+        self
+    }
+}
+
+impl Iterator for EventReceiver {
+    type Item = PoolEvent;
+
+    fn next(&mut self) -> Option<PoolEvent> {
+        self.recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Counts;
+
+    fn scaled(n: usize) -> PoolEvent {
+        PoolEvent::Scaled { workers: n }
+    }
+
+    fn workers(ev: PoolEvent) -> usize {
+        match ev {
+            PoolEvent::Scaled { workers } => workers,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_arrive_in_order_only_once_flushed() {
+        let (mut tx, mut rx) = event_channel();
+        tx.push(scaled(1));
+        tx.push(scaled(2));
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        assert!(tx.flush());
+        tx.push(scaled(3));
+        tx.flush();
+        let got: Vec<usize> = (0..3).map(|_| workers(rx.try_recv().unwrap())).collect();
+        assert_eq!(got, [1, 2, 3]);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[test]
+    fn dropping_the_sender_delivers_the_rest_then_disconnects() {
+        let (mut tx, mut rx) = event_channel();
+        tx.push(PoolEvent::Stopped(Counts::default()));
+        drop(tx);
+        assert!(matches!(rx.recv(), Ok(PoolEvent::Stopped(_))));
+        assert!(rx.recv().is_err());
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_millis(1)),
+            Err(RecvTimeoutError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn recv_timeout_times_out_when_nothing_is_flushed() {
+        let (mut tx, mut rx) = event_channel();
+        tx.push(scaled(1));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        ));
+        tx.flush();
+        assert_eq!(workers(rx.recv_timeout(Duration::from_secs(5)).unwrap()), 1);
+        tx.send(scaled(2));
+        assert_eq!(workers(rx.recv_timeout(Duration::MAX).unwrap()), 2);
+    }
+}
