@@ -2,8 +2,6 @@
 //! (`PoolConfig::task_timeout_median`, GNU parallel's `--timeout 200%`).
 //! Pure, unit-tested.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::Duration;
 
 /// A median-based limit only applies once this many tasks are done: the
@@ -14,39 +12,86 @@ pub const MIN_SAMPLES: usize = 3;
 /// on quick tasks (a 2 ms job that once takes 5 ms) does not kill them.
 pub const FLOOR: Duration = Duration::from_secs(1);
 
-/// The median of every value pushed so far, in O(log n) per value: the lower
-/// half in a max-heap, the upper half in a min-heap, balanced so that the
-/// lower half holds the median (the lower middle value for an even count).
+/// Sub-buckets per power of two: a value is known to within 1/64 of itself.
+const SUB_BITS: u32 = 6;
+const SUB: u64 = 1 << SUB_BITS;
+/// Enough buckets for any `u64` number of nanoseconds.
+const BUCKETS: usize = ((64 - SUB_BITS as usize) + 1) * SUB as usize;
+
+/// The median of every run time pushed so far, in constant memory: a
+/// log-linear histogram of nanoseconds (exact below 128 ns, then 64 buckets
+/// per power of two, so the median is known to within 1/64 of itself — far
+/// finer than a timeout of "twice the median" needs). A pool that runs for
+/// months keeps 30 KiB here, not a record per task; a push is an increment.
 #[derive(Debug, Default)]
 pub struct RunningMedian {
-    lower: BinaryHeap<Duration>,
-    upper: BinaryHeap<Reverse<Duration>>,
+    /// Counts per bucket; allocated at the first push.
+    counts: Vec<u64>,
+    len: u64,
+    /// The median, computed on demand and kept until the next push.
+    cached: std::cell::Cell<Option<Duration>>,
+}
+
+/// The bucket of a value: its highest set bit picks the power of two, the
+/// next [`SUB_BITS`] bits the sub-bucket within it.
+fn bucket_of(nanos: u64) -> usize {
+    if nanos < 2 * SUB {
+        return nanos as usize;
+    }
+    let high = 63 - nanos.leading_zeros();
+    let sub = (nanos >> (high - SUB_BITS)) & (SUB - 1);
+    ((high - SUB_BITS + 1) as u64 * SUB + sub) as usize
+}
+
+/// The middle of the range of values in bucket `i` (the value itself below 128 ns).
+fn value_of(i: usize) -> u64 {
+    let i = i as u64;
+    if i < 2 * SUB {
+        return i;
+    }
+    let high = i / SUB + u64::from(SUB_BITS) - 1;
+    let shift = high - u64::from(SUB_BITS);
+    let low = (SUB + i % SUB) << shift;
+    low + (1 << shift) / 2
 }
 
 impl RunningMedian {
     pub fn push(&mut self, value: Duration) {
-        if self.lower.peek().is_none_or(|&top| value <= top) {
-            self.lower.push(value);
-        } else {
-            self.upper.push(Reverse(value));
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
         }
-        // Keep len(lower) == len(upper) or len(upper) + 1.
-        if self.lower.len() > self.upper.len() + 1 {
-            let v = self.lower.pop().expect("not empty");
-            self.upper.push(Reverse(v));
-        } else if self.upper.len() > self.lower.len() {
-            let Reverse(v) = self.upper.pop().expect("not empty");
-            self.lower.push(v);
-        }
+        let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
+        self.counts[bucket_of(nanos)] += 1;
+        self.len += 1;
+        self.cached.set(None);
     }
 
     pub fn len(&self) -> usize {
-        self.lower.len() + self.upper.len()
+        self.len as usize
     }
 
     /// The median (the lower of the two middle values for an even count).
     pub fn median(&self) -> Option<Duration> {
-        self.lower.peek().copied()
+        if self.len == 0 {
+            return None;
+        }
+        if let Some(m) = self.cached.get() {
+            return Some(m);
+        }
+        // The value of rank (len - 1) / 2, counting from 0.
+        let rank = (self.len - 1) / 2;
+        let mut below = 0;
+        let bucket = self
+            .counts
+            .iter()
+            .position(|&c| {
+                below += c;
+                below > rank
+            })
+            .expect("the counts add up to len");
+        let median = Duration::from_nanos(value_of(bucket));
+        self.cached.set(Some(median));
+        Some(median)
     }
 
     /// `factor` times the median, not below [`FLOOR`], once [`MIN_SAMPLES`]
@@ -81,9 +126,34 @@ mod tests {
             seen.push(v);
             let mut sorted = seen.clone();
             sorted.sort();
-            assert_eq!(m.median(), Some(sorted[(sorted.len() - 1) / 2]));
+            let exact = sorted[(sorted.len() - 1) / 2].as_secs_f64();
+            let got = m.median().expect("values pushed").as_secs_f64();
+            assert!(
+                (got - exact).abs() <= exact / 64.0,
+                "median {got} of {} values, exactly {exact}",
+                seen.len()
+            );
         }
         assert_eq!(m.len(), 500);
+    }
+
+    #[test]
+    fn buckets_are_exact_when_small_and_within_a_64th_above() {
+        for v in 0..128 {
+            assert_eq!(value_of(bucket_of(v)), v);
+        }
+        let mut v: u64 = 128;
+        while v < u64::MAX / 3 {
+            for x in [v, v + 1, v * 3 / 2, v * 2 - 1] {
+                let i = bucket_of(x);
+                assert!(i < BUCKETS, "{x} -> bucket {i}");
+                let back = value_of(i) as f64;
+                assert!((back - x as f64).abs() <= x as f64 / 64.0, "{x} -> {back}");
+                assert!(i >= bucket_of(x - 1), "buckets keep the order at {x}");
+            }
+            v *= 2;
+        }
+        assert!(bucket_of(u64::MAX) < BUCKETS);
     }
 
     #[test]
@@ -94,7 +164,8 @@ mod tests {
         m.push(ms(4000));
         assert_eq!(m.limit(2.0), None, "two samples are not enough");
         m.push(ms(3000));
-        assert_eq!(m.limit(2.0), Some(ms(6000)));
+        let limit = m.limit(2.0).expect("three samples");
+        assert!((limit.as_secs_f64() - 6.0).abs() <= 6.0 / 64.0, "{limit:?}");
         let mut quick = RunningMedian::default();
         for _ in 0..3 {
             quick.push(ms(2));
