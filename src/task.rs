@@ -37,7 +37,7 @@ pub enum TaskSpec {
     /// Run a program directly, without a shell, capturing like [`TaskSpec::Shell`].
     /// Made by command templates (`pooltop run -- CMD …`); task files have no
     /// line for it.
-    Exec(ExecSpec),
+    Exec(Box<ExecSpec>),
     /// Block forever without using CPU.
     Hang,
     /// Fail with this message.

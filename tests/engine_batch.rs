@@ -13,12 +13,12 @@ use pooltop::{Command, PoolEvent, Task, TaskState, WorkerId};
 const LONG: Duration = Duration::from_secs(20);
 
 fn exec(argv: &[&str], slot_at: Vec<(u32, u32)>) -> Task {
-    Task::from(TaskSpec::Exec(ExecSpec {
+    Task::from(TaskSpec::Exec(Box::new(ExecSpec {
         argv: argv.iter().map(|a| a.to_string()).collect(),
         env: vec![],
         slot_at,
         slot_env: Some("PARALLEL_JOBSLOT".into()),
-    }))
+    })))
 }
 
 /// Reads events until the pool has announced `n` job slots; returns them.

@@ -126,12 +126,12 @@ fn spec() -> impl Strategy<Value = TaskSpec> {
             any::<Option<String>>(),
         )
             .prop_map(|(argv, env, slot_at, slot_env)| {
-                TaskSpec::Exec(pooltop::task::ExecSpec {
+                TaskSpec::Exec(Box::new(pooltop::task::ExecSpec {
                     argv,
                     env,
                     slot_at,
                     slot_env,
-                })
+                }))
             }),
         Just(TaskSpec::Hang),
         text().prop_map(TaskSpec::Fail),

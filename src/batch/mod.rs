@@ -139,7 +139,7 @@ impl Job {
     /// The pool task that runs this job.
     pub fn task(&self, template: &Template) -> Task {
         Task {
-            spec: TaskSpec::Exec(template.exec_spec(&self.args, self.seq)),
+            spec: TaskSpec::Exec(Box::new(template.exec_spec(&self.args, self.seq))),
             line: template.command_line(&self.args, self.seq, None).into(),
         }
     }

@@ -200,12 +200,12 @@ mod tests {
             },
             ToWorker::Assign {
                 task: 8,
-                spec: TaskSpec::Exec(crate::task::ExecSpec {
+                spec: TaskSpec::Exec(Box::new(crate::task::ExecSpec {
                     argv: vec!["echo".into(), "job ".into(), "ü'$x".into()],
                     env: vec![("PARALLEL_SEQ".into(), "8".into())],
                     slot_at: vec![(1, 4)],
                     slot_env: Some("PARALLEL_JOBSLOT".into()),
-                }),
+                })),
             },
             ToWorker::Assign {
                 task: u64::MAX,

@@ -1048,7 +1048,11 @@ mod tests {
         };
         let mut ctx = ctx(Path::new("."), DEFAULT_OUTPUT_CAP);
         ctx.slot = slot;
-        run_within(TaskSpec::Exec(spec), ctx, Duration::from_secs(120))
+        run_within(
+            TaskSpec::Exec(Box::new(spec)),
+            ctx,
+            Duration::from_secs(120),
+        )
     }
 
     #[test]
@@ -1105,7 +1109,11 @@ mod tests {
             let mut ctx = ctx(Path::new("."), cap);
             ctx.spill_dir = Some(dir.path().to_path_buf());
             let spec = ExecSpec::new(vec!["sh".into(), "-c".into(), script.into()]);
-            run_within(TaskSpec::Exec(spec), ctx, Duration::from_secs(120))
+            run_within(
+                TaskSpec::Exec(Box::new(spec)),
+                ctx,
+                Duration::from_secs(120),
+            )
         };
         // Short text stays inline.
         let out = expect_ok(run_spilling("printf 'héllo'; printf e >&2", 16));
@@ -1141,7 +1149,7 @@ mod tests {
             "head -c 1000000 /dev/zero".into(),
         ]);
         let (msg, _) = expect_err(run_within(
-            TaskSpec::Exec(spec),
+            TaskSpec::Exec(Box::new(spec)),
             ctx,
             Duration::from_secs(120),
         ));
