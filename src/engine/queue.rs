@@ -5,10 +5,10 @@
 //! these places — waiting in the queue, held by a worker, or counted in a
 //! terminal state — and it moves between them only through these methods.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::events::{Counts, Task, TaskId, TaskState};
+use super::idmap::IdMap;
 
 /// A task the pool knows about and has not finished.
 #[derive(Debug)]
@@ -22,12 +22,19 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct Queue {
     waiting: VecDeque<TaskId>,
-    live: HashMap<TaskId, Entry, BuildHasherDefault<IdHasher>>,
+    live: IdMap<Entry>,
     held: usize,
     counts: Counts,
 }
 
 impl Queue {
+    /// Makes room for `more` tasks about to be submitted (one growth instead
+    /// of one per doubling).
+    pub fn reserve(&mut self, more: usize) {
+        self.live.reserve(more);
+        self.waiting.reserve(more);
+    }
+
     /// Adds a newly submitted task at the back.
     pub fn submit(&mut self, id: TaskId, task: Task) {
         self.counts.submitted += 1;
@@ -45,14 +52,14 @@ impl Queue {
     /// A held task goes back to the front of the queue: it is to be retried,
     /// or it was handed out but never started.
     pub fn put_back(&mut self, id: TaskId) {
-        debug_assert!(self.live.contains_key(&id));
+        debug_assert!(self.live.contains(id));
         self.held -= 1;
         self.waiting.push_front(id);
     }
 
     /// A held task reached its terminal state. Returns its entry.
     pub fn finish(&mut self, id: TaskId, state: TaskState) -> Option<Entry> {
-        let entry = self.live.remove(&id)?;
+        let entry = self.live.remove(id)?;
         self.held -= 1;
         self.counts.record(state);
         Some(entry)
@@ -63,7 +70,7 @@ impl Queue {
         let ids: Vec<TaskId> = self.waiting.drain(..).collect();
         ids.into_iter()
             .filter_map(|id| {
-                let entry = self.live.remove(&id)?;
+                let entry = self.live.remove(id)?;
                 self.counts.record(TaskState::Cancelled);
                 Some((id, entry))
             })
@@ -71,11 +78,11 @@ impl Queue {
     }
 
     pub fn entry(&self, id: TaskId) -> Option<&Entry> {
-        self.live.get(&id)
+        self.live.get(id)
     }
 
     pub fn entry_mut(&mut self, id: TaskId) -> Option<&mut Entry> {
-        self.live.get_mut(&id)
+        self.live.get_mut(id)
     }
 
     pub fn waiting(&self) -> usize {
@@ -96,28 +103,6 @@ impl Queue {
         let c = self.counts;
         c.submitted == self.waiting.len() as u64 + self.held as u64 + c.finished()
             && self.live.len() == self.waiting.len() + self.held
-    }
-}
-
-/// Task ids are sequential numbers chosen by us, not by an adversary, so a
-/// multiplicative hash spreads them well at a fraction of SipHash's cost
-/// (which showed in profiles of 100,000 tiny tasks).
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
