@@ -6,7 +6,7 @@
 //!   cargo bench --bench engine -- latency 1 --json   # one JSON line per figure
 //!
 //! Groups: throughput (100,000 `square` tasks on 2 workers, one task per
-//! dispatch), latency (round trip of one task on an idle 2-worker pool),
+//! dispatch), chunked (the same with `ChunkSize::Auto`), latency (round trip of one task on an idle 2-worker pool),
 //! pingpong (the floor: 16-byte round trip over a Unix socket between this
 //! process and a child, no pool), startup (2 and 32 workers: start → every
 //! worker has answered one task), rss (VmRSS of an idle worker). Prints the
@@ -49,7 +49,12 @@ fn squares(n: usize) -> Vec<Task> {
 
 /// Starts a pool and waits until `workers` are ready.
 fn ready_pool(workers: usize) -> (engine::PoolHandle, engine::EventReceiver) {
-    let (pool, mut events) = engine::start(config(workers)).expect("start");
+    ready_pool_with(config(workers))
+}
+
+fn ready_pool_with(config: PoolConfig) -> (engine::PoolHandle, engine::EventReceiver) {
+    let workers = config.workers;
+    let (pool, mut events) = engine::start(config).expect("start");
     let mut ready = 0;
     while ready < workers {
         if let PoolEvent::WorkerReady { .. } = events.recv().expect("event") {
@@ -68,8 +73,11 @@ fn stop(pool: engine::PoolHandle, mut events: engine::EventReceiver) {
     }
 }
 
-fn throughput(n: usize) -> f64 {
-    let (pool, mut events) = ready_pool(2);
+fn throughput(n: usize, chunksize: pooltop::ChunkSize) -> f64 {
+    let (pool, mut events) = ready_pool_with(PoolConfig {
+        chunksize,
+        ..config(2)
+    });
     let tasks = squares(n);
     let started = Instant::now();
     pool.submit_all(tasks);
@@ -242,7 +250,18 @@ fn main() {
         summary(
             "throughput: 100,000 square, 2 workers",
             "tasks/s",
-            (0..runs).map(|_| throughput(100_000)).collect(),
+            (0..runs)
+                .map(|_| throughput(100_000, pooltop::ChunkSize::Fixed(1)))
+                .collect(),
+        );
+    }
+    if want("chunked") {
+        summary(
+            "throughput: 100,000 square, 2 workers, chunksize auto",
+            "tasks/s",
+            (0..runs)
+                .map(|_| throughput(100_000, pooltop::ChunkSize::Auto))
+                .collect(),
         );
     }
     if want("latency") {

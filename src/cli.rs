@@ -188,6 +188,11 @@ pub struct PoolArgs {
     /// all, as GNU parallel does [default: 0]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retries: Option<u32>,
+    /// Hand each worker N tasks at once (like Pool.map's chunksize), or
+    /// `auto`: sized from the median run time. Every task is still reported
+    /// on its own [default: 1]
+    #[arg(long, value_name = "N|auto")]
+    pub chunksize: Option<crate::engine::ChunkSize>,
     /// Never open the dashboard; print progress and a summary on stderr
     #[arg(long)]
     pub headless: bool,

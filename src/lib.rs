@@ -22,8 +22,8 @@ pub mod ui;
 pub mod worker;
 
 pub use engine::{
-    Command, Counts, ExitHow, PoolConfig, PoolEvent, PoolHandle, Task, TaskId, TaskReport,
-    TaskState, WorkerId,
+    ChunkSize, Command, Counts, ExitHow, PoolConfig, PoolEvent, PoolHandle, Task, TaskId,
+    TaskReport, TaskState, WorkerId,
 };
 pub use error::Error;
 pub mod cli;

@@ -98,6 +98,12 @@ impl PoolBuilder {
         self.config.prefetch_quick = yes;
         self
     }
+    /// How many tasks a worker is handed at once (see [`PoolConfig::chunksize`]).
+    pub fn chunksize(mut self, chunk: crate::ChunkSize) -> Self {
+        self.config.chunksize = chunk;
+        self
+    }
+
     /// Folder for thumbnails (default `thumbs`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.out_dir = dir.into();

@@ -122,6 +122,19 @@ pub struct TaskOutput {
     pub stderr_file: Option<String>,
 }
 
+impl TaskOutput {
+    /// Whether the output is a value and nothing else (no captured streams,
+    /// exit status or spill files), as instant tasks produce.
+    pub fn is_value_only(&self) -> bool {
+        self.stdout.is_empty()
+            && self.stderr.is_empty()
+            && self.exit_code.is_none()
+            && self.signal.is_none()
+            && self.stdout_file.is_none()
+            && self.stderr_file.is_none()
+    }
+}
+
 /// How one run of a task ended inside the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TaskOutcome {

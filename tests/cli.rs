@@ -91,6 +91,32 @@ fn all_done_exits_0_and_the_json_stream_follows_the_schema() {
 }
 
 #[test]
+fn chunked_runs_report_every_task_once() {
+    let lines: String = (0..3000).map(|i| format!("square {i}\n")).collect();
+    for chunk in ["auto", "7"] {
+        let out = pooltop(
+            &["run", "-j", "2", "--chunksize", chunk, "--json", "-"],
+            &lines,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut values = std::collections::HashMap::new();
+        for e in json_lines(&out) {
+            if e["event"] == "task_finished" {
+                assert_eq!(e["state"], "done", "{e}");
+                let id = e["task"].as_u64().unwrap();
+                let value = e["result"].as_str().unwrap().to_string();
+                assert!(values.insert(id, value).is_none(), "task {id} twice");
+            }
+        }
+        assert_eq!(values.len(), 3000, "--chunksize {chunk}");
+        for (id, value) in values {
+            let n = id - 1;
+            assert_eq!(value, (n * n).to_string(), "--chunksize {chunk}: task {id}");
+        }
+    }
+}
+
+#[test]
 fn a_failure_exits_1_and_the_rest_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tasks.txt");
@@ -213,6 +239,14 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
         (
             vec!["run".into(), "--output-cap".into(), "100000000".into()],
             "more than the limit of 4194304 bytes",
+        ),
+        (
+            vec!["run".into(), "--chunksize".into(), "0".into()],
+            "expected a number of tasks from 1 up, or \"auto\", found `0`",
+        ),
+        (
+            vec!["run".into(), "--chunksize".into(), "lots".into()],
+            "--chunksize",
         ),
         (vec!["frobnicate".into()], "frobnicate"),
     ];

@@ -188,6 +188,14 @@ fn from_worker() -> impl Strategy<Value = FromWorker> {
                 wall_ns,
                 cpu_ns,
             }),
+        (
+            any::<u64>(),
+            proptest::collection::vec((text(), any::<u64>()), 0..20)
+        )
+            .prop_map(|(first, results)| FromWorker::Values {
+                first,
+                results: pooltop::protocol::List(results),
+            }),
     ]
 }
 

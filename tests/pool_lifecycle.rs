@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use helpers::*;
 use pooltop::platform::{GroupSignal, signal_process};
-use pooltop::{Command, ExitHow, PoolEvent, TaskState, WorkerId};
+use pooltop::{ChunkSize, Command, ExitHow, PoolEvent, TaskState, WorkerId};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -259,4 +259,101 @@ fn scaling_up_and_down_while_running() {
     }
     let reports = pool.map((0..20).map(|i| task(&format!("square {i}"))));
     assert!(reports.iter().all(|r| r.state == TaskState::Done));
+}
+
+/// Which worker ran each task (its last attempt), from the start events.
+fn runners(pool: &mut pooltop::Pool, n: usize) -> HashMap<u64, WorkerId> {
+    let mut ran = HashMap::new();
+    let mut finished = 0;
+    while finished < n {
+        match wait_event(pool, LONG, "the tasks to finish", |ev| Some(ev.clone())) {
+            PoolEvent::TaskStarted { task, worker, .. } => {
+                ran.insert(task.0, worker);
+            }
+            PoolEvent::TaskFinished(r) => {
+                assert_eq!(r.state, TaskState::Done, "{r:?}");
+                assert_eq!(
+                    ran.get(&r.task.0),
+                    r.worker.as_ref(),
+                    "started where it ended"
+                );
+                finished += 1;
+            }
+            _ => {}
+        }
+    }
+    ran
+}
+
+#[test]
+fn a_chunk_of_tasks_goes_to_one_worker_and_each_is_reported() {
+    let mut pool = pool(2).chunksize(ChunkSize::Fixed(4)).build().unwrap();
+    ready_workers(&mut pool, 2);
+    let ids: Vec<u64> = (0..8).map(|_| pool.submit(task("sleep 0.02")).0).collect();
+    let ran = runners(&mut pool, 8);
+    assert_eq!(ran.len(), 8, "every task started once");
+    let first = ran[&ids[0]];
+    let second = ran[&ids[4]];
+    assert_ne!(first, second, "the second chunk went to the other worker");
+    for (i, id) in ids.iter().enumerate() {
+        let expected = if i < 4 { first } else { second };
+        assert_eq!(ran[id], expected, "task {id} ran with its chunk");
+    }
+    assert_eq!(pool.shutdown().done, 8);
+}
+
+#[test]
+fn a_killed_worker_gives_back_the_rest_of_its_chunk() {
+    let mut pool = pool(2)
+        .chunksize(ChunkSize::Fixed(3))
+        .retries(1)
+        .build()
+        .unwrap();
+    let workers = ready_workers(&mut pool, 2);
+    let ids: Vec<u64> = (0..6).map(|_| pool.submit(task("sleep 0.6")).0).collect();
+    let victim = wait_event(&mut pool, LONG, "a task to start", |ev| match ev {
+        PoolEvent::TaskStarted { worker, .. } => Some(*worker),
+        _ => None,
+    });
+    let pid = workers.iter().find(|(w, _)| *w == victim).unwrap().1;
+    signal_process(pid, GroupSignal::Kill).unwrap();
+    let mut attempts = HashMap::new();
+    let mut finished = 0;
+    while finished < 6 {
+        if let PoolEvent::TaskFinished(r) =
+            wait_event(&mut pool, LONG, "the tasks to finish", |ev| {
+                Some(ev.clone())
+            })
+        {
+            assert_eq!(r.state, TaskState::Done, "{r:?}");
+            attempts.insert(r.task.0, r.attempts);
+            finished += 1;
+        }
+    }
+    let mut ids = ids;
+    ids.sort();
+    let mut seen: Vec<u64> = attempts.keys().copied().collect();
+    seen.sort();
+    assert_eq!(seen, ids, "every task ended exactly once");
+    let retried = attempts.values().filter(|&&a| a == 2).count();
+    assert_eq!(
+        retried, 1,
+        "only the running task was started twice; the rest of its chunk waited: {attempts:?}"
+    );
+    let counts = pool.shutdown();
+    assert_eq!((counts.submitted, counts.done), (6, 6));
+}
+
+#[test]
+fn automatic_chunks_report_every_task_in_order_of_input() {
+    let mut pool = pool(2).chunksize(ChunkSize::Auto).build().unwrap();
+    let n = 20_000;
+    let reports = pool.map((0..n).map(|i| task(&format!("square {i}"))));
+    assert_eq!(reports.len(), n);
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r.state, TaskState::Done);
+        assert_eq!(r.output.value, (i * i).to_string(), "task {}", r.task);
+        assert_eq!(r.attempts, 1);
+    }
+    assert_eq!(pool.shutdown().done, n as u64);
 }

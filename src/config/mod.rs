@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::PoolArgs;
-use crate::engine::PoolConfig;
+use crate::engine::{ChunkSize, PoolConfig};
 
 pub use file::parse;
 pub use schema::{
@@ -148,6 +148,7 @@ pub struct Settings {
     pub join_timeout: Duration,
     pub task_timeout: Option<Duration>,
     pub retries: u32,
+    pub chunksize: ChunkSize,
     pub out: PathBuf,
     pub output_cap: usize,
     /// How often the dashboard samples CPU and memory.
@@ -168,6 +169,7 @@ impl Default for Settings {
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
             retries: pool.retries,
+            chunksize: pool.chunksize,
             out: pool.out_dir,
             output_cap: pool.output_cap,
             refresh: Duration::from_millis(500),
@@ -187,6 +189,7 @@ impl Settings {
             Key::JoinTimeout => Value::Secs(self.join_timeout),
             Key::TaskTimeout => Value::Limit(self.task_timeout),
             Key::Retries => Value::Count(self.retries),
+            Key::Chunksize => Value::Chunk(self.chunksize),
             Key::Out => Value::Path(self.out.clone()),
             Key::OutputCap => Value::Bytes(self.output_cap),
             Key::Refresh => Value::Secs(self.refresh),
@@ -202,6 +205,7 @@ impl Settings {
             (Key::JoinTimeout, Value::Secs(d)) => self.join_timeout = d,
             (Key::TaskTimeout, Value::Limit(d)) => self.task_timeout = d,
             (Key::Retries, Value::Count(n)) => self.retries = n,
+            (Key::Chunksize, Value::Chunk(c)) => self.chunksize = c,
             (Key::Out, Value::Path(p)) => self.out = p,
             (Key::OutputCap, Value::Bytes(n)) => self.output_cap = n,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
@@ -237,6 +241,7 @@ impl Settings {
         c.join_timeout = self.join_timeout;
         c.task_timeout = self.task_timeout;
         c.retries = self.retries;
+        c.chunksize = self.chunksize;
         c.out_dir = self.out.clone();
         c.output_cap = self.output_cap;
         c
@@ -418,6 +423,9 @@ pub fn flags_layer(args: &PoolArgs) -> Layer {
     }
     if let Some(n) = args.retries {
         l.set(Key::Retries, Value::Count(n), flag(Key::Retries));
+    }
+    if let Some(c) = args.chunksize {
+        l.set(Key::Chunksize, Value::Chunk(c), flag(Key::Chunksize));
     }
     if let Some(p) = &args.out {
         l.set(Key::Out, Value::Path(p.clone()), flag(Key::Out));

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::engine::ChunkSize;
+
 /// A setting, as code names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
@@ -14,6 +16,7 @@ pub enum Key {
     JoinTimeout,
     TaskTimeout,
     Retries,
+    Chunksize,
     Out,
     OutputCap,
     Refresh,
@@ -71,6 +74,7 @@ pub enum Value {
     Bytes(usize),
     Path(PathBuf),
     Theme(ThemeChoice),
+    Chunk(ChunkSize),
 }
 
 /// What a setting takes.
@@ -90,6 +94,8 @@ pub enum Kind {
     Path,
     /// A theme name.
     Theme,
+    /// A number of tasks from 1 up, or `"auto"`.
+    Chunk,
 }
 
 /// One setting of the file.
@@ -158,6 +164,16 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Count,
         doc: "Times a task is started again when its worker dies under it or it\n\
               times out.",
+    },
+    Setting {
+        key: Key::Chunksize,
+        section: "pool",
+        name: "chunksize",
+        env: "POOLTOP_CHUNKSIZE",
+        flag: Some("--chunksize"),
+        kind: Kind::Chunk,
+        doc: "Tasks handed to a worker at once (like Pool.map's chunksize), or\n\
+              \"auto\": sized from the median run time. Each is still reported.",
     },
     Setting {
         key: Key::Out,
@@ -277,6 +293,7 @@ impl Kind {
     pub fn expects(self) -> String {
         match self {
             Kind::Workers => "a number of workers from 1 to 4096, or \"auto\"".into(),
+            Kind::Chunk => "a number of tasks from 1 up, or \"auto\"".into(),
             Kind::Secs { min, max } if min > 0.0 => {
                 format!("a number of seconds from {min} to {max}")
             }
@@ -306,6 +323,15 @@ impl Kind {
                 }
                 match raw.whole() {
                     Some(n @ 1..=4096) => Ok(Value::Workers(Workers::Count(n as usize))),
+                    _ => Err(wrong()),
+                }
+            }
+            Kind::Chunk => {
+                if raw.text().is_some_and(|s| s.trim() == "auto") {
+                    return Ok(Value::Chunk(ChunkSize::Auto));
+                }
+                match raw.whole().map(usize::try_from) {
+                    Some(Ok(n)) if n >= 1 => Ok(Value::Chunk(ChunkSize::Fixed(n))),
                     _ => Err(wrong()),
                 }
             }
@@ -364,6 +390,8 @@ impl Value {
             Value::Bytes(n) => n.to_string(),
             Value::Path(p) => quote(&p.to_string_lossy()),
             Value::Theme(t) => quote(t.name()),
+            Value::Chunk(ChunkSize::Auto) => "\"auto\"".into(),
+            Value::Chunk(ChunkSize::Fixed(n)) => n.to_string(),
         }
     }
 }
@@ -466,6 +494,8 @@ mod tests {
                 Value::Limit(Some(Duration::from_secs(30))),
             ),
             (Key::Retries, Value::Count(3)),
+            (Key::Chunksize, Value::Chunk(ChunkSize::Auto)),
+            (Key::Chunksize, Value::Chunk(ChunkSize::Fixed(64))),
             (Key::Out, Value::Path(PathBuf::from("a \"b\"\\c"))),
             (Key::OutputCap, Value::Bytes(65536)),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),

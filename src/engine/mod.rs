@@ -68,6 +68,9 @@ pub struct PoolConfig {
     /// while at least one task per worker is waiting, and never with
     /// `pause_dispatch_after`. Off by default; command templates turn it on.
     pub prefetch_quick: bool,
+    /// How many tasks a worker is handed at once: `Pool.map`'s chunksize.
+    /// Every task is still reported on its own, as it ends.
+    pub chunksize: ChunkSize,
     /// A folder where exec tasks put output that is not UTF-8 text or is
     /// longer than `output_cap`, whole, one file per stream (named in
     /// `TaskOutput::stdout_file`); the consumer reads and removes the files,
@@ -88,6 +91,63 @@ pub struct PoolConfig {
     pub worker_program: Option<PathBuf>,
 }
 
+/// How many tasks a worker is handed at once ([`PoolConfig::chunksize`]).
+///
+/// Handing a worker several tasks at once spares it a round trip to the
+/// manager between them, which is most of the cost of a tiny task. The
+/// tasks of a chunk run one after another on that worker, even if another
+/// worker frees up: that is the price, as with `multiprocessing.Pool.map`.
+/// Only the first task of a chunk is running; the others are waiting on that
+/// worker (the dashboard counts them as queued), and go back to the queue if
+/// the worker dies. With [`PoolConfig::pause_dispatch_after`] (`--halt`),
+/// tasks are handed out one at a time whatever is set here, so that none
+/// starts before the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkSize {
+    /// Up to this many tasks at once. 1, the default, hands out one task at
+    /// a time; quick tasks may still be handed one ahead (see
+    /// [`PoolConfig::prefetch_quick`]).
+    Fixed(usize),
+    /// Chunks sized from the tasks themselves: one at a time until three
+    /// tasks are done, then as many as take about [`AUTO_CHUNK_TIME`] at the
+    /// median run time, but never more than a quarter of each worker's share
+    /// of the waiting tasks (`Pool.map`'s own rule), so that the last tasks
+    /// still spread over every worker.
+    Auto,
+}
+
+/// What an automatic chunk aims to take, at the median run time: long enough
+/// to make the round trip between chunks negligible, short enough that the
+/// tasks behind it do not wait noticeably.
+pub const AUTO_CHUNK_TIME: Duration = Duration::from_millis(20);
+
+impl std::str::FromStr for ChunkSize {
+    type Err = String;
+
+    /// `auto`, or a number of tasks from 1 up.
+    fn from_str(s: &str) -> Result<ChunkSize, String> {
+        let s = s.trim();
+        if s == "auto" {
+            return Ok(ChunkSize::Auto);
+        }
+        match s.replace('_', "").parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(ChunkSize::Fixed(n)),
+            _ => Err(format!(
+                "expected a number of tasks from 1 up, or \"auto\", found `{s}`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ChunkSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChunkSize::Fixed(n) => write!(f, "{n}"),
+            ChunkSize::Auto => write!(f, "auto"),
+        }
+    }
+}
+
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
@@ -100,6 +160,7 @@ impl Default for PoolConfig {
             pause_dispatch_after: Vec::new(),
             spill_dir: None,
             prefetch_quick: false,
+            chunksize: ChunkSize::Fixed(1),
             out_dir: PathBuf::from("thumbs"),
             work_dir: None,
             output_cap: 64 * 1024,
@@ -119,6 +180,9 @@ impl PoolConfig {
                 "output cap of {} bytes is more than the limit of {MAX_OUTPUT_CAP}",
                 self.output_cap
             )));
+        }
+        if self.chunksize == ChunkSize::Fixed(0) {
+            return Err(Error::Config("chunk size must be at least 1".into()));
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));

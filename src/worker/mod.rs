@@ -104,12 +104,11 @@ pub fn run() -> Result<(), Error> {
         Err(e) => return Err(Error::Worker(e.to_string())),
     };
 
-    let mut pending = Vec::with_capacity(4096);
+    let mut pending = Reports::default();
     loop {
         // About to block on the socket: report what is held back first.
-        if !pending.is_empty() && reader.buffer().is_empty() {
-            send.write_all(&pending)?;
-            pending.clear();
+        if reader.buffer().is_empty() {
+            pending.write_to(&mut send)?;
         }
         let msg = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {
             Ok(msg) => msg,
@@ -119,33 +118,97 @@ pub fn run() -> Result<(), Error> {
         };
         match msg {
             ToWorker::Assign { task, spec } => {
-                if !spec.is_instant() && !pending.is_empty() {
-                    send.write_all(&pending)?;
-                    pending.clear();
+                if !spec.is_instant() {
+                    pending.write_to(&mut send)?;
                 }
                 let cpu_meter = CpuMeter::start(&spec);
                 let started = Instant::now();
                 let outcome = exec::run(&spec, &ctx);
                 let wall = started.elapsed();
                 let cpu = cpu_meter.elapsed(wall);
-                let finished = FromWorker::Finished {
-                    task,
-                    outcome,
-                    wall_ns: wall.as_nanos() as u64,
-                    cpu_ns: cpu.as_nanos() as u64,
-                };
-                frame::encode_into(&finished, &mut pending)?;
+                pending.add(task, spec.is_instant(), outcome, wall, cpu)?;
                 if !spec.is_instant() || wall >= BATCH_BELOW || pending.len() >= BATCH_BYTES {
-                    send.write_all(&pending)?;
-                    pending.clear();
+                    pending.write_to(&mut send)?;
                 }
             }
             ToWorker::Shutdown => {
-                send.write_all(&pending)?;
+                pending.write_to(&mut send)?;
                 return Ok(());
             }
             ToWorker::Welcome { .. } => {}
         }
+    }
+}
+
+/// Reports of finished tasks not yet written: encoded frames, then a run of
+/// instant tasks that ended with only a value, kept apart until another kind
+/// of report or a write seals it into one [`FromWorker::Values`] frame.
+#[derive(Default)]
+struct Reports {
+    frames: Vec<u8>,
+    run_first: u64,
+    run: Vec<(String, u64)>,
+    /// About how many bytes `run` will take once encoded.
+    run_bytes: usize,
+}
+
+impl Reports {
+    fn add(
+        &mut self,
+        task: u64,
+        instant: bool,
+        outcome: crate::task::TaskOutcome,
+        wall: Duration,
+        cpu: Duration,
+    ) -> std::io::Result<()> {
+        let wall_ns = wall.as_nanos() as u64;
+        match outcome {
+            crate::task::TaskOutcome::Ok(out) if instant && out.is_value_only() => {
+                if self.run.is_empty() {
+                    self.run_first = task;
+                }
+                self.run_bytes += out.value.len() + 12;
+                self.run.push((out.value, wall_ns));
+                Ok(())
+            }
+            outcome => {
+                self.seal()?;
+                let finished = FromWorker::Finished {
+                    task,
+                    outcome,
+                    wall_ns,
+                    cpu_ns: cpu.as_nanos() as u64,
+                };
+                frame::encode_into(&finished, &mut self.frames)
+            }
+        }
+    }
+
+    /// Encodes the run of values, if any, after the frames before it.
+    fn seal(&mut self) -> std::io::Result<()> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let values = FromWorker::Values {
+            first: self.run_first,
+            results: crate::protocol::List(std::mem::take(&mut self.run)),
+        };
+        self.run_bytes = 0;
+        frame::encode_into(&values, &mut self.frames)
+    }
+
+    fn len(&self) -> usize {
+        self.frames.len() + self.run_bytes
+    }
+
+    /// Writes every report held, in order, with one write.
+    fn write_to(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        self.seal()?;
+        if !self.frames.is_empty() {
+            out.write_all(&self.frames)?;
+            self.frames.clear();
+        }
+        Ok(())
     }
 }
 

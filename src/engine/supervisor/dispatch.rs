@@ -9,6 +9,7 @@ use mio::unix::SourceFd;
 use super::slot::{HeldFate, StopKind};
 use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::median::MIN_SAMPLES;
+use crate::engine::{AUTO_CHUNK_TIME, ChunkSize};
 
 /// Tasks are handed out in advance only while their median run time is
 /// under this (see `Supervisor::prefetch_quick`).
@@ -148,26 +149,29 @@ impl Supervisor {
         if self.dispatch_paused || self.shutting_down || self.queue.waiting() == 0 {
             return;
         }
+        let chunk = self.chunk_len();
         let takers: Vec<WorkerId> = self
             .workers
             .iter()
-            .filter(|(_, s)| s.can_take_tasks())
+            .filter(|(_, s)| s.can_take_tasks(chunk))
             .map(|(id, _)| *id)
             .collect();
         // Idle workers first, so that no worker sits idle while another
         // holds tasks in advance.
         for &w in &takers {
-            if self.workers[&w].held.is_empty() && !self.assign_next(w) {
+            if self.workers[&w].held.is_empty() && !self.assign_chunk(w, chunk) {
                 return;
             }
         }
-        // Then top up the workers of quick tasks, one task each per round,
-        // so the queue is shared out evenly.
+        // Then top up the workers, a chunk (or one quick task) each per
+        // round, so the queue is shared out evenly.
         loop {
             let mut gave = false;
             for &w in &takers {
-                if self.workers[&w].can_take_tasks() {
-                    if !self.assign_next(w) {
+                let slot = &self.workers[&w];
+                if slot.can_take_tasks(chunk) {
+                    let n = if slot.held.len() <= chunk { chunk } else { 1 };
+                    if !self.assign_chunk(w, n) {
                         return;
                     }
                     gave = true;
@@ -177,6 +181,38 @@ impl Supervisor {
                 return;
             }
         }
+    }
+
+    /// How many tasks to hand a worker at once now (`PoolConfig::chunksize`).
+    pub(super) fn chunk_len(&self) -> usize {
+        if !self.config.pause_dispatch_after.is_empty() {
+            return 1;
+        }
+        match self.config.chunksize {
+            ChunkSize::Fixed(n) => n.max(1),
+            ChunkSize::Auto => {
+                let Some(median) = self
+                    .run_times
+                    .median()
+                    .filter(|_| self.run_times.len() >= MIN_SAMPLES)
+                else {
+                    return 1;
+                };
+                let by_time = AUTO_CHUNK_TIME.as_nanos() / median.as_nanos().max(1);
+                let workers = self
+                    .workers
+                    .values()
+                    .filter(|s| s.counts_as_alive())
+                    .count();
+                let share = self.queue.waiting().div_ceil(4 * workers.max(1));
+                (by_time.min(share as u128) as usize).max(1)
+            }
+        }
+    }
+
+    /// Hands worker `w` up to `n` waiting tasks; false once none is waiting.
+    fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
+        (0..n).all(|_| self.assign_next(w))
     }
 
     /// While tasks are quick (`PoolConfig::prefetch_quick`), hands each busy

@@ -42,8 +42,10 @@ impl Supervisor {
         };
         let mut frames = std::mem::take(&mut self.frames);
         let outcome = slot.read_frames(|f| frames.push(f));
+        // One reading of the clock for all the frames read together.
+        let now = Instant::now();
         for f in frames.drain(..) {
-            self.on_frame(w, f);
+            self.on_frame(w, f, now);
         }
         self.frames = frames;
         match outcome {
@@ -138,15 +140,52 @@ impl Supervisor {
         self.emit(PoolEvent::WorkerReady { worker: id, pid });
     }
 
-    pub(super) fn on_frame(&mut self, w: WorkerId, msg: FromWorker) {
+    pub(super) fn on_frame(&mut self, w: WorkerId, msg: FromWorker, now: Instant) {
         match msg {
             FromWorker::Finished {
                 task,
                 outcome,
                 wall_ns,
                 cpu_ns,
-            } => self.on_finished(w, TaskId(task), outcome, wall_ns, cpu_ns),
+            } => self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns), now),
+            FromWorker::Values { first, results } => {
+                self.on_values(w, TaskId(first), results.0, now)
+            }
             FromWorker::Hello(_) => self.protocol_error(w, "sent a second handshake".into()),
+        }
+    }
+
+    /// A run of instant tasks ended with a value each: task `first` and the
+    /// ones the worker holds after it, in order.
+    fn on_values(&mut self, w: WorkerId, first: TaskId, results: Vec<(String, u64)>, now: Instant) {
+        let Some(slot) = self.workers.get(&w) else {
+            return;
+        };
+        if slot.held.front() != Some(&first) || slot.held.len() < results.len() {
+            let what = format!(
+                "reported {} tasks from task {first}, which it was not running next",
+                results.len(),
+            );
+            self.protocol_error(w, what);
+            return;
+        }
+        let mut expected = first;
+        for (value, wall_ns) in results {
+            let output = TaskOutput {
+                value,
+                ..TaskOutput::default()
+            };
+            self.on_finished(
+                w,
+                expected,
+                TaskOutcome::Ok(output),
+                (wall_ns, wall_ns),
+                now,
+            );
+            match self.workers.get(&w).and_then(|s| s.held.front()) {
+                Some(&next) => expected = next,
+                None => return,
+            }
         }
     }
 
@@ -167,13 +206,15 @@ impl Supervisor {
         }
     }
 
+    /// Task `task` ended inside worker `w` (its wall and CPU time in
+    /// nanoseconds); `now` is when the supervisor read the report.
     pub(super) fn on_finished(
         &mut self,
         w: WorkerId,
         task: TaskId,
         outcome: TaskOutcome,
-        wall_ns: u64,
-        cpu_ns: u64,
+        (wall_ns, cpu_ns): (u64, u64),
+        now: Instant,
     ) {
         let Some(slot) = self.workers.get_mut(&w) else {
             return;
@@ -183,9 +224,7 @@ impl Supervisor {
             self.protocol_error(w, what);
             return;
         }
-        if slot.killed.is_some() {
-            // A result that raced with our kill: the task finished, keep it.
-        }
+        // (A result that raced with our kill counts: the task finished.)
         slot.held.pop_front();
         let wall = Duration::from_nanos(wall_ns);
         let was_instant = self
@@ -195,7 +234,6 @@ impl Supervisor {
         if !was_instant {
             slot.slow_held -= 1;
         }
-        let now = Instant::now();
         slot.head_since = now;
         let next = slot.held.front().copied();
         let (state, output, error) = match outcome {
@@ -203,7 +241,9 @@ impl Supervisor {
             TaskOutcome::Err { message, output } => (TaskState::Failed, output, Some(message)),
         };
         if state == TaskState::Done
-            && (self.config.task_timeout_median.is_some() || self.config.prefetch_quick)
+            && (self.config.task_timeout_median.is_some()
+                || self.config.prefetch_quick
+                || self.config.chunksize == crate::engine::ChunkSize::Auto)
         {
             self.run_times.push(wall);
         }

@@ -124,11 +124,17 @@ impl Slot {
         self.stopping.is_none() && self.killed.is_none() && self.reaped.is_none()
     }
 
-    pub fn can_take_tasks(&self) -> bool {
+    /// Whether the worker may be handed more tasks now, with chunks of
+    /// `chunk` tasks: when it holds none, when it works on its last chunk
+    /// (so the next is there when that one ends), or when it holds only
+    /// instant tasks, up to [`PREFETCH_DEPTH`].
+    pub fn can_take_tasks(&self, chunk: usize) -> bool {
         self.is_ready()
             && self.counts_as_alive()
             && self.paused_at.is_none()
-            && (self.held.is_empty() || (self.slow_held == 0 && self.held.len() < PREFETCH_DEPTH))
+            && (self.held.is_empty()
+                || (chunk > 1 && self.held.len() <= chunk)
+                || (self.slow_held == 0 && self.held.len() < PREFETCH_DEPTH))
     }
 
     /// Gone and settled: reaped, and nothing more can arrive on its socket.
