@@ -6,8 +6,11 @@
 //! cost more than the rest of the round, so the supervisor collects a round's
 //! events and sends them as one batch; the reader takes them out one by one.
 //! Order is kept, and nothing waits: the batch goes out before the supervisor
-//! blocks again.
+//! blocks again. The reader hands each emptied batch back for the next one,
+//! so batches are not allocated afresh (and their pages not faulted in) round
+//! after round.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -17,14 +20,17 @@ use super::events::PoolEvent;
 /// for its consumer.
 pub fn event_channel() -> (EventSender, EventReceiver) {
     let (tx, rx) = mpsc::channel();
+    let (spare_tx, spare_rx) = mpsc::channel();
     (
         EventSender {
             tx,
             pending: Vec::new(),
+            spares: spare_rx,
         },
         EventReceiver {
             rx,
-            batch: Vec::new().into_iter(),
+            batch: VecDeque::new(),
+            spares: spare_tx,
         },
     )
 }
@@ -34,6 +40,8 @@ pub fn event_channel() -> (EventSender, EventReceiver) {
 pub struct EventSender {
     tx: Sender<Vec<PoolEvent>>,
     pending: Vec<PoolEvent>,
+    /// Emptied batches the reader gave back.
+    spares: Receiver<Vec<PoolEvent>>,
 }
 
 impl EventSender {
@@ -47,7 +55,9 @@ impl EventSender {
         if self.pending.is_empty() {
             return true;
         }
-        self.tx.send(std::mem::take(&mut self.pending)).is_ok()
+        let next = self.spares.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.pending, next);
+        self.tx.send(batch).is_ok()
     }
 
     /// Sends one event on its own, at once.
@@ -68,28 +78,42 @@ impl Drop for EventSender {
 /// (until the pool is gone).
 pub struct EventReceiver {
     rx: Receiver<Vec<PoolEvent>>,
-    batch: std::vec::IntoIter<PoolEvent>,
+    /// The batch being read.
+    batch: VecDeque<PoolEvent>,
+    /// Where emptied batches go back to the sender.
+    spares: Sender<Vec<PoolEvent>>,
 }
 
 impl EventReceiver {
+    /// Takes `next` as the batch to read, giving the emptied one back.
+    fn start(&mut self, next: Vec<PoolEvent>) {
+        let done = std::mem::replace(&mut self.batch, VecDeque::from(next));
+        if done.capacity() > 0 {
+            // Empty, so no element moves; a sender that is gone is no matter.
+            let _ = self.spares.send(Vec::from(done));
+        }
+    }
+
     /// The next event, waiting for it; an error once the pool is gone and
     /// every event has been read.
     pub fn recv(&mut self) -> Result<PoolEvent, RecvError> {
         loop {
-            if let Some(ev) = self.batch.next() {
+            if let Some(ev) = self.batch.pop_front() {
                 return Ok(ev);
             }
-            self.batch = self.rx.recv()?.into_iter();
+            let next = self.rx.recv()?;
+            self.start(next);
         }
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Result<PoolEvent, TryRecvError> {
         loop {
-            if let Some(ev) = self.batch.next() {
+            if let Some(ev) = self.batch.pop_front() {
                 return Ok(ev);
             }
-            self.batch = self.rx.try_recv()?.into_iter();
+            let next = self.rx.try_recv()?;
+            self.start(next);
         }
     }
 
@@ -100,11 +124,12 @@ impl EventReceiver {
             return self.recv().map_err(|_| RecvTimeoutError::Disconnected);
         };
         loop {
-            if let Some(ev) = self.batch.next() {
+            if let Some(ev) = self.batch.pop_front() {
                 return Ok(ev);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            self.batch = self.rx.recv_timeout(left)?.into_iter();
+            let next = self.rx.recv_timeout(left)?;
+            self.start(next);
         }
     }
 }
