@@ -15,6 +15,11 @@ use pooltop::remote::{self, Verb};
 use pooltop::ui::keymap::{self, Keymap};
 use pooltop::{Task, demo, task};
 
+// Why not the system allocator: see the "mimalloc" feature in Cargo.toml.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;
 /// The same with a command template, as GNU parallel has it (there, 1 to 101
