@@ -245,45 +245,49 @@ def main():
     if not have_parallel:
         notes.append("GNU parallel not installed: its row is skipped (`apt-get install parallel`).")
 
-    # Each group: (title, unit, baseline key, [(key, label, fn)]). In every run
-    # each variant is measured once, in this order, and ratios are taken
-    # against the baseline measured in that same run.
+    # Each group: (title, unit, baseline keys, [(key, label, fn)]). In every
+    # run each variant is measured once, in this order, and ratios are taken
+    # against each baseline measured in that same run (one column each).
     def eng(group, metric):
         return lambda: engine_bench(group)[metric]
 
     groups = [
-        ("Trivial tasks, 2 workers: 100,000 × square", "tasks/s", "py_map_cs1", [
+        ("Trivial tasks, 2 workers: 100,000 × square", "tasks/s",
+         ("py_map_cs1", "py_map_default") + (("joblib",) if have_joblib else ()), [
             ("pooltop", "pooltop (one task per dispatch)",
              eng("throughput", "throughput: 100,000 square, 2 workers")),
+            ("pooltop_chunked", "pooltop --chunksize auto",
+             eng("chunked", "throughput: 100,000 square, 2 workers, chunksize auto")),
             ("py_map_cs1", "Pool.map chunksize=1", py_pool_map_cs1),
             ("py_imap", "Pool.imap_unordered chunksize=1", py_imap_unordered_cs1),
             ("py_ppe", "ProcessPoolExecutor.map chunksize=1 (10,000 tasks)", py_ppe_map_cs1),
             ("py_map_default", "Pool.map default chunksize", py_pool_map_default),
         ] + ([("joblib", "joblib Parallel(n_jobs=2), auto batching", py_joblib_auto)]
              if have_joblib else [])),
-        ("One-task round trip, idle pool of 2 (median of 2,000)", "µs", "floor", [
+        ("One-task round trip, idle pool of 2 (median of 2,000)", "µs", ("py_apply", "floor"), [
             ("pooltop", "pooltop", eng("latency", "round trip, idle pool of 2 (median of 2000)")),
             ("py_apply", "Pool(2).apply", py_apply_latency),
             ("floor", "raw Unix-socket ping-pong, 16 B (Rust)",
              eng("pingpong", "socket ping-pong floor, 16 B (median of 2000)")),
         ]),
-        ("Start-up: 32 workers, each answered one task", "ms", "py_pool32", [
+        ("Start-up: 32 workers, each answered one task", "ms", ("py_pool32",), [
             ("pooltop", "pooltop", eng("startup", "start-up: 32 workers answered one task")),
             ("py_pool32", "multiprocessing.Pool(32) (fork)", py_startup32),
         ]),
-        ("2,000 × `true`, 2 at a time", "commands/s", "xargs", [
+        ("2,000 × `true`, 2 at a time", "commands/s",
+         ("xargs",) + (("parallel",) if have_parallel else ()), [
             ("pooltop", "pooltop run -j2 (task file of `shell true`)", true_pooltop),
             ("pooltop_template", "pooltop run -j2 -- true (command template)", true_pooltop_template),
             ("xargs", "xargs -P2 -n1 true", true_xargs),
         ] + ([("parallel", "parallel -j2 true", true_parallel)] if have_parallel else [])),
-        ("Idle worker memory (VmRSS)", "KiB", "py_worker", [
+        ("Idle worker memory (VmRSS)", "KiB", ("py_worker",), [
             ("pooltop", "pooltop worker", eng("rss", "idle worker VmRSS")),
             ("py_worker", "multiprocessing.Pool worker (fork)", py_worker_rss_kib),
         ]),
-        ("CPU-bound: 4 × spin on 2 workers vs 1", "efficiency", None, [
+        ("CPU-bound: 4 × spin on 2 workers vs 1", "efficiency", (), [
             ("pooltop", "pooltop: (time on 1 worker / time on 2) / 2", pooltop_spin_efficiency),
         ]),
-        ("pooltop's own CPU (manager, headless)", "% of one core", None, [
+        ("pooltop's own CPU (manager, headless)", "% of one core", (), [
             ("busy", "2 workers saturating both cores with spin", pooltop_own_cpu_busy),
             ("idle", "2 workers sleeping", pooltop_own_cpu_idle),
         ]),
@@ -313,19 +317,20 @@ def main():
     ]
     for note in notes:
         lines.append(f"- {note}")
-    for gi, (title, unit, base, variants) in enumerate(groups):
+    for gi, (title, unit, bases, variants) in enumerate(groups):
         lines += ["", f"## {title}", ""]
         head = f"| variant | median ({unit}) | min – max |"
         sep = "|---|---|---|"
-        if base:
-            head += f" × {dict((k, l) for k, l, _ in variants)[base]}, same run |"
+        labels = dict((k, l) for k, l, _ in variants)
+        for base in bases:
+            head += f" × {labels[base]}, same run |"
             sep += "---|"
         lines += [head, sep]
         for key, label, _ in variants:
             xs = results[(gi, key)]
             med, lo, hi = summarize(xs)
             row = f"| {label} | {fmt(med)} | {fmt(lo)} – {fmt(hi)} |"
-            if base:
+            for base in bases:
                 ratios = [a / b for a, b in zip(xs, results[(gi, base)])]
                 rm, rlo, rhi = summarize(ratios)
                 row += f" {rm:.2f} ({rlo:.2f} – {rhi:.2f}) |"
