@@ -34,5 +34,6 @@ pub mod docs;
 pub mod headless;
 mod pool;
 pub mod remote;
+mod spin;
 
 pub use pool::{Pool, PoolBuilder};

@@ -244,6 +244,18 @@ pub fn process_state(pid: u32) -> Option<char> {
 /// Waits until one of two file descriptors can be read without blocking
 /// (data, its end, or an error); a negative descriptor is not watched.
 /// Returns which are ready. An interrupted wait is tried again.
+/// Whether `fd` has something to read right now (never waits).
+pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes only the one pollfd we own.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents != 0
+}
+
 pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
     let mut polls = fds.map(|fd| libc::pollfd {
         fd,

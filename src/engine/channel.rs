@@ -11,6 +11,8 @@
 //! after round.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -21,16 +23,19 @@ use super::events::PoolEvent;
 pub fn event_channel() -> (EventSender, EventReceiver) {
     let (tx, rx) = mpsc::channel();
     let (spare_tx, spare_rx) = mpsc::channel();
+    let quick = Arc::new(AtomicBool::new(false));
     (
         EventSender {
             tx,
             pending: Vec::new(),
             spares: spare_rx,
+            quick: quick.clone(),
         },
         EventReceiver {
             rx,
             batch: VecDeque::new(),
             spares: spare_tx,
+            quick,
         },
     )
 }
@@ -42,6 +47,8 @@ pub struct EventSender {
     pending: Vec<PoolEvent>,
     /// Emptied batches the reader gave back.
     spares: Receiver<Vec<PoolEvent>>,
+    /// Whether the next batch is due any moment (see [`EventSender::expect_quick`]).
+    quick: Arc<AtomicBool>,
 }
 
 impl EventSender {
@@ -58,6 +65,13 @@ impl EventSender {
         let next = self.spares.try_recv().unwrap_or_default();
         let batch = std::mem::replace(&mut self.pending, next);
         self.tx.send(batch).is_ok()
+    }
+
+    /// Tells the reader whether more news is due any moment (only instant
+    /// tasks are in flight): then it checks again for a moment before it
+    /// sleeps (see [`crate::spin`]); otherwise it sleeps at once.
+    pub fn expect_quick(&self, quick: bool) {
+        self.quick.store(quick, Ordering::Relaxed);
     }
 
     /// Sends one event on its own, at once.
@@ -82,6 +96,8 @@ pub struct EventReceiver {
     batch: VecDeque<PoolEvent>,
     /// Where emptied batches go back to the sender.
     spares: Sender<Vec<PoolEvent>>,
+    /// Set by the sender while news is due any moment.
+    quick: Arc<AtomicBool>,
 }
 
 impl EventReceiver {
@@ -97,13 +113,7 @@ impl EventReceiver {
     /// The next event, waiting for it; an error once the pool is gone and
     /// every event has been read.
     pub fn recv(&mut self) -> Result<PoolEvent, RecvError> {
-        loop {
-            if let Some(ev) = self.batch.pop_front() {
-                return Ok(ev);
-            }
-            let next = self.rx.recv()?;
-            self.start(next);
-        }
+        self.next_until(None).map_err(|_| RecvError)
     }
 
     /// The next event if one is waiting.
@@ -119,16 +129,37 @@ impl EventReceiver {
 
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<PoolEvent, RecvTimeoutError> {
-        // A timeout too long to be a deadline (`Duration::MAX`) means no timeout.
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            return self.recv().map_err(|_| RecvTimeoutError::Disconnected);
-        };
+        // A timeout too long to be a deadline (`Duration::MAX`) means none.
+        self.next_until(Some(timeout).and_then(|t| Instant::now().checked_add(t)))
+    }
+
+    /// The next event, waiting until `deadline` (none: for as long as it
+    /// takes). While the sender says news is due any moment, it is checked
+    /// for without sleeping first (see [`crate::spin`]).
+    fn next_until(&mut self, deadline: Option<Instant>) -> Result<PoolEvent, RecvTimeoutError> {
         loop {
             if let Some(ev) = self.batch.pop_front() {
                 return Ok(ev);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let next = self.rx.recv_timeout(left)?;
+            let mut got = None;
+            let soon = deadline.is_none_or(|d| d > Instant::now() + crate::spin::SPIN);
+            if soon && self.quick.load(Ordering::Relaxed) {
+                crate::spin::briefly(|| match self.rx.try_recv() {
+                    Err(TryRecvError::Empty) => false,
+                    other => {
+                        got = Some(other);
+                        true
+                    }
+                });
+            }
+            let next = match (got, deadline) {
+                (Some(Ok(batch)), _) => batch,
+                (Some(Err(_)), _) => return Err(RecvTimeoutError::Disconnected),
+                (None, None) => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected)?,
+                (None, Some(d)) => self
+                    .rx
+                    .recv_timeout(d.saturating_duration_since(Instant::now()))?,
+            };
             self.start(next);
         }
     }

@@ -151,7 +151,9 @@ impl Supervisor {
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()));
-            if let Err(e) = poll.poll(&mut ready, timeout)
+            // Whether the last round had news from a socket or the inbox.
+            let was_active = !ready.is_empty();
+            if let Err(e) = self.wait(&mut poll, &mut ready, timeout, was_active)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(PoolEvent::Error {
@@ -192,6 +194,43 @@ impl Supervisor {
         // leave the socket directory behind.
         drop(self.socket_dir);
         self.events.send(PoolEvent::Stopped(self.queue.counts()));
+    }
+
+    /// Waits for a socket or the inbox, or until `timeout`. While workers
+    /// hold only instant tasks their replies come at once, and right after
+    /// news went out an order often follows (a caller that submits its next
+    /// task on the last one's result), so then the sockets and inbox are
+    /// checked again without sleeping for a moment first (see `crate::spin`).
+    /// Not while a slower task runs: its processes need the CPU more.
+    fn wait(
+        &self,
+        poll: &mut Poll,
+        ready: &mut Events,
+        timeout: Option<Duration>,
+        was_active: bool,
+    ) -> io::Result<()> {
+        let slow = self.workers.values().any(|s| s.slow_held > 0);
+        let quick = self.workers.values().any(|s| !s.held.is_empty());
+        let hot = !slow && (was_active || quick);
+        // The reader spins while this thread does: news may follow at once.
+        self.events.expect_quick(hot);
+        if hot && timeout.is_none_or(|t| t > crate::spin::SPIN) {
+            let mut failed = None;
+            crate::spin::briefly(|| match poll.poll(ready, Some(Duration::ZERO)) {
+                Ok(()) => !ready.is_empty(),
+                Err(e) => {
+                    failed = Some(e);
+                    true
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if !ready.is_empty() {
+                return Ok(());
+            }
+        }
+        poll.poll(ready, timeout)
     }
 
     /// Sends an event; a consumer that has gone away is not an error.
