@@ -289,7 +289,13 @@ fn runners(pool: &mut pooltop::Pool, n: usize) -> HashMap<u64, WorkerId> {
 fn a_chunk_of_tasks_goes_to_one_worker_and_each_is_reported() {
     let mut pool = pool(2).chunksize(ChunkSize::Fixed(4)).build().unwrap();
     ready_workers(&mut pool, 2);
-    let ids: Vec<u64> = (0..8).map(|_| pool.submit(task("sleep 0.02")).0).collect();
+    // One submission, so the pool sees all eight at once.
+    let ids: Vec<u64> = pool
+        .handle()
+        .submit_all((0..8).map(|_| task("sleep 0.02")))
+        .iter()
+        .map(|id| id.0)
+        .collect();
     let ran = runners(&mut pool, 8);
     assert_eq!(ran.len(), 8, "every task started once");
     let first = ran[&ids[0]];
@@ -310,7 +316,12 @@ fn a_killed_worker_gives_back_the_rest_of_its_chunk() {
         .build()
         .unwrap();
     let workers = ready_workers(&mut pool, 2);
-    let ids: Vec<u64> = (0..6).map(|_| pool.submit(task("sleep 0.6")).0).collect();
+    let ids: Vec<u64> = pool
+        .handle()
+        .submit_all((0..6).map(|_| task("sleep 0.6")))
+        .iter()
+        .map(|id| id.0)
+        .collect();
     let victim = wait_event(&mut pool, LONG, "a task to start", |ev| match ev {
         PoolEvent::TaskStarted { worker, .. } => Some(*worker),
         _ => None,
@@ -356,4 +367,36 @@ fn automatic_chunks_report_every_task_in_order_of_input() {
         assert_eq!(r.attempts, 1);
     }
     assert_eq!(pool.shutdown().done, n as u64);
+}
+
+#[test]
+fn a_long_submission_is_queued_in_slices_with_every_id_in_order() {
+    let mut pool = pool(1).build().unwrap();
+    let n = pooltop::engine::SUBMIT_SLICE * 2 + 5;
+    let ids = pool
+        .handle()
+        .submit_all((0..n).map(|i| task(&format!("square {i}"))));
+    let expected: Vec<pooltop::TaskId> = (1..=n as u64).map(pooltop::TaskId).collect();
+    assert_eq!(ids, expected, "consecutive ids, in order");
+    let mut next = 1;
+    let mut slices = 0;
+    while next <= n as u64 {
+        let (first, count, lines) =
+            wait_event(&mut pool, LONG, "the tasks to queue", |ev| match ev {
+                PoolEvent::TasksQueued {
+                    first,
+                    count,
+                    lines,
+                } => Some((first.0, *count, lines.len())),
+                _ => None,
+            });
+        assert_eq!(first, next, "slices arrive in order");
+        assert_eq!(lines, count);
+        next += count as u64;
+        slices += 1;
+    }
+    assert_eq!(slices, 3);
+    let counts = pool.shutdown();
+    assert_eq!(counts.submitted, n as u64);
+    assert_eq!(counts.finished(), n as u64);
 }

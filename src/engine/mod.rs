@@ -248,6 +248,9 @@ enum Orders {
     Remote(Arc<dyn RemotePool>),
 }
 
+/// How many tasks one submission hands the supervisor at most.
+pub const SUBMIT_SLICE: usize = 4096;
+
 /// A cheap, clonable way to give the pool orders. Never blocks (for a pool
 /// in this process; an attached one answers over a local socket).
 #[derive(Clone)]
@@ -288,16 +291,22 @@ impl PoolHandle {
     }
 
     /// Queues tasks in order and returns their ids (consecutive).
+    ///
+    /// A long list goes to the pool in slices of [`SUBMIT_SLICE`], so that
+    /// workers start on the first tasks while the rest are still being queued.
     pub fn submit_all(&self, tasks: impl IntoIterator<Item = Task>) -> Vec<TaskId> {
         match &self.orders {
             Orders::Local { tx, next_task } => {
-                let batch: Vec<(TaskId, Task)> = tasks
-                    .into_iter()
-                    .map(|t| (TaskId(next_task.fetch_add(1, Ordering::Relaxed)), t))
-                    .collect();
-                let ids = batch.iter().map(|(id, _)| *id).collect();
-                if !batch.is_empty() {
-                    tx.send(Inbound::Command(Command::Submit(batch)));
+                let mut ids = Vec::new();
+                let mut tasks = tasks.into_iter().peekable();
+                while tasks.peek().is_some() {
+                    let slice: Vec<(TaskId, Task)> = tasks
+                        .by_ref()
+                        .take(SUBMIT_SLICE)
+                        .map(|t| (TaskId(next_task.fetch_add(1, Ordering::Relaxed)), t))
+                        .collect();
+                    ids.extend(slice.iter().map(|(id, _)| *id));
+                    tx.send(Inbound::Command(Command::Submit(slice)));
                 }
                 ids
             }

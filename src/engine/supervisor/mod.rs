@@ -171,9 +171,18 @@ impl Supervisor {
                 }
             }
             // Everything in the inbox, before acting: a burst of orders or
-            // results becomes one burst of writes.
+            // results becomes one burst of writes. But a long submission
+            // arrives in full slices: idle workers start on the first one
+            // while the rest is queued.
             while let Ok(msg) = rx.try_recv() {
+                let slice = matches!(&msg, Inbound::Command(Command::Submit(t))
+                    if t.len() >= super::SUBMIT_SLICE);
                 self.handle(msg);
+                if slice && self.any_idle_worker() {
+                    self.dispatch();
+                    self.flush_outboxes();
+                    self.events.flush();
+                }
             }
             self.on_timers(Instant::now());
             self.dispatch();
@@ -231,6 +240,13 @@ impl Supervisor {
             }
         }
         poll.poll(ready, timeout)
+    }
+
+    /// Whether a ready worker holds no task.
+    fn any_idle_worker(&self) -> bool {
+        self.workers
+            .values()
+            .any(|s| s.is_ready() && s.held.is_empty())
     }
 
     /// Sends an event; a consumer that has gone away is not an error.

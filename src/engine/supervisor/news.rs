@@ -147,7 +147,9 @@ impl Supervisor {
                 outcome,
                 wall_ns,
                 cpu_ns,
-            } => self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns), now),
+            } => {
+                self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns), now);
+            }
             FromWorker::Values { first, results } => {
                 self.on_values(w, TaskId(first), results.0, now)
             }
@@ -175,15 +177,15 @@ impl Supervisor {
                 value,
                 ..TaskOutput::default()
             };
-            self.on_finished(
+            let next = self.on_finished(
                 w,
                 expected,
                 TaskOutcome::Ok(output),
                 (wall_ns, wall_ns),
                 now,
             );
-            match self.workers.get(&w).and_then(|s| s.held.front()) {
-                Some(&next) => expected = next,
+            match next {
+                Some(next) => expected = next,
                 None => return,
             }
         }
@@ -207,7 +209,8 @@ impl Supervisor {
     }
 
     /// Task `task` ended inside worker `w` (its wall and CPU time in
-    /// nanoseconds); `now` is when the supervisor read the report.
+    /// nanoseconds); `now` is when the supervisor read the report. Returns
+    /// the task the worker runs next, if it holds one.
     pub(super) fn on_finished(
         &mut self,
         w: WorkerId,
@@ -215,14 +218,12 @@ impl Supervisor {
         outcome: TaskOutcome,
         (wall_ns, cpu_ns): (u64, u64),
         now: Instant,
-    ) {
-        let Some(slot) = self.workers.get_mut(&w) else {
-            return;
-        };
+    ) -> Option<TaskId> {
+        let slot = self.workers.get_mut(&w)?;
         if slot.held.front() != Some(&task) {
             let what = format!("reported task {task}, which it was not running");
             self.protocol_error(w, what);
-            return;
+            return None;
         }
         // (A result that raced with our kill counts: the task finished.)
         slot.held.pop_front();
@@ -271,6 +272,7 @@ impl Supervisor {
         if let Some(next) = next {
             self.mark_started(w, next);
         }
+        next
     }
 
     /// Whether a task that failed by itself is to run again
