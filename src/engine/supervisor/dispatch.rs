@@ -11,6 +11,11 @@ use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, toke
 use crate::engine::median::MIN_SAMPLES;
 use crate::engine::{AUTO_CHUNK_TIME, ChunkSize};
 
+/// The largest automatic chunk. Beyond it the round trip between chunks is
+/// already lost in the work of one (a chunk of the tiniest tasks takes over
+/// 100 µs), while buffers sized for bigger chunks only cost memory.
+pub const AUTO_CHUNK_MAX: usize = 2048;
+
 /// Tasks are handed out in advance only while their median run time is
 /// under this (see `Supervisor::prefetch_quick`).
 pub const PREFETCH_BELOW: std::time::Duration = std::time::Duration::from_millis(10);
@@ -205,7 +210,7 @@ impl Supervisor {
                     .filter(|s| s.counts_as_alive())
                     .count();
                 let share = self.queue.waiting().div_ceil(4 * workers.max(1));
-                (by_time.min(share as u128) as usize).max(1)
+                (by_time.min(share as u128) as usize).clamp(1, AUTO_CHUNK_MAX)
             }
         }
     }
