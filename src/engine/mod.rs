@@ -111,8 +111,8 @@ pub enum ChunkSize {
     /// Chunks sized from the tasks themselves: one at a time until three
     /// tasks are done, then as many as take about [`AUTO_CHUNK_TIME`] at the
     /// median run time, but never more than a quarter of each worker's share
-    /// of the waiting tasks (`Pool.map`'s own rule), so that the last tasks
-    /// still spread over every worker.
+    /// of the waiting tasks (`Pool.map`'s own rule, so that the last tasks
+    /// still spread over every worker) nor 2048.
     Auto,
 }
 
