@@ -285,17 +285,18 @@ fn runners(pool: &mut pooltop::Pool, n: usize) -> HashMap<u64, WorkerId> {
     ran
 }
 
+/// Submits `n` copies of `line` in one submission, so that the pool sees
+/// them all at once; returns their ids.
+fn submit_at_once(pool: &pooltop::Pool, line: &str, n: usize) -> Vec<u64> {
+    let ids = pool.handle().submit_all((0..n).map(|_| task(line)));
+    ids.iter().map(|id| id.0).collect()
+}
+
 #[test]
 fn a_chunk_of_tasks_goes_to_one_worker_and_each_is_reported() {
     let mut pool = pool(2).chunksize(ChunkSize::Fixed(4)).build().unwrap();
     ready_workers(&mut pool, 2);
-    // One submission, so the pool sees all eight at once.
-    let ids: Vec<u64> = pool
-        .handle()
-        .submit_all((0..8).map(|_| task("sleep 0.02")))
-        .iter()
-        .map(|id| id.0)
-        .collect();
+    let ids = submit_at_once(&pool, "sleep 0.02", 8);
     let ran = runners(&mut pool, 8);
     assert_eq!(ran.len(), 8, "every task started once");
     let first = ran[&ids[0]];
@@ -316,12 +317,7 @@ fn a_killed_worker_gives_back_the_rest_of_its_chunk() {
         .build()
         .unwrap();
     let workers = ready_workers(&mut pool, 2);
-    let ids: Vec<u64> = pool
-        .handle()
-        .submit_all((0..6).map(|_| task("sleep 0.6")))
-        .iter()
-        .map(|id| id.0)
-        .collect();
+    let ids = submit_at_once(&pool, "sleep 0.6", 6);
     let victim = wait_event(&mut pool, LONG, "a task to start", |ev| match ev {
         PoolEvent::TaskStarted { worker, .. } => Some(*worker),
         _ => None,
