@@ -10,6 +10,8 @@ macro_rules! say {
     }};
 }
 
+#[cfg(feature = "mimalloc")]
+pub mod alloc;
 pub mod batch;
 pub mod engine;
 pub mod error;

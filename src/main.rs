@@ -18,7 +18,7 @@ use pooltop::{Task, demo, task};
 // Why not the system allocator: see the "mimalloc" feature in Cargo.toml.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: pooltop::alloc::ByRole = pooltop::alloc::ByRole;
 
 /// Exit status for bad input or options: nothing ran.
 const EXIT_USAGE: u8 = 2;

@@ -11,9 +11,6 @@ use super::{Inbound, InboxSender};
 use crate::platform::{self, GroupSignal};
 use crate::worker::{ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
 
-/// mimalloc's option for committing a whole arena up front.
-const MIMALLOC_EAGER: &str = "MIMALLOC_ARENA_EAGER_COMMIT";
-
 /// Stack size of the small helper threads (reapers, handshakes).
 pub const SMALL_STACK: usize = 128 * 1024;
 
@@ -41,13 +38,6 @@ pub fn spawn_worker(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // mimalloc (the pooltop binary's allocator) commits its first arena
-    // eagerly, which transparent huge pages turn into 4 MiB more resident
-    // memory in every worker; a worker needs little, so it commits lazily.
-    // (Tasks inherit the variable; it means nothing to other programs.)
-    if std::env::var_os(MIMALLOC_EAGER).is_none() {
-        cmd.env(MIMALLOC_EAGER, "0");
-    }
     platform::prepare_worker_command(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id();
