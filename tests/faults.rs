@@ -133,9 +133,22 @@ fn check_summary(events: &[Value], finished: &BTreeMap<u64, Value>) {
 
 #[test]
 fn chaos_every_task_ends_exactly_once() {
+    chaos("chaos", &[]);
+}
+
+/// The same with chunks: a worker that dies holds tasks it never started,
+/// which must go back to the queue, run once, and count once.
+#[test]
+fn chaos_in_chunks_every_task_ends_exactly_once() {
+    chaos("chaos in chunks", &["--chunksize", "3"]);
+}
+
+/// 5,000 tasks of every kind on 4 workers, with outside kills at random
+/// moments; then every task's history is checked from the JSON stream.
+fn chaos(seed: &str, extra_args: &[&str]) {
     const WORKERS: usize = 4;
     const CHAOS_TASKS: u64 = 5000;
-    let mut rng = Rng::seeded("chaos");
+    let mut rng = Rng::seeded(seed);
     let dir = tempfile::tempdir().unwrap();
     let locks = dir.path().join("locks");
     std::fs::create_dir(&locks).unwrap();
@@ -165,11 +178,10 @@ fn chaos_every_task_ends_exactly_once() {
         go.display()
     ));
     let submitted = lines.len() as u64;
-    let run = LiveRun::start(
-        &["-j", &WORKERS.to_string(), "--retries", "1"],
-        &(lines.join("\n") + "\n"),
-        &[],
-    );
+    let workers = WORKERS.to_string();
+    let mut args = vec!["-j", &workers, "--retries", "1"];
+    args.extend_from_slice(extra_args);
+    let run = LiveRun::start(&args, &(lines.join("\n") + "\n"), &[]);
     run.wait_until("the workers", LONG, |evs| {
         (live_workers(evs).len() == WORKERS).then_some(())
     });
@@ -259,7 +271,7 @@ fn chaos_every_task_ends_exactly_once() {
         }
     }
     println!(
-        "chaos: {submitted} tasks, {kills} outside kills, {crashes} crashed workers, \
+        "{seed}: {submitted} tasks, {kills} outside kills, {crashes} crashed workers, \
          outcomes {outcomes:?}"
     );
     assert!(kills >= 5, "the chaos needs outside kills: {kills}");
