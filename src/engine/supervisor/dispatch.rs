@@ -215,11 +215,6 @@ impl Supervisor {
         }
     }
 
-    /// Hands worker `w` up to `n` waiting tasks; false once none is waiting.
-    fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
-        (0..n).all(|_| self.assign_next(w))
-    }
-
     /// While tasks are quick (`PoolConfig::prefetch_quick`), hands each busy
     /// worker its next task in advance, so that it starts it the moment the
     /// one it runs ends, without a round trip to the supervisor — a share of
@@ -255,34 +250,45 @@ impl Supervisor {
             if self.queue.waiting() < self.workers.len() {
                 return;
             }
-            self.assign_next(w);
+            self.assign_chunk(w, 1);
         }
     }
 
-    /// Hands the next waiting task to worker `w`; false when none is waiting.
-    pub(super) fn assign_next(&mut self, w: WorkerId) -> bool {
-        let Some(task) = self.queue.take() else {
-            return false;
-        };
-        let spec = self.queue.entry(task).expect("live").task.spec.clone();
+    /// Hands worker `w` up to `n` waiting tasks, queued as frames in one
+    /// pass over its slot; false once none is waiting.
+    pub(super) fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
         let slot = self.workers.get_mut(&w).expect("present");
-        let instant = spec.is_instant();
-        if let Err(e) = slot.queue_frame(&ToWorker::Assign { task: task.0, spec }) {
-            // Over the frame cap: no worker can ever receive it. (Held
-            // unsent, it would never finish.)
-            self.finish_unsent(task, format!("cannot be sent to a worker: {e}"));
-            return true;
+        let was_idle = slot.held.is_empty();
+        let mut unsendable = Vec::new();
+        let mut more = true;
+        for _ in 0..n {
+            let Some(task) = self.queue.take() else {
+                more = false;
+                break;
+            };
+            let spec = self.queue.entry(task).expect("live").task.spec.clone();
+            let instant = spec.is_instant();
+            match slot.queue_frame(&ToWorker::Assign { task: task.0, spec }) {
+                Ok(()) => {
+                    slot.held.push_back(task);
+                    if !instant {
+                        slot.slow_held += 1;
+                    }
+                }
+                // Over the frame cap: no worker can ever receive it. (Held
+                // unsent, it would never finish.)
+                Err(e) => unsendable.push((task, e)),
+            }
         }
-        let idle = slot.held.is_empty();
-        slot.held.push_back(task);
-        if !instant {
-            slot.slow_held += 1;
-        }
-        if idle {
+        let head = slot.held.front().copied().filter(|_| was_idle);
+        if let Some(head) = head {
             slot.head_since = Instant::now();
-            self.mark_started(w, task);
+            self.mark_started(w, head);
         }
-        true
+        for (task, e) in unsendable {
+            self.finish_unsent(task, format!("cannot be sent to a worker: {e}"));
+        }
+        more
     }
 
     /// A task taken from the queue that never reached a worker fails.
