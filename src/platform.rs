@@ -244,28 +244,31 @@ pub fn process_state(pid: u32) -> Option<char> {
 /// Waits until one of two file descriptors can be read without blocking
 /// (data, its end, or an error); a negative descriptor is not watched.
 /// Returns which are ready. An interrupted wait is tried again.
-/// Whether `fd` has something to read right now (never waits).
-pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll reads and writes only the one pollfd we own.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents != 0
+pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
+    poll_readable(fds, -1)
 }
 
-pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
+/// Whether `fd` has something to read right now (never waits).
+pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
+    poll_readable([fd], 0).is_ok_and(|[ready]| ready)
+}
+
+/// `poll(2)` for readability of `fds`, waiting at most `timeout_ms` (-1: no
+/// limit); a negative descriptor is not watched. Returns which are ready.
+/// An interrupted wait is tried again.
+fn poll_readable<const N: usize>(
+    fds: [std::os::fd::RawFd; N],
+    timeout_ms: libc::c_int,
+) -> io::Result<[bool; N]> {
     let mut polls = fds.map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     });
     loop {
-        // SAFETY: poll reads and writes only the two pollfd structs we own,
-        // and the length passed is theirs.
-        let n = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, -1) };
+        // SAFETY: poll reads and writes only the pollfd structs we own, and
+        // the length passed is theirs.
+        let n = unsafe { libc::poll(polls.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
         if n >= 0 {
             return Ok(polls.map(|p| p.fd >= 0 && p.revents != 0));
         }
@@ -279,6 +282,19 @@ pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
 #[cfg(test)]
 mod proc_tests {
     use super::*;
+
+    #[test]
+    fn readable_now_sees_data_and_the_end_without_waiting() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!readable_now(b.as_raw_fd()));
+        a.write_all(b"x").unwrap();
+        assert!(readable_now(b.as_raw_fd()));
+        assert_eq!(wait_readable([b.as_raw_fd(), -1]).unwrap(), [true, false]);
+        drop(a);
+        assert!(readable_now(b.as_raw_fd()), "the end counts as readable");
+    }
 
     #[test]
     fn reads_stat_lines_with_awkward_names() {
