@@ -112,7 +112,7 @@ pub enum ChunkSize {
     /// tasks are done, then as many as take about [`AUTO_CHUNK_TIME`] at the
     /// median run time, but never more than a quarter of each worker's share
     /// of the waiting tasks (`Pool.map`'s own rule, so that the last tasks
-    /// still spread over every worker) nor 2048.
+    /// still spread over every worker) nor [`AUTO_CHUNK_MAX`].
     Auto,
 }
 
@@ -120,6 +120,11 @@ pub enum ChunkSize {
 /// to make the round trip between chunks negligible, short enough that the
 /// tasks behind it do not wait noticeably.
 pub const AUTO_CHUNK_TIME: Duration = Duration::from_millis(20);
+
+/// The largest automatic chunk. Beyond it the round trip between chunks is
+/// already lost in the work of one (a chunk of the tiniest tasks takes over
+/// 100 µs), while buffers sized for bigger chunks only cost memory.
+pub const AUTO_CHUNK_MAX: usize = 2048;
 
 impl std::str::FromStr for ChunkSize {
     type Err = String;
@@ -135,15 +140,6 @@ impl std::str::FromStr for ChunkSize {
             _ => Err(format!(
                 "expected a number of tasks from 1 up, or \"auto\", found `{s}`"
             )),
-        }
-    }
-}
-
-impl std::fmt::Display for ChunkSize {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ChunkSize::Fixed(n) => write!(f, "{n}"),
-            ChunkSize::Auto => write!(f, "auto"),
         }
     }
 }

@@ -9,12 +9,7 @@ use mio::unix::SourceFd;
 use super::slot::{HeldFate, StopKind};
 use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
 use crate::engine::median::MIN_SAMPLES;
-use crate::engine::{AUTO_CHUNK_TIME, ChunkSize};
-
-/// The largest automatic chunk. Beyond it the round trip between chunks is
-/// already lost in the work of one (a chunk of the tiniest tasks takes over
-/// 100 µs), while buffers sized for bigger chunks only cost memory.
-pub const AUTO_CHUNK_MAX: usize = 2048;
+use crate::engine::{AUTO_CHUNK_MAX, AUTO_CHUNK_TIME, ChunkSize};
 
 /// Tasks are handed out in advance only while their median run time is
 /// under this (see `Supervisor::prefetch_quick`).
