@@ -81,7 +81,8 @@ struct Supervisor {
     drained_reported: bool,
     /// Reused buffer for frames read in one go.
     frames: Vec<FromWorker>,
-    /// Run times of the tasks done, for `PoolConfig::task_timeout_median`.
+    /// Run times of the tasks done: for `PoolConfig::task_timeout_median`,
+    /// quick prefetch and automatic chunks.
     run_times: RunningMedian,
 }
 
@@ -218,8 +219,11 @@ impl Supervisor {
         timeout: Option<Duration>,
         was_active: bool,
     ) -> io::Result<()> {
-        let slow = self.workers.values().any(|s| s.slow_held > 0);
-        let quick = self.workers.values().any(|s| !s.held.is_empty());
+        let (mut slow, mut quick) = (false, false);
+        for s in self.workers.values() {
+            slow |= s.slow_held > 0;
+            quick |= !s.held.is_empty();
+        }
         let hot = !slow && (was_active || quick);
         // The reader spins while this thread does: news may follow at once.
         self.events.expect_quick(hot);

@@ -241,11 +241,10 @@ impl Supervisor {
             TaskOutcome::Ok(out) => (TaskState::Done, out, None),
             TaskOutcome::Err { message, output } => (TaskState::Failed, output, Some(message)),
         };
-        if state == TaskState::Done
-            && (self.config.task_timeout_median.is_some()
-                || self.config.prefetch_quick
-                || self.config.chunksize == crate::engine::ChunkSize::Auto)
-        {
+        if state == TaskState::Done {
+            // An increment in a fixed histogram: kept for every pool rather
+            // than for the settings that read it (median timeout, quick
+            // prefetch, automatic chunks), which would need to stay in step.
             self.run_times.push(wall);
         }
         if state == TaskState::Failed && self.retries_failed(task) {
