@@ -396,3 +396,21 @@ fn a_long_submission_is_queued_in_slices_with_every_id_in_order() {
     assert_eq!(counts.submitted, n as u64);
     assert_eq!(counts.finished(), n as u64);
 }
+
+#[test]
+fn no_chunk_is_handed_out_behind_a_task_that_hangs() {
+    let mut pool = pool(2).chunksize(ChunkSize::Fixed(2)).build().unwrap();
+    ready_workers(&mut pool, 2);
+    pool.submit(task("hang"));
+    let hung = wait_event(&mut pool, LONG, "the hang to start", |ev| match ev {
+        PoolEvent::TaskStarted { worker, .. } => Some(*worker),
+        _ => None,
+    });
+    let ids = submit_at_once(&pool, "sleep 0.01", 4);
+    let ran = runners(&mut pool, 4);
+    for id in ids {
+        assert_ne!(ran[&id], hung, "task {id} was queued behind the hang");
+    }
+    pool.send(Command::KillAll);
+    while pool.next_event().is_some() {}
+}

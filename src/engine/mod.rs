@@ -97,6 +97,8 @@ pub struct PoolConfig {
 /// manager between them, which is most of the cost of a tiny task. The
 /// tasks of a chunk run one after another on that worker, even if another
 /// worker frees up: that is the price, as with `multiprocessing.Pool.map`.
+/// A worker gets its next chunk when it is done with the last one; only
+/// instant tasks (see `TaskSpec::is_instant`) are handed a chunk ahead.
 /// Only the first task of a chunk is running; the others are waiting on that
 /// worker (the dashboard counts them as queued), and go back to the queue if
 /// the worker dies. With [`PoolConfig::pause_dispatch_after`] (`--halt`),

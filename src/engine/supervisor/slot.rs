@@ -125,16 +125,19 @@ impl Slot {
     }
 
     /// Whether the worker may be handed more tasks now, with chunks of
-    /// `chunk` tasks: when it holds none, when it works on its last chunk
-    /// (so the next is there when that one ends), or when it holds only
-    /// instant tasks, up to [`PREFETCH_DEPTH`].
+    /// `chunk` tasks: when it holds none, or when it holds only instant
+    /// tasks — then its next chunk while it works on its last one (so the
+    /// next is there when that one ends), or up to [`PREFETCH_DEPTH`]. Never
+    /// behind a task that may take long: one that hangs would hold the tasks
+    /// queued behind it while other workers idle.
     pub fn can_take_tasks(&self, chunk: usize) -> bool {
         self.is_ready()
             && self.counts_as_alive()
             && self.paused_at.is_none()
             && (self.held.is_empty()
-                || (chunk > 1 && self.held.len() <= chunk)
-                || (self.slow_held == 0 && self.held.len() < PREFETCH_DEPTH))
+                || (self.slow_held == 0
+                    && (self.held.len() < PREFETCH_DEPTH
+                        || (chunk > 1 && self.held.len() <= chunk))))
     }
 
     /// Gone and settled: reaped, and nothing more can arrive on its socket.
