@@ -55,19 +55,69 @@ fn squares(n: usize) -> Vec<Task> {
 
 /// Starts a pool and waits until `workers` are ready.
 fn ready_pool(workers: usize) -> (engine::PoolHandle, engine::EventReceiver) {
-    ready_pool_with(config(workers))
+    let (pool, events, _) = ready_pool_with(config(workers));
+    (pool, events)
 }
 
-fn ready_pool_with(config: PoolConfig) -> (engine::PoolHandle, engine::EventReceiver) {
+/// Starts a pool and waits until its workers are ready; returns their pids too.
+fn ready_pool_with(config: PoolConfig) -> (engine::PoolHandle, engine::EventReceiver, Vec<u32>) {
     let workers = config.workers;
     let (pool, mut events) = engine::start(config).expect("start");
-    let mut ready = 0;
-    while ready < workers {
-        if let PoolEvent::WorkerReady { .. } = events.recv().expect("event") {
-            ready += 1;
+    let mut pids = Vec::new();
+    while pids.len() < workers {
+        if let PoolEvent::WorkerReady { pid, .. } = events.recv().expect("event") {
+            pids.push(pid);
         }
     }
-    (pool, events)
+    (pool, events, pids)
+}
+
+/// CPU time used so far, in nanoseconds, by the calling thread, the
+/// supervisor thread and the worker processes (`/proc`'s schedstat counts
+/// in nanoseconds; the tick-based counters are too coarse for a 20 ms run).
+#[derive(Clone, Copy, Default)]
+struct CpuSplit {
+    caller: u64,
+    supervisor: u64,
+    workers: u64,
+}
+
+impl CpuSplit {
+    fn now(worker_pids: &[u32]) -> CpuSplit {
+        let ns = |path: &str| -> u64 {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        let supervisor = std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.starts_with("pooltop-supervi"))
+            })
+            .map_or(0, |t| ns(&t.path().join("schedstat").to_string_lossy()));
+        CpuSplit {
+            caller: ns("/proc/thread-self/schedstat"),
+            supervisor,
+            workers: worker_pids
+                .iter()
+                .map(|p| ns(&format!("/proc/{p}/schedstat")))
+                .sum(),
+        }
+    }
+
+    /// Nanoseconds per task of each, since `before`.
+    fn per_task_since(&self, before: &CpuSplit, tasks: usize) -> CpuSplit {
+        let per = |a: u64, b: u64| a.saturating_sub(b) / tasks as u64;
+        CpuSplit {
+            caller: per(self.caller, before.caller),
+            supervisor: per(self.supervisor, before.supervisor),
+            workers: per(self.workers, before.workers),
+        }
+    }
 }
 
 fn stop(pool: engine::PoolHandle, mut events: engine::EventReceiver) {
@@ -79,27 +129,59 @@ fn stop(pool: engine::PoolHandle, mut events: engine::EventReceiver) {
     }
 }
 
-fn throughput(n: usize, chunksize: pooltop::ChunkSize) -> f64 {
-    let (pool, mut events) = ready_pool_with(PoolConfig {
+/// Tasks per second, and the CPU each part of the pool spent per task.
+fn throughput(n: usize, chunksize: pooltop::ChunkSize) -> (f64, CpuSplit) {
+    let (pool, mut events, pids) = ready_pool_with(PoolConfig {
         chunksize,
         ..config(2)
     });
     let tasks = squares(n);
+    let cpu_before = CpuSplit::now(&pids);
     let started = Instant::now();
     pool.submit_all(tasks);
     let mut done = 0;
     for ev in events.iter() {
-        if let PoolEvent::TaskFinished(r) = ev {
-            assert_eq!(r.state, TaskState::Done);
-            done += 1;
-            if done == n {
-                break;
+        match ev {
+            PoolEvent::TaskFinished(r) => {
+                assert_eq!(r.state, TaskState::Done);
+                done += 1;
             }
+            // Each task of the run is done, with its value and wall time.
+            PoolEvent::TasksDone(run) => done += run.len(),
+            _ => continue,
+        }
+        if done == n {
+            break;
         }
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    let cpu = CpuSplit::now(&pids).per_task_since(&cpu_before, n);
     stop(pool, events);
-    rate
+    (rate, cpu)
+}
+
+/// The rates of `runs` throughput runs, then the CPU per task of each part.
+fn throughput_group(label: &str, runs: usize, chunksize: pooltop::ChunkSize) {
+    let results: Vec<(f64, CpuSplit)> = (0..runs).map(|_| throughput(100_000, chunksize)).collect();
+    summary(label, "tasks/s", results.iter().map(|r| r.0).collect());
+    let parts = [
+        (
+            "caller",
+            results.iter().map(|r| r.1.caller).collect::<Vec<_>>(),
+        ),
+        (
+            "supervisor",
+            results.iter().map(|r| r.1.supervisor).collect(),
+        ),
+        ("workers", results.iter().map(|r| r.1.workers).collect()),
+    ];
+    for (part, ns) in parts {
+        summary(
+            &format!("{label}: CPU per task, {part}"),
+            "ns",
+            ns.into_iter().map(|x| x as f64).collect(),
+        );
+    }
 }
 
 /// Median and p99 round trip in microseconds.
@@ -129,17 +211,18 @@ fn startup(workers: usize) -> f64 {
     let (pool, mut events) = engine::start(config(workers)).expect("start");
     pool.submit_all(squares(workers));
     let mut seen = std::collections::HashSet::new();
-    let mut finished = 0;
+    let (mut submitted, mut finished) = (workers, 0);
     while seen.len() < workers {
-        match events.recv().expect("event") {
-            PoolEvent::TaskFinished(r) => {
-                seen.insert(r.worker);
-                finished += 1;
-                if finished % workers == 0 && seen.len() < workers {
-                    pool.submit_all(squares(workers));
-                }
-            }
+        let (worker, n) = match events.recv().expect("event") {
+            PoolEvent::TaskFinished(r) => (r.worker, 1),
+            PoolEvent::TasksDone(run) => (Some(run.worker()), run.len()),
             _ => continue,
+        };
+        seen.insert(worker);
+        finished += n;
+        if finished == submitted && seen.len() < workers {
+            pool.submit_all(squares(workers));
+            submitted += workers;
         }
     }
     let ms = started.elapsed().as_secs_f64() * 1e3;
@@ -262,21 +345,17 @@ fn main() {
         }
     }
     if want("throughput") {
-        summary(
+        throughput_group(
             "throughput: 100,000 square, 2 workers",
-            "tasks/s",
-            (0..runs)
-                .map(|_| throughput(100_000, pooltop::ChunkSize::Fixed(1)))
-                .collect(),
+            runs,
+            pooltop::ChunkSize::Fixed(1),
         );
     }
     if want("chunked") {
-        summary(
+        throughput_group(
             "throughput: 100,000 square, 2 workers, chunksize auto",
-            "tasks/s",
-            (0..runs)
-                .map(|_| throughput(100_000, pooltop::ChunkSize::Auto))
-                .collect(),
+            runs,
+            pooltop::ChunkSize::Auto,
         );
     }
     if want("latency") {

@@ -48,6 +48,11 @@ impl Tally {
                 self.task_time += r.wall;
                 self.counts.record(r.state);
             }
+            // Each started and finished within the run: `running` is as it was.
+            PoolEvent::TasksDone(run) => {
+                self.task_time += run.total_wall();
+                self.counts.done += run.len() as u64;
+            }
             PoolEvent::Scaled { workers } => self.workers = self.workers.max(*workers),
             PoolEvent::Stopped(c) => {
                 self.counts = *c;
@@ -163,7 +168,9 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// The JSON object for one event, or none for events the stream leaves out.
+/// The JSON object for one event, or none for events the stream leaves out
+/// and for a [`PoolEvent::TasksDone`], which stands for several lines (see
+/// [`crate::DoneRun::events`]).
 pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
     let t = (since.as_secs_f64() * 1e6).round() / 1e6;
     let v = match ev {
@@ -210,6 +217,7 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             reason,
         } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
                     "reason": reason}),
+        PoolEvent::TasksDone(_) => return None,
         PoolEvent::TaskFinished(r) => {
             let mut v = json!({
                 "event": "task_finished", "t": t, "task": r.task.0,
@@ -285,11 +293,17 @@ impl JsonLines {
         }
     }
 
-    /// Writes the event's line, if it has one.
+    /// Writes the event's line, if it has one: a run of tasks done gets the
+    /// lines of the events it stands for, so the stream shows every task.
     fn event(&mut self, ev: &PoolEvent) {
-        if self.is_on()
-            && let Some(v) = event_json(ev, self.started.elapsed())
-        {
+        if !self.is_on() {
+            return;
+        }
+        if let PoolEvent::TasksDone(run) = ev {
+            for each in run.events() {
+                self.event(&each);
+            }
+        } else if let Some(v) = event_json(ev, self.started.elapsed()) {
             self.write(v);
         }
     }
@@ -401,6 +415,8 @@ impl HungWatch {
                 Some(w) => (w, Some(None)),
                 None => return None,
             },
+            // Its tasks ended; the worker's next, if any, follows as started.
+            PoolEvent::TasksDone(run) => (run.worker(), Some(None)),
             _ => return None,
         };
         let w = self.workers.get_mut(&worker)?;

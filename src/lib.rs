@@ -24,7 +24,7 @@ pub mod ui;
 pub mod worker;
 
 pub use engine::{
-    ChunkSize, Command, Counts, ExitHow, PoolConfig, PoolEvent, PoolHandle, Task, TaskId,
+    ChunkSize, Command, Counts, DoneRun, ExitHow, PoolConfig, PoolEvent, PoolHandle, Task, TaskId,
     TaskReport, TaskState, WorkerId,
 };
 pub use error::Error;

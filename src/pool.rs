@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use crate::engine::events::started_then_finished;
 use crate::engine::{
     self, Command, Counts, PoolConfig, PoolEvent, PoolHandle, Task, TaskId, TaskReport,
 };
@@ -43,6 +44,9 @@ pub struct Pool {
     events: crate::engine::EventReceiver,
     /// Events read while waiting for something else, kept for [`Pool::next_event`].
     backlog: VecDeque<PoolEvent>,
+    /// Reports taken out of a [`crate::DoneRun`] for the `map` or
+    /// `completed` under way, not yet returned.
+    unpacked: VecDeque<TaskReport>,
     stopped: Option<Counts>,
 }
 
@@ -137,6 +141,7 @@ impl Pool {
             handle,
             events,
             backlog: VecDeque::new(),
+            unpacked: VecDeque::new(),
             stopped: None,
         })
     }
@@ -146,7 +151,8 @@ impl Pool {
         &self.handle
     }
 
-    /// Queues a task; its result arrives as a [`PoolEvent::TaskFinished`].
+    /// Queues a task; its result arrives as a [`PoolEvent::TaskFinished`]
+    /// (or in a [`PoolEvent::TasksDone`]).
     pub fn submit(&self, task: impl Into<Task>) -> TaskId {
         self.handle.submit(task.into())
     }
@@ -183,6 +189,7 @@ impl Pool {
     /// Runs `tasks` and returns their reports in input order (like
     /// `Pool.map`). A task that fails is reported, not raised.
     pub fn map(&mut self, tasks: impl IntoIterator<Item = Task>) -> Vec<TaskReport> {
+        self.shelve_unpacked();
         let ids = self.handle.submit_all(tasks);
         let index: HashMap<TaskId, usize> =
             ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -207,6 +214,7 @@ impl Pool {
         &mut self,
         tasks: impl IntoIterator<Item = Task>,
     ) -> impl Iterator<Item = TaskReport> + '_ {
+        self.shelve_unpacked();
         let ids = self.handle.submit_all(tasks);
         let index: HashMap<TaskId, usize> =
             ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -224,13 +232,33 @@ impl Pool {
     /// Waits for the next report of one of `wanted`; other events are kept.
     fn next_report_of(&mut self, wanted: &HashMap<TaskId, usize>) -> Option<TaskReport> {
         loop {
+            if let Some(report) = self.unpacked.pop_front() {
+                return Some(report);
+            }
             match self.recv(Duration::MAX)? {
                 PoolEvent::TaskFinished(r) if wanted.contains_key(&r.task) => return Some(*r),
+                PoolEvent::TasksDone(run) => {
+                    for report in run.reports() {
+                        if wanted.contains_key(&report.task) {
+                            self.unpacked.push_back(report);
+                        } else {
+                            self.backlog.extend(started_then_finished(report));
+                        }
+                    }
+                }
                 PoolEvent::TaskStarted { task, .. } | PoolEvent::TaskRetrying { task, .. }
                     if wanted.contains_key(&task) => {}
                 PoolEvent::Stopped(_) => return None,
                 other => self.backlog.push_back(other),
             }
+        }
+    }
+
+    /// Reports unpacked for a `completed` iterator dropped before its end
+    /// go to the backlog, as the events they stand for.
+    fn shelve_unpacked(&mut self) {
+        for report in self.unpacked.drain(..) {
+            self.backlog.extend(started_then_finished(report));
         }
     }
 

@@ -100,6 +100,122 @@ impl ExecSpec {
     }
 }
 
+/// The values and wall times of a run of tasks, in order, kept as one text
+/// with the end of each value in it: a run of 2,000 squares is three
+/// buffers rather than 2,000 strings to allocate, send and free.
+///
+/// On the wire (and in serde generally) it is a list of `(value, wall_ns)`
+/// pairs. It is decoded through [`RunValues::push`], so every value is
+/// whole whatever the bytes claimed, and its room grows with what is read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunValues {
+    text: String,
+    /// Where each value ends in `text` (it starts where the previous ends).
+    ends: Vec<u32>,
+    wall_ns: Vec<u64>,
+}
+
+impl RunValues {
+    pub fn with_capacity(tasks: usize) -> RunValues {
+        RunValues {
+            text: String::with_capacity(tasks * 8),
+            ends: Vec::with_capacity(tasks),
+            wall_ns: Vec::with_capacity(tasks),
+        }
+    }
+
+    /// Adds the next task's value and wall time. The text of a run stays
+    /// under 4 GiB: runs come from one frame each, and frames are capped.
+    pub(crate) fn push(&mut self, value: &str, wall_ns: u64) {
+        self.text.push_str(value);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        self.wall_ns.push(wall_ns);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes of value text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Each task's value and wall time in nanoseconds, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .zip(&self.wall_ns)
+            .map(|((start, &end), &ns)| {
+                let value = self.text.get(start as usize..end as usize).unwrap_or("");
+                (value, ns)
+            })
+    }
+
+    /// The sum of the wall times, in nanoseconds.
+    pub fn total_wall_ns(&self) -> u64 {
+        self.wall_ns.iter().sum()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.wall_ns.clear();
+    }
+}
+
+impl<'a> FromIterator<(&'a str, u64)> for RunValues {
+    fn from_iter<I: IntoIterator<Item = (&'a str, u64)>>(pairs: I) -> RunValues {
+        let mut out = RunValues::default();
+        for (value, wall_ns) in pairs {
+            out.push(value, wall_ns);
+        }
+        out
+    }
+}
+
+impl Serialize for RunValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for RunValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// One pair; the value is borrowed from the frame when the decoder
+        /// can lend it, so decoding allocates nothing per task.
+        #[derive(Deserialize)]
+        struct Pair<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>, u64);
+
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = RunValues;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of (value, wall time) pairs")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RunValues, A::Error> {
+                // The claimed length is not trusted (see `protocol::List`).
+                const TRUSTED: usize = 16;
+                let mut out = RunValues::with_capacity(seq.size_hint().unwrap_or(0).min(TRUSTED));
+                while let Some(Pair(value, ns)) = seq.next_element()? {
+                    out.push(&value, ns);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Pairs)
+    }
+}
+
 /// What a task produced, as reported by the worker that ran it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TaskOutput {
@@ -430,6 +546,31 @@ pub fn parse_lines(input: &str) -> Result<Vec<ParsedLine>, Vec<LineError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_values_keep_each_value_whole_and_in_order() {
+        let values: RunValues = [("1", 5), ("", 6), ("äö", 7), ("144", 8)]
+            .into_iter()
+            .collect();
+        assert_eq!(values.len(), 4);
+        let got: Vec<(&str, u64)> = values.iter().collect();
+        assert_eq!(got, [("1", 5), ("", 6), ("äö", 7), ("144", 8)]);
+        assert_eq!(values.total_wall_ns(), 26);
+        assert_eq!(values.text_len(), 1 + 2 * 2 + 3);
+    }
+
+    #[test]
+    fn run_values_travel_as_a_list_of_pairs() {
+        let pairs = vec![("25".to_string(), 100u64), ("ü x".to_string(), u64::MAX)];
+        let config = bincode::config::standard();
+        let as_list = bincode::serde::encode_to_vec(&pairs, config).unwrap();
+        let values: RunValues = pairs.iter().map(|(v, ns)| (v.as_str(), *ns)).collect();
+        let encoded = bincode::serde::encode_to_vec(&values, config).unwrap();
+        assert_eq!(encoded, as_list, "the same bytes as the list it replaces");
+        let (back, _): (RunValues, usize) =
+            bincode::serde::decode_from_slice(&encoded, config).unwrap();
+        assert_eq!(back, values);
+    }
 
     #[test]
     fn refuses_lines_over_the_limit() {

@@ -100,10 +100,17 @@ fn chunked_runs_report_every_task_once() {
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let mut values = std::collections::HashMap::new();
+        let mut started = std::collections::HashSet::new();
         for e in json_lines(&out) {
+            if e["event"] == "task_started" {
+                let id = e["task"].as_u64().unwrap();
+                assert!(started.insert(id), "task {id} started twice");
+            }
             if e["event"] == "task_finished" {
                 assert_eq!(e["state"], "done", "{e}");
                 let id = e["task"].as_u64().unwrap();
+                // Tasks reported in a run get their lines all the same.
+                assert!(started.contains(&id), "task {id} finished unstarted");
                 let value = e["result"].as_str().unwrap().to_string();
                 assert!(values.insert(id, value).is_none(), "task {id} twice");
             }

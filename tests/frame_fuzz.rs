@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::io::{self, Read};
 
 use pooltop::protocol::frame::{self, FrameError};
-use pooltop::protocol::{FromWorker, Hello, MAX_FRAME, ToWorker};
+use pooltop::protocol::{FromWorker, Hello, List, MAX_FRAME, ToWorker};
 use pooltop::task::{TaskOutcome, TaskOutput, TaskSpec};
 use proptest::prelude::*;
 
@@ -194,7 +194,7 @@ fn from_worker() -> impl Strategy<Value = FromWorker> {
         )
             .prop_map(|(first, results)| FromWorker::Values {
                 first,
-                results: pooltop::protocol::List(results),
+                results: results.iter().map(|(v, ns)| (v.as_str(), *ns)).collect(),
             }),
     ]
 }
@@ -209,7 +209,12 @@ fn to_worker() -> impl Strategy<Value = ToWorker> {
                 spill_dir,
             }
         ),
-        (any::<u64>(), spec()).prop_map(|(task, spec)| ToWorker::Assign { task, spec }),
+        (any::<u64>(), prop::collection::vec(spec(), 0..4)).prop_map(|(first, specs)| {
+            ToWorker::Assign {
+                first,
+                specs: List(specs),
+            }
+        }),
         Just(ToWorker::Shutdown),
     ]
 }

@@ -366,6 +366,79 @@ fn automatic_chunks_report_every_task_in_order_of_input() {
 }
 
 #[test]
+fn a_run_of_instant_tasks_comes_as_one_event_with_every_value() {
+    let mut pool = pool(1).chunksize(ChunkSize::Fixed(500)).build().unwrap();
+    let (worker, _) = ready_workers(&mut pool, 1)[0];
+    let n = 2000;
+    let ids = pool
+        .handle()
+        .submit_all((0..n).map(|i| task(&format!("square {i}"))));
+    let mut started: HashMap<u64, u32> = HashMap::new();
+    let mut values: HashMap<u64, String> = HashMap::new();
+    let mut runs = 0;
+    while values.len() < n {
+        match wait_event(&mut pool, LONG, "the squares", |ev| Some(ev.clone())) {
+            PoolEvent::TaskStarted { task, .. } => *started.entry(task.0).or_default() += 1,
+            PoolEvent::TaskFinished(r) => {
+                assert_eq!(r.state, TaskState::Done, "{r:?}");
+                assert_eq!(started.get(&r.task.0), Some(&1), "{} started once", r.task);
+                assert!(values.insert(r.task.0, r.output.value).is_none());
+            }
+            PoolEvent::TasksDone(run) => {
+                assert_eq!(run.worker(), worker);
+                runs += 1;
+                for (task, value, _, line) in run.iter() {
+                    assert!(
+                        !started.contains_key(&task.0),
+                        "{task} in a run had a start of its own"
+                    );
+                    assert_eq!(&**line, format!("square {}", task.0 - ids[0].0));
+                    assert!(values.insert(task.0, value.to_string()).is_none());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(runs > 0, "2,000 squares in chunks of 500 came one by one");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(values[&id.0], (i * i).to_string(), "{id}");
+    }
+    assert_eq!(pool.shutdown().done, n as u64);
+}
+
+#[test]
+fn map_keeps_the_events_of_other_tasks_that_ended_in_the_same_run() {
+    let mut pool = pool(1).chunksize(ChunkSize::Fixed(400)).build().unwrap();
+    ready_workers(&mut pool, 1);
+    // Submitted just before the map's tasks, so the same chunks (and runs
+    // of results) likely hold both; either way each is reported once.
+    let others = pool
+        .handle()
+        .submit_all((0..100).map(|i| task(&format!("square {}", 1000 + i))));
+    let reports = pool.map((0..100).map(|i| task(&format!("square {i}"))));
+    let got: Vec<String> = reports.into_iter().map(|r| r.output.value).collect();
+    let want: Vec<String> = (0..100).map(|i| (i * i).to_string()).collect();
+    assert_eq!(got, want);
+    let mut finished = HashMap::new();
+    while finished.len() < others.len() {
+        let ev = pool
+            .next_event_timeout(LONG)
+            .expect("the other tasks' events were kept");
+        let ended: Vec<(u64, String)> = match ev {
+            PoolEvent::TaskFinished(r) => vec![(r.task.0, r.output.value)],
+            PoolEvent::TasksDone(run) => run.iter().map(|(t, v, ..)| (t.0, v.into())).collect(),
+            _ => continue,
+        };
+        for (task, value) in ended {
+            assert!(finished.insert(task, value).is_none(), "#{task} twice");
+        }
+    }
+    for (i, id) in others.iter().enumerate() {
+        assert_eq!(finished[&id.0], ((1000 + i) * (1000 + i)).to_string());
+    }
+}
+
+#[test]
 fn a_long_submission_is_queued_in_slices_with_every_id_in_order() {
     let mut pool = pool(1).build().unwrap();
     let n = pooltop::engine::SUBMIT_SLICE * 2 + 5;

@@ -181,6 +181,11 @@ impl Session {
                 }
             }
             PoolEvent::TaskFinished(r) => return self.finished(r),
+            // Jobs are commands, never instant tasks; were one in a run, it
+            // would be seen as its own events.
+            PoolEvent::TasksDone(run) => {
+                return run.events().flat_map(|each| self.on_event(&each)).collect();
+            }
             _ => {}
         }
         Vec::new()

@@ -113,7 +113,10 @@ pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlSe
         let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
         v.observe(ev);
         v.publish(ev);
-        if matches!(ev, PoolEvent::TaskFinished(_) | PoolEvent::Stopped(_)) {
+        if matches!(
+            ev,
+            PoolEvent::TaskFinished(_) | PoolEvent::TasksDone(_) | PoolEvent::Stopped(_)
+        ) {
             cond.notify_all();
         }
     });

@@ -143,11 +143,15 @@ impl View {
                         }
                     });
                 }
-                let i = (r.task.0 as usize).saturating_sub(1);
-                if self.states.len() <= i {
-                    self.states.resize(i + 1, 0);
+                self.set_state(r.task, r.state);
+            }
+            PoolEvent::TasksDone(run) => {
+                let n = run.len() as u64;
+                self.counts.done += n;
+                self.row(run.worker(), |row| row.done += n);
+                for (task, ..) in run.iter() {
+                    self.set_state(task, TaskState::Done);
                 }
-                self.states[i] = state_code(r.state);
             }
             PoolEvent::DispatchPaused(p) => self.dispatch_paused = *p,
             PoolEvent::Scaled { workers } => self.wanted = *workers,
@@ -231,6 +235,14 @@ impl View {
             }
         }
         out
+    }
+
+    fn set_state(&mut self, task: TaskId, state: TaskState) {
+        let i = (task.0 as usize).saturating_sub(1);
+        if self.states.len() <= i {
+            self.states.resize(i + 1, 0);
+        }
+        self.states[i] = state_code(state);
     }
 
     fn row(&mut self, w: WorkerId, f: impl FnOnce(&mut WorkerRow)) {
@@ -325,3 +337,37 @@ impl View {
 
 /// The view shared between the event tee and the request handlers.
 pub type Shared = Arc<(Mutex<View>, Condvar)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::DoneRun;
+
+    #[test]
+    fn a_run_of_tasks_done_counts_each_task_for_its_worker() {
+        let mut view = View::new("p".into(), "t".into(), 1);
+        let w = WorkerId(1);
+        view.observe(&PoolEvent::WorkerSpawned { worker: w, pid: 42 });
+        view.observe(&PoolEvent::TasksQueued {
+            first: TaskId(1),
+            count: 3,
+            lines: vec![Arc::from("square 1"); 3],
+        });
+        view.observe(&PoolEvent::TaskStarted {
+            task: TaskId(1),
+            worker: w,
+            attempt: 1,
+            line: Arc::from("square 1"),
+        });
+        let mut run = DoneRun::with_capacity(w, TaskId(2), 2);
+        run.push("1", Duration::from_nanos(50), Arc::from("square 1"));
+        run.push("1", Duration::from_nanos(60), Arc::from("square 1"));
+        view.observe(&PoolEvent::TasksDone(Box::new(run)));
+        assert_eq!(view.counts().done, 2);
+        assert_eq!(view.outcome_of(&[2, 3]).map(|c| c.done), Some(2));
+        assert_eq!(view.finished(1), None, "task 1 still runs");
+        let status = view.status(7);
+        assert_eq!(status.workers[0].done, 2);
+        assert_eq!(status.workers[0].task, Some(1));
+    }
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Command, PoolEvent};
 
 /// Bumped whenever a message changes shape.
-pub const CONTROL_VERSION: u32 = 2;
+pub const CONTROL_VERSION: u32 = 3;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::task::{TaskOutput, TaskSpec};
+use crate::task::{RunValues, TaskOutput, TaskSpec};
 
 /// A worker's id: stable for the worker's life, never reused within a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct WorkerId(pub u32);
 
 /// A task's id: assigned at submission, in submission order, starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct TaskId(pub u64);
 
 impl std::fmt::Display for WorkerId {
@@ -197,6 +201,129 @@ pub struct TaskReport {
     pub line: Arc<str>,
 }
 
+/// Tasks that one worker ran one after another and that each ended done,
+/// at its first attempt, with only a value: a run of instant tasks (such as
+/// `square`) that the worker reported in one go.
+///
+/// The pool sends one [`PoolEvent::TasksDone`] for such a run instead of a
+/// [`PoolEvent::TaskStarted`] and a [`PoolEvent::TaskFinished`] per task:
+/// none of its tasks had a `TaskStarted` of its own; each started and
+/// finished within the run. [`DoneRun::events`] gives the per-task events
+/// it stands for, [`DoneRun::reports`] the reports.
+///
+/// Its tasks have consecutive ids, from [`DoneRun::first`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DoneRun {
+    worker: WorkerId,
+    first: TaskId,
+    /// Task `first + i` has the `i`th value and line.
+    values: RunValues,
+    lines: Vec<Arc<str>>,
+}
+
+impl DoneRun {
+    /// An empty run of `worker`'s tasks from `first`, with room for `tasks`.
+    pub fn with_capacity(worker: WorkerId, first: TaskId, tasks: usize) -> DoneRun {
+        DoneRun {
+            worker,
+            first,
+            values: RunValues::with_capacity(tasks),
+            lines: Vec::with_capacity(tasks),
+        }
+    }
+
+    /// Adds the next task: it must be `self.next()`.
+    pub(crate) fn push(&mut self, value: &str, wall: Duration, line: Arc<str>) {
+        self.values.push(value, wall.as_nanos() as u64);
+        self.lines.push(line);
+    }
+
+    /// Makes an empty run start at `first`.
+    pub(crate) fn start_at(&mut self, first: TaskId) {
+        debug_assert!(self.is_empty(), "a run holds consecutive ids only");
+        self.first = first;
+    }
+
+    /// The id the next task pushed must have.
+    pub fn next(&self) -> TaskId {
+        TaskId(self.first.0 + self.len() as u64)
+    }
+
+    pub fn worker(&self) -> WorkerId {
+        self.worker
+    }
+
+    /// The first task's id.
+    pub fn first(&self) -> TaskId {
+        self.first
+    }
+
+    /// How many tasks the run holds.
+    pub fn len(&self) -> usize {
+        self.values.len().min(self.lines.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each task's id, value, wall time (which is also its CPU time:
+    /// instant tasks run inside the worker) and line, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (TaskId, &str, Duration, &Arc<str>)> {
+        let first = self.first.0;
+        self.values
+            .iter()
+            .zip(&self.lines)
+            .enumerate()
+            .map(move |(i, ((value, ns), line))| {
+                let task = TaskId(first + i as u64);
+                (task, value, Duration::from_nanos(ns), line)
+            })
+    }
+
+    /// The sum of the tasks' wall times.
+    pub fn total_wall(&self) -> Duration {
+        Duration::from_nanos(self.values.total_wall_ns())
+    }
+
+    /// Each task's report, in order: as its `TaskFinished` would carry it.
+    pub fn reports(&self) -> impl Iterator<Item = TaskReport> + '_ {
+        let worker = self.worker;
+        self.iter()
+            .map(move |(task, value, wall, line)| TaskReport {
+                task,
+                worker: Some(worker),
+                state: TaskState::Done,
+                output: TaskOutput {
+                    value: value.to_string(),
+                    ..TaskOutput::default()
+                },
+                error: None,
+                wall,
+                cpu: wall,
+                attempts: 1,
+                line: line.clone(),
+            })
+    }
+
+    /// The events the run stands for: a `TaskStarted` then a
+    /// `TaskFinished` per task, in order.
+    pub fn events(&self) -> impl Iterator<Item = PoolEvent> + '_ {
+        self.reports().flat_map(started_then_finished)
+    }
+}
+
+/// A `TaskStarted` then a `TaskFinished` for one task of a [`DoneRun`].
+pub(crate) fn started_then_finished(report: TaskReport) -> [PoolEvent; 2] {
+    let started = PoolEvent::TaskStarted {
+        task: report.task,
+        worker: report.worker.unwrap_or_default(),
+        attempt: report.attempts,
+        line: report.line.clone(),
+    };
+    [started, PoolEvent::TaskFinished(Box::new(report))]
+}
+
 /// Counts of terminal states: the accounting invariant is
 /// `submitted == done + failed + timed_out + cancelled` once the pool stops.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +406,10 @@ pub enum PoolEvent {
     },
     /// A task reached its terminal state.
     TaskFinished(Box<TaskReport>),
+    /// Tasks that one worker started and finished one after another, each
+    /// done with only a value: the compact form of their `TaskStarted` and
+    /// `TaskFinished` (see [`DoneRun`]).
+    TasksDone(Box<DoneRun>),
     /// The pool stopped or restarted handing out tasks.
     DispatchPaused(bool),
     /// The wanted number of workers changed.
@@ -293,4 +424,82 @@ pub enum PoolEvent {
     Drained(Counts),
     /// The pool has shut down; this is the last event. Counts prove the invariant.
     Stopped(Counts),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_of(values: &[&str]) -> DoneRun {
+        let mut run = DoneRun::with_capacity(WorkerId(3), TaskId(10), values.len());
+        for (i, v) in values.iter().enumerate() {
+            let wall = Duration::from_micros(i as u64 + 1);
+            run.push(v, wall, Arc::from(format!("square {i}")));
+        }
+        run
+    }
+
+    #[test]
+    fn a_run_numbers_its_tasks_from_its_first() {
+        let run = run_of(&["0", "", "4"]);
+        assert_eq!((run.len(), run.next()), (3, TaskId(13)));
+        let seen: Vec<(u64, &str, u64, &str)> = run
+            .iter()
+            .map(|(t, v, wall, line)| (t.0, v, wall.as_micros() as u64, &**line))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (10, "0", 1, "square 0"),
+                (11, "", 2, "square 1"),
+                (12, "4", 3, "square 2")
+            ]
+        );
+        assert_eq!(run.total_wall(), Duration::from_micros(6));
+    }
+
+    #[test]
+    fn a_run_stands_for_a_start_and_a_finish_per_task() {
+        let run = run_of(&["0", "1"]);
+        let events: Vec<PoolEvent> = run.events().collect();
+        assert_eq!(events.len(), 4);
+        for (pair, expected) in events.chunks(2).zip([(10, "0"), (11, "1")]) {
+            let PoolEvent::TaskStarted {
+                task,
+                worker,
+                attempt,
+                ..
+            } = &pair[0]
+            else {
+                panic!("{pair:?}")
+            };
+            assert_eq!((task.0, worker.0, *attempt), (expected.0, 3, 1));
+            let PoolEvent::TaskFinished(r) = &pair[1] else {
+                panic!("{pair:?}")
+            };
+            assert_eq!((r.task.0, r.output.value.as_str()), expected);
+            assert_eq!(
+                (r.state, r.attempts, r.worker),
+                (TaskState::Done, 1, Some(*worker))
+            );
+            assert_eq!(r.cpu, r.wall, "an instant task's CPU time is its wall time");
+        }
+    }
+
+    #[test]
+    fn a_run_crosses_the_control_socket_whole() {
+        let run = run_of(&["9", "ü", "16"]);
+        let bytes =
+            bincode::serde::encode_to_vec(&run, bincode::config::standard()).expect("encodes");
+        let (back, _): (DoneRun, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard())
+                .expect("decodes");
+        let pairs = |r: &DoneRun| -> Vec<(TaskId, String, Duration, Arc<str>)> {
+            r.iter()
+                .map(|(t, v, w, l)| (t, v.to_string(), w, l.clone()))
+                .collect()
+        };
+        assert_eq!(pairs(&back), pairs(&run));
+        assert_eq!(back.worker(), run.worker());
+    }
 }

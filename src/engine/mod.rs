@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use channel::{EventReceiver, EventSender, event_channel};
 pub use events::{
-    Command, Counts, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
+    Command, Counts, DoneRun, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
 };
 pub use stream::{EventStream, Tap};
 

@@ -183,7 +183,7 @@ pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{FromWorker, Hello, ToWorker};
+    use crate::protocol::{FromWorker, Hello, List, ToWorker};
     use crate::task::{TaskOutcome, TaskOutput, TaskSpec};
 
     fn sample() -> Vec<ToWorker> {
@@ -195,25 +195,28 @@ mod tests {
                 spill_dir: "/tmp/x".into(),
             },
             ToWorker::Assign {
-                task: 7,
-                spec: TaskSpec::Shell("echo 'hi there'".into()),
+                first: 7,
+                specs: List(vec![TaskSpec::Shell("echo 'hi there'".into())]),
             },
             ToWorker::Assign {
-                task: 8,
-                spec: TaskSpec::Exec(Box::new(crate::task::ExecSpec {
-                    argv: vec!["echo".into(), "job ".into(), "ü'$x".into()],
-                    env: vec![("PARALLEL_SEQ".into(), "8".into())],
-                    slot_at: vec![(1, 4)],
-                    slot_env: Some("PARALLEL_JOBSLOT".into()),
-                })),
+                first: 8,
+                specs: List(vec![
+                    TaskSpec::Exec(Box::new(crate::task::ExecSpec {
+                        argv: vec!["echo".into(), "job ".into(), "ü'$x".into()],
+                        env: vec![("PARALLEL_SEQ".into(), "8".into())],
+                        slot_at: vec![(1, 4)],
+                        slot_env: Some("PARALLEL_JOBSLOT".into()),
+                    })),
+                    TaskSpec::Square(-3),
+                ]),
             },
             ToWorker::Assign {
-                task: u64::MAX,
-                spec: TaskSpec::Thumbnail {
+                first: u64::MAX,
+                specs: List(vec![TaskSpec::Thumbnail {
                     path: "ä b.png".into(),
                     width: 3,
                     height: 4,
-                },
+                }]),
             },
             ToWorker::Shutdown,
         ]
@@ -373,8 +376,8 @@ mod tests {
     #[test]
     fn refuses_to_encode_oversized_messages() {
         let huge = ToWorker::Assign {
-            task: 1,
-            spec: TaskSpec::Shell("x".repeat(MAX_FRAME as usize + 1)),
+            first: 1,
+            specs: List(vec![TaskSpec::Shell("x".repeat(MAX_FRAME as usize + 1))]),
         };
         let mut out = vec![1, 2, 3];
         assert!(encode_into(&huge, &mut out).is_err());

@@ -8,10 +8,10 @@ pub mod frame;
 
 use serde::{Deserialize, Serialize};
 
-use crate::task::{TaskOutcome, TaskSpec};
+use crate::task::{RunValues, TaskOutcome, TaskSpec};
 
 /// Bumped whenever a message changes shape; a worker of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. Checked before anything is allocated.
 /// Task results are capped far below this (see `PoolConfig::output_cap`).
@@ -43,8 +43,10 @@ pub enum ToWorker {
         /// they keep its tail, as shell tasks do).
         spill_dir: String,
     },
-    /// Run this task. A worker runs its tasks one at a time, in the order received.
-    Assign { task: u64, spec: TaskSpec },
+    /// Run these tasks: ids `first`, `first + 1`, … in order. A worker runs
+    /// its tasks one at a time, in the order received. (A chunk of tasks
+    /// with consecutive ids travels as one frame.)
+    Assign { first: u64, specs: List<TaskSpec> },
     /// Finish the current task (if any), report it, then exit without starting another.
     Shutdown,
 }
@@ -71,8 +73,8 @@ pub enum FromWorker {
     /// decoding of one full report each, for the tiniest tasks.
     Values {
         first: u64,
-        /// (value, wall time in nanoseconds) per task.
-        results: List<(String, u64)>,
+        /// Each task's value and wall time in nanoseconds.
+        results: RunValues,
     },
 }
 

@@ -18,7 +18,6 @@ use crate::engine::events::*;
 use crate::engine::proc;
 use crate::ipc;
 use crate::platform::GroupSignal;
-use crate::protocol::ToWorker;
 use crate::task::TaskOutput;
 
 impl Supervisor {
@@ -249,32 +248,29 @@ impl Supervisor {
         }
     }
 
-    /// Hands worker `w` up to `n` waiting tasks, queued as frames in one
-    /// pass over its slot; false once none is waiting.
+    /// Hands worker `w` up to `n` waiting tasks: each stretch of them with
+    /// consecutive ids goes as one frame. False once none is waiting.
     pub(super) fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
         let slot = self.workers.get_mut(&w).expect("present");
         let was_idle = slot.held.is_empty();
         let mut unsendable = Vec::new();
         let mut more = true;
+        let mut first = TaskId(0);
+        let mut specs = Vec::with_capacity(n.min(64));
         for _ in 0..n {
             let Some(task) = self.queue.take() else {
                 more = false;
                 break;
             };
-            let spec = self.queue.entry(task).expect("live").task.spec.clone();
-            let instant = spec.is_instant();
-            match slot.queue_frame(&ToWorker::Assign { task: task.0, spec }) {
-                Ok(()) => {
-                    slot.held.push_back(task);
-                    if !instant {
-                        slot.slow_held += 1;
-                    }
-                }
-                // Over the frame cap: no worker can ever receive it. (Held
-                // unsent, it would never finish.)
-                Err(e) => unsendable.push((task, e)),
+            if !specs.is_empty() && task.0 != first.0 + specs.len() as u64 {
+                slot.assign(first, &mut specs, &mut unsendable);
             }
+            if specs.is_empty() {
+                first = task;
+            }
+            specs.push(self.queue.entry(task).expect("live").task.spec.clone());
         }
+        slot.assign(first, &mut specs, &mut unsendable);
         let head = slot.held.front().copied().filter(|_| was_idle);
         if let Some(head) = head {
             slot.head_since = Instant::now();

@@ -14,7 +14,7 @@ use crate::engine::proc;
 use crate::ipc::{self, Stream};
 use crate::platform::GroupSignal;
 use crate::protocol::{FromWorker, Hello, ToWorker};
-use crate::task::{TaskOutcome, TaskOutput};
+use crate::task::{RunValues, TaskOutcome, TaskOutput};
 
 impl Supervisor {
     // ----- news from the sockets and reapers -----
@@ -150,16 +150,20 @@ impl Supervisor {
             } => {
                 self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns), now);
             }
-            FromWorker::Values { first, results } => {
-                self.on_values(w, TaskId(first), results.0, now)
-            }
+            FromWorker::Values { first, results } => self.on_values(w, TaskId(first), results, now),
             FromWorker::Hello(_) => self.protocol_error(w, "sent a second handshake".into()),
         }
     }
 
     /// A run of instant tasks ended with a value each: task `first` and the
     /// ones the worker holds after it, in order.
-    fn on_values(&mut self, w: WorkerId, first: TaskId, results: Vec<(String, u64)>, now: Instant) {
+    ///
+    /// `first` was reported started when it became the worker's head, so it
+    /// gets its own `TaskFinished`. The tasks after it started and ended
+    /// between two reads of the socket, unseen: they are reported together
+    /// as one [`DoneRun`] rather than as two events each. (A task that
+    /// cannot be, one that ran before, goes the long way.)
+    fn on_values(&mut self, w: WorkerId, first: TaskId, results: RunValues, now: Instant) {
         let Some(slot) = self.workers.get(&w) else {
             return;
         };
@@ -171,23 +175,74 @@ impl Supervisor {
             self.protocol_error(w, what);
             return;
         }
-        let mut expected = first;
-        for (value, wall_ns) in results {
+        let mut run = DoneRun::with_capacity(w, first, results.len());
+        let mut head = Some(first);
+        for (i, (value, wall_ns)) in results.iter().enumerate() {
+            let Some(task) = head else { break };
+            let wall = Duration::from_nanos(wall_ns);
+            if i > 0 && self.may_end_unseen(task) {
+                head = self.end_unseen(w, task, value, wall, now, &mut run);
+                continue;
+            }
+            self.emit_run(&mut run, w);
+            if i > 0 {
+                self.mark_started(w, task);
+            }
             let output = TaskOutput {
-                value,
+                value: value.to_string(),
                 ..TaskOutput::default()
             };
-            let next = self.on_finished(
-                w,
-                expected,
-                TaskOutcome::Ok(output),
-                (wall_ns, wall_ns),
-                now,
-            );
-            match next {
-                Some(next) => expected = next,
-                None => return,
-            }
+            head = self.end_head(w, task, TaskOutcome::Ok(output), (wall_ns, wall_ns), now);
+        }
+        self.emit_run(&mut run, w);
+        if let Some(next) = head {
+            self.mark_started(w, next);
+        }
+    }
+
+    /// Whether held task `task`, which the worker reports done with a value,
+    /// can end inside a [`DoneRun`]: it never started before, it is instant
+    /// (so the slot counts no slow task for it) and no setting waits on
+    /// each task that ends done.
+    fn may_end_unseen(&self, task: TaskId) -> bool {
+        !self.config.pause_dispatch_after.contains(&TaskState::Done)
+            && self
+                .queue
+                .entry(task)
+                .is_some_and(|e| e.attempts == 0 && e.task.spec.is_instant())
+    }
+
+    /// Ends the worker's head `task` (see [`Self::may_end_unseen`]) into
+    /// `run`; returns the task the worker runs next, if it holds one.
+    fn end_unseen(
+        &mut self,
+        w: WorkerId,
+        task: TaskId,
+        value: &str,
+        wall: Duration,
+        now: Instant,
+        run: &mut DoneRun,
+    ) -> Option<TaskId> {
+        let slot = self.workers.get_mut(&w)?;
+        slot.held.pop_front();
+        slot.head_since = now;
+        let next = slot.held.front().copied();
+        self.run_times.push(wall);
+        let entry = self.queue.finish(task, TaskState::Done)?;
+        if run.next() != task {
+            // Not adjacent to the run (a task put back earlier): a new run.
+            self.emit_run(run, w);
+            run.start_at(task);
+        }
+        run.push(value, wall, entry.task.line);
+        next
+    }
+
+    /// Sends `run` if it holds any task, leaving an empty one in its place.
+    fn emit_run(&mut self, run: &mut DoneRun, w: WorkerId) {
+        if !run.is_empty() {
+            let done = std::mem::replace(run, DoneRun::with_capacity(w, run.next(), 0));
+            self.emit(PoolEvent::TasksDone(Box::new(done)));
         }
     }
 
@@ -209,9 +264,25 @@ impl Supervisor {
     }
 
     /// Task `task` ended inside worker `w` (its wall and CPU time in
-    /// nanoseconds); `now` is when the supervisor read the report. Returns
-    /// the task the worker runs next, if it holds one.
+    /// nanoseconds); `now` is when the supervisor read the report. The task
+    /// the worker holds next, if any, is now the one it runs.
     pub(super) fn on_finished(
+        &mut self,
+        w: WorkerId,
+        task: TaskId,
+        outcome: TaskOutcome,
+        times: (u64, u64),
+        now: Instant,
+    ) {
+        if let Some(next) = self.end_head(w, task, outcome, times, now) {
+            self.mark_started(w, next);
+        }
+    }
+
+    /// Ends the head task of worker `w` with its own `TaskFinished` (or a
+    /// retry); returns the task the worker holds next, if any, not yet
+    /// reported started.
+    fn end_head(
         &mut self,
         w: WorkerId,
         task: TaskId,
@@ -267,9 +338,6 @@ impl Supervisor {
                 line: entry.task.line,
             })));
             self.pause_after(state);
-        }
-        if let Some(next) = next {
-            self.mark_started(w, next);
         }
         next
     }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::engine::events::TaskId;
 use crate::ipc::Stream;
 use crate::protocol::frame::{self, FrameError};
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{FromWorker, List, ToWorker};
+use crate::task::TaskSpec;
 
 /// How many tasks a worker may hold while all it holds are instant (see
 /// `TaskSpec::is_instant`), so it never waits for the manager between them.
@@ -153,6 +154,58 @@ impl Slot {
             frame::encode_into(msg, &mut self.outbox)?;
         }
         Ok(())
+    }
+
+    /// Queues tasks `first`, `first + 1`, … (taking `specs`) in one frame
+    /// and holds them; when together they are over the frame cap, one frame
+    /// each, and a task that alone is over it goes to `unsendable` (no
+    /// worker could ever receive it; held unsent, it would never finish).
+    pub fn assign(
+        &mut self,
+        first: TaskId,
+        specs: &mut Vec<TaskSpec>,
+        unsendable: &mut Vec<(TaskId, io::Error)>,
+    ) {
+        if specs.is_empty() {
+            return;
+        }
+        let frame = ToWorker::Assign {
+            first: first.0,
+            specs: List(std::mem::take(specs)),
+        };
+        let sent = self.queue_frame(&frame);
+        let ToWorker::Assign {
+            specs: List(back), ..
+        } = frame
+        else {
+            unreachable!("built above")
+        };
+        *specs = back;
+        let ids = (first.0..).map(TaskId);
+        match sent {
+            Ok(()) => {
+                for (task, spec) in ids.zip(specs.drain(..)) {
+                    self.hold(task, &spec);
+                }
+            }
+            Err(e) if specs.len() == 1 => {
+                specs.clear();
+                unsendable.push((first, e));
+            }
+            Err(_) => {
+                for (task, spec) in ids.zip(std::mem::take(specs)) {
+                    self.assign(task, &mut vec![spec], unsendable);
+                }
+            }
+        }
+    }
+
+    /// Task `task` was sent to the worker, to run after the ones it holds.
+    fn hold(&mut self, task: TaskId, spec: &TaskSpec) {
+        self.held.push_back(task);
+        if !spec.is_instant() {
+            self.slow_held += 1;
+        }
     }
 
     pub fn has_output(&self) -> bool {

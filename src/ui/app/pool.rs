@@ -159,6 +159,12 @@ impl App {
                 }
                 self.tasks.finished(report);
             }
+            // Each task keeps its row and its report for the detail view.
+            PoolEvent::TasksDone(run) => {
+                for each in run.events() {
+                    self.pool_event(each);
+                }
+            }
             PoolEvent::DispatchPaused(paused) => {
                 self.dispatch_paused = paused;
                 let text = if paused {

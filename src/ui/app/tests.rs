@@ -366,3 +366,24 @@ fn remapped_keys_drive_the_app_and_the_old_ones_do_nothing() {
     );
     assert_cmd!(s.press("Ctrl-c"), Command::KillAll);
 }
+
+#[test]
+fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
+    let mut s = script();
+    let first = s.queue(&["square 2", "square 3", "square 4"]);
+    s.start(first.0, 1);
+    s.finish(first.0, 1, TaskState::Done, "4", None, 0.001);
+    let mut run = crate::engine::DoneRun::with_capacity(WorkerId(1), TaskId(first.0 + 1), 2);
+    run.push("9", Duration::from_micros(3), "square 3".into());
+    run.push("16", Duration::from_micros(4), "square 4".into());
+    s.msg(PoolEvent::TasksDone(Box::new(run)));
+    assert_eq!(s.app.workers.rows[&WorkerId(1)].done, 3);
+    assert!(
+        s.app.workers.rows[&WorkerId(1)].task.is_none(),
+        "idle again"
+    );
+    assert_eq!(s.app.tasks.counts.done, 3);
+    let last = s.app.tasks.get(TaskId(first.0 + 2)).expect("row");
+    let report = last.report.as_ref().expect("a report for the detail view");
+    assert_eq!((report.output.value.as_str(), report.attempts), ("16", 1));
+}
