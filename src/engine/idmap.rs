@@ -23,6 +23,15 @@ struct Block<V> {
     len: u32,
 }
 
+impl<V> Block<V> {
+    fn empty() -> Box<Block<V>> {
+        Box::new(Block {
+            values: std::array::from_fn(|_| None),
+            len: 0,
+        })
+    }
+}
+
 /// Values keyed by [`TaskId`].
 pub struct IdMap<V> {
     blocks: HashMap<u64, Box<Block<V>>, BuildHasherDefault<BlockHasher>>,
@@ -49,15 +58,12 @@ fn split(id: TaskId) -> (u64, usize) {
 }
 
 impl<V> IdMap<V> {
-    /// Sets the value of `id`; returns the one it replaces.
+    /// Sets the value of `id`; returns the one it replaces. (The pool
+    /// inserts through [`IdMap::extend`]; this one is the tests' yardstick.)
+    #[cfg(test)]
     pub fn insert(&mut self, id: TaskId, value: V) -> Option<V> {
         let (block, i) = split(id);
-        let block = self.blocks.entry(block).or_insert_with(|| {
-            Box::new(Block {
-                values: std::array::from_fn(|_| None),
-                len: 0,
-            })
-        });
+        let block = self.blocks.entry(block).or_insert_with(Block::empty);
         let old = block.values[i].replace(value);
         if old.is_none() {
             block.len += 1;
@@ -66,10 +72,40 @@ impl<V> IdMap<V> {
         old
     }
 
+    /// Sets the values of ids that mostly come in order (a submission):
+    /// one lookup per block rather than per id. Values it replaces are dropped.
+    pub fn extend(&mut self, items: impl IntoIterator<Item = (TaskId, V)>) {
+        let mut items = items.into_iter().peekable();
+        while let Some((id, value)) = items.next() {
+            let (key, i) = split(id);
+            let block = self.blocks.entry(key).or_insert_with(Block::empty);
+            let mut added = 0;
+            let mut put = |i: usize, value: V| {
+                if block.values[i].replace(value).is_none() {
+                    added += 1;
+                }
+            };
+            put(i, value);
+            while let Some((id, value)) = items.next_if(|(id, _)| split(*id).0 == key) {
+                put(split(id).1, value);
+            }
+            block.len += added;
+            self.len += added as usize;
+        }
+    }
+
     /// Takes the value of `id` out.
     pub fn remove(&mut self, id: TaskId) -> Option<V> {
+        self.remove_if(id, |_| true)
+    }
+
+    /// Takes the value of `id` out if `wanted` says so (one lookup for both).
+    pub fn remove_if(&mut self, id: TaskId, wanted: impl FnOnce(&V) -> bool) -> Option<V> {
         let (key, i) = split(id);
         let block = self.blocks.get_mut(&key)?;
+        if !wanted(block.values[i].as_ref()?) {
+            return None;
+        }
         let old = block.values[i].take()?;
         block.len -= 1;
         self.len -= 1;
@@ -136,15 +172,29 @@ mod tests {
         for _ in 0..20_000 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let id = TaskId((x >> 33) % 1000);
-            if x & (1 << 20) == 0 {
-                assert_eq!(m.insert(id, x), reference.insert(id, x));
-            } else {
-                assert_eq!(m.remove(id), reference.remove(&id));
+            match (x >> 20) % 4 {
+                0 => assert_eq!(m.insert(id, x), reference.insert(id, x)),
+                1 => {
+                    // A few ids in order from `id`, crossing blocks now and then.
+                    let items: Vec<(TaskId, u64)> =
+                        (0..x % 90).map(|k| (TaskId(id.0 + k), x + k)).collect();
+                    reference.extend(items.iter().copied());
+                    m.extend(items);
+                }
+                2 => {
+                    let wanted = x & 1 == 0;
+                    let expected = reference.get(&id).filter(|_| wanted).copied();
+                    if expected.is_some() {
+                        reference.remove(&id);
+                    }
+                    assert_eq!(m.remove_if(id, |_| wanted), expected);
+                }
+                _ => assert_eq!(m.remove(id), reference.remove(&id)),
             }
             assert_eq!(m.len(), reference.len());
             assert_eq!(m.get(id), reference.get(&id));
         }
-        for i in 0..1000 {
+        for i in 0..1100 {
             assert_eq!(m.contains(TaskId(i)), reference.contains_key(&TaskId(i)));
         }
     }

@@ -200,6 +200,13 @@ impl PoolConfig {
 pub(crate) enum Inbound {
     /// An order from a [`PoolHandle`].
     Command(Command),
+    /// Tasks from [`PoolHandle::submit_all`], with their lines for the
+    /// `TasksQueued` event already copied out on the caller's thread (where
+    /// the lines were just made, so taking a reference to each is cheap).
+    Submit {
+        tasks: Vec<(TaskId, Task)>,
+        lines: Vec<Arc<str>>,
+    },
     /// From the handshake threads and the reapers.
     Conn(conn::ConnEvent),
 }
@@ -298,13 +305,15 @@ impl PoolHandle {
                 let mut ids = Vec::new();
                 let mut tasks = tasks.into_iter().peekable();
                 while tasks.peek().is_some() {
-                    let slice: Vec<(TaskId, Task)> = tasks
-                        .by_ref()
-                        .take(SUBMIT_SLICE)
-                        .map(|t| (TaskId(next_task.fetch_add(1, Ordering::Relaxed)), t))
-                        .collect();
+                    let batch: Vec<Task> = tasks.by_ref().take(SUBMIT_SLICE).collect();
+                    let first = next_task.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let lines = batch.iter().map(|t| t.line.clone()).collect();
+                    let slice: Vec<(TaskId, Task)> = (first..).map(TaskId).zip(batch).collect();
                     ids.extend(slice.iter().map(|(id, _)| *id));
-                    tx.send(Inbound::Command(Command::Submit(slice)));
+                    tx.send(Inbound::Submit {
+                        tasks: slice,
+                        lines,
+                    });
                 }
                 ids
             }

@@ -35,10 +35,21 @@ impl Queue {
     }
 
     /// Adds a newly submitted task at the back.
+    #[cfg(test)]
     pub fn submit(&mut self, id: TaskId, task: Task) {
-        self.counts.submitted += 1;
-        self.live.insert(id, Entry { task, attempts: 0 });
-        self.waiting.push_back(id);
+        self.submit_all(vec![(id, task)]);
+    }
+
+    /// Adds newly submitted tasks at the back, in order.
+    pub fn submit_all(&mut self, tasks: Vec<(TaskId, Task)>) {
+        self.counts.submitted += tasks.len() as u64;
+        for (id, _) in &tasks {
+            self.waiting.push_back(*id);
+        }
+        let entries = tasks
+            .into_iter()
+            .map(|(id, task)| (id, Entry { task, attempts: 0 }));
+        self.live.extend(entries);
     }
 
     /// Takes the next waiting task for a worker (it is then held).
@@ -58,7 +69,17 @@ impl Queue {
 
     /// A held task reached its terminal state. Returns its entry.
     pub fn finish(&mut self, id: TaskId, state: TaskState) -> Option<Entry> {
-        let entry = self.live.remove(id)?;
+        self.finish_if(id, state, |_| true)
+    }
+
+    /// Like [`Queue::finish`], if `wanted` says so of its entry.
+    pub fn finish_if(
+        &mut self,
+        id: TaskId,
+        state: TaskState,
+        wanted: impl FnOnce(&Entry) -> bool,
+    ) -> Option<Entry> {
+        let entry = self.live.remove_if(id, wanted)?;
         self.held -= 1;
         self.counts.record(state);
         Some(entry)

@@ -176,8 +176,8 @@ impl Supervisor {
             // arrives in full slices: idle workers start on the first one
             // while the rest is queued.
             while let Ok(msg) = rx.try_recv() {
-                let slice = matches!(&msg, Inbound::Command(Command::Submit(t))
-                    if t.len() >= super::SUBMIT_SLICE);
+                let slice = matches!(&msg, Inbound::Submit { tasks, .. }
+                    if tasks.len() >= super::SUBMIT_SLICE);
                 self.handle(msg);
                 if slice && self.any_idle_worker() {
                     self.dispatch();
@@ -261,13 +261,17 @@ impl Supervisor {
     fn handle(&mut self, msg: Inbound) {
         match msg {
             Inbound::Command(cmd) => self.command(cmd),
+            Inbound::Submit { tasks, lines } => self.submit(tasks, lines),
             Inbound::Conn(ev) => self.conn_event(ev),
         }
     }
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Submit(tasks) => self.submit(tasks),
+            Command::Submit(tasks) => {
+                let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
+                self.submit(tasks, lines);
+            }
             Command::Pause(w) => self.pause(w),
             Command::Resume(w) => self.resume(w),
             Command::PauseDispatch => self.set_dispatch_paused(true),
@@ -296,12 +300,12 @@ impl Supervisor {
         }
     }
 
-    fn submit(&mut self, tasks: Vec<(TaskId, Task)>) {
+    /// Queues `tasks`; `lines` are theirs, for the `TasksQueued` event.
+    fn submit(&mut self, tasks: Vec<(TaskId, Task)>, lines: Vec<Arc<str>>) {
         let Some(first) = tasks.first().map(|(id, _)| *id) else {
             return;
         };
         let count = tasks.len();
-        let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
         self.queue.reserve(count);
         if self.shutting_down || self.gave_up_starting {
             // Accounted for all the same: each ends as cancelled.
@@ -310,9 +314,7 @@ impl Supervisor {
             } else {
                 "no worker could be started"
             };
-            for (id, task) in tasks {
-                self.queue.submit(id, task);
-            }
+            self.queue.submit_all(tasks);
             self.emit(PoolEvent::TasksQueued {
                 first,
                 count,
@@ -321,9 +323,7 @@ impl Supervisor {
             self.cancel_queued(why);
             return;
         }
-        for (id, task) in tasks {
-            self.queue.submit(id, task);
-        }
+        self.queue.submit_all(tasks);
         self.drained_reported = false;
         self.emit(PoolEvent::TasksQueued {
             first,

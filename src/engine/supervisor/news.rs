@@ -179,9 +179,10 @@ impl Supervisor {
         let mut head = Some(first);
         for (i, (value, wall_ns)) in results.iter().enumerate() {
             let Some(task) = head else { break };
-            let wall = Duration::from_nanos(wall_ns);
-            if i > 0 && self.may_end_unseen(task) {
-                head = self.end_unseen(w, task, value, wall, now, &mut run);
+            if i > 0
+                && let Some(next) = self.end_unseen(w, task, value, wall_ns, now, &mut run)
+            {
+                head = next;
                 continue;
             }
             self.emit_run(&mut run, w);
@@ -200,42 +201,38 @@ impl Supervisor {
         }
     }
 
-    /// Whether held task `task`, which the worker reports done with a value,
-    /// can end inside a [`DoneRun`]: it never started before, it is instant
-    /// (so the slot counts no slow task for it) and no setting waits on
-    /// each task that ends done.
-    fn may_end_unseen(&self, task: TaskId) -> bool {
-        !self.config.pause_dispatch_after.contains(&TaskState::Done)
-            && self
-                .queue
-                .entry(task)
-                .is_some_and(|e| e.attempts == 0 && e.task.spec.is_instant())
-    }
-
-    /// Ends the worker's head `task` (see [`Self::may_end_unseen`]) into
-    /// `run`; returns the task the worker runs next, if it holds one.
+    /// Ends the worker's head `task`, which it reports done with `value`,
+    /// into `run` if it can end unseen: it never started before, it is
+    /// instant (so the slot counts no slow task for it) and no setting
+    /// waits on each task that ends done. Then returns the task the worker
+    /// runs next, if it holds one; none if the task cannot end unseen.
     fn end_unseen(
         &mut self,
         w: WorkerId,
         task: TaskId,
         value: &str,
-        wall: Duration,
+        wall_ns: u64,
         now: Instant,
         run: &mut DoneRun,
-    ) -> Option<TaskId> {
+    ) -> Option<Option<TaskId>> {
+        if self.config.pause_dispatch_after.contains(&TaskState::Done) {
+            return None;
+        }
         let slot = self.workers.get_mut(&w)?;
+        let unseen = |e: &crate::engine::queue::Entry| e.attempts == 0 && e.task.spec.is_instant();
+        let entry = self.queue.finish_if(task, TaskState::Done, unseen)?;
         slot.held.pop_front();
         slot.head_since = now;
         let next = slot.held.front().copied();
+        let wall = Duration::from_nanos(wall_ns);
         self.run_times.push(wall);
-        let entry = self.queue.finish(task, TaskState::Done)?;
         if run.next() != task {
             // Not adjacent to the run (a task put back earlier): a new run.
             self.emit_run(run, w);
             run.start_at(task);
         }
         run.push(value, wall, entry.task.line);
-        next
+        Some(next)
     }
 
     /// Sends `run` if it holds any task, leaving an empty one in its place.
