@@ -305,10 +305,17 @@ impl PoolHandle {
                 let mut ids = Vec::new();
                 let mut tasks = tasks.into_iter().peekable();
                 while tasks.peek().is_some() {
-                    let batch: Vec<Task> = tasks.by_ref().take(SUBMIT_SLICE).collect();
-                    let first = next_task.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    let lines = batch.iter().map(|t| t.line.clone()).collect();
-                    let slice: Vec<(TaskId, Task)> = (first..).map(TaskId).zip(batch).collect();
+                    // Numbered once their count is known: one atomic add per slice.
+                    let mut slice: Vec<(TaskId, Task)> = tasks
+                        .by_ref()
+                        .take(SUBMIT_SLICE)
+                        .map(|t| (TaskId(0), t))
+                        .collect();
+                    let first = next_task.fetch_add(slice.len() as u64, Ordering::Relaxed);
+                    for (id, (slot, _)) in (first..).zip(slice.iter_mut()) {
+                        *slot = TaskId(id);
+                    }
+                    let lines = slice.iter().map(|(_, t)| t.line.clone()).collect();
                     ids.extend(slice.iter().map(|(id, _)| *id));
                     tx.send(Inbound::Submit {
                         tasks: slice,
