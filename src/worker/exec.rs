@@ -76,7 +76,11 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
             }
             Err(_) => fail(format!("cannot sleep {secs} seconds: not a valid duration")),
         },
-        TaskSpec::Square(n) => ok_value(square(*n)),
+        TaskSpec::Square(n) => {
+            let mut value = String::new();
+            write_square(*n, &mut value);
+            ok_value(value)
+        }
         TaskSpec::Sha256(path) => value_or_fail(sha256_file(Path::new(path))),
         TaskSpec::Thumbnail {
             path,
@@ -94,6 +98,20 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
         },
         TaskSpec::Fail(msg) => fail(msg.clone()),
         TaskSpec::Crash => std::process::abort(),
+    }
+}
+
+/// Runs `spec` if it is an instant task that ends with only a value,
+/// appending the value to `out` (no allocation: a million squares are not
+/// a million strings); false, with nothing written, for any other task,
+/// which [`run`] runs.
+pub fn value_into(spec: &TaskSpec, out: &mut String) -> bool {
+    match spec {
+        TaskSpec::Square(n) => {
+            write_square(*n, out);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -136,14 +154,16 @@ fn spin(n: u64) -> u64 {
 }
 
 /// n×n, which always fits in an i128 (|i64::MIN|² = 2¹²⁶).
-/// `n²` in decimal: exact for every `i64` (the square of one needs 127 bits).
-fn square(n: i64) -> String {
+/// Appends `n²` in decimal: exact for every `i64` (the square of one needs
+/// 127 bits).
+fn write_square(n: i64, out: &mut String) {
     let magnitude = n.unsigned_abs();
-    match magnitude.checked_mul(magnitude) {
+    let mut digits = itoa::Buffer::new();
+    out.push_str(match magnitude.checked_mul(magnitude) {
         // The common case: printing a u64 is about twice as fast as a u128.
-        Some(small) => small.to_string(),
-        None => (u128::from(magnitude) * u128::from(magnitude)).to_string(),
-    }
+        Some(small) => digits.format(small),
+        None => digits.format(u128::from(magnitude) * u128::from(magnitude)),
+    });
 }
 
 /// SHA-256 of a file as lowercase hex, read in chunks (never the whole file at once).

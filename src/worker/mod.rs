@@ -163,11 +163,14 @@ fn run_task(
         Some(t) if instant => t,
         _ => Instant::now(),
     };
-    let outcome = exec::run(spec, ctx);
+    let value = pending.value_buffer();
+    let outcome = (!exec::value_into(spec, value)).then(|| exec::run(spec, ctx));
     let ended = Instant::now();
     let wall = ended - started;
-    let cpu = cpu_meter.elapsed(wall);
-    pending.add(task, instant, outcome, wall, cpu)?;
+    match outcome {
+        None => pending.add_buffered_value(task, wall),
+        Some(outcome) => pending.add(task, instant, outcome, wall, cpu_meter.elapsed(wall))?,
+    }
     if !instant || wall >= BATCH_BELOW || pending.len() >= BATCH_BYTES {
         pending.write_to(send)?;
         return Ok(None);
@@ -183,9 +186,25 @@ struct Reports {
     frames: Vec<u8>,
     run_first: u64,
     run: RunValues,
+    /// Where an instant task writes its value (see `exec::value_into`).
+    value: String,
 }
 
 impl Reports {
+    /// An empty buffer for the next instant task's value.
+    fn value_buffer(&mut self) -> &mut String {
+        self.value.clear();
+        &mut self.value
+    }
+
+    /// Task `task` ended with the value in the buffer and nothing else.
+    fn add_buffered_value(&mut self, task: u64, wall: Duration) {
+        if self.run.is_empty() {
+            self.run_first = task;
+        }
+        self.run.push(&self.value, wall.as_nanos() as u64);
+    }
+
     fn add(
         &mut self,
         task: u64,
@@ -197,10 +216,8 @@ impl Reports {
         let wall_ns = wall.as_nanos() as u64;
         match outcome {
             crate::task::TaskOutcome::Ok(out) if instant && out.is_value_only() => {
-                if self.run.is_empty() {
-                    self.run_first = task;
-                }
-                self.run.push(&out.value, wall_ns);
+                self.value = out.value;
+                self.add_buffered_value(task, wall);
                 Ok(())
             }
             outcome => {
