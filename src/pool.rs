@@ -169,6 +169,7 @@ impl Pool {
 
     /// The next event, waiting at most `timeout`.
     pub fn next_event_timeout(&mut self, timeout: Duration) -> Option<PoolEvent> {
+        self.shelve_unpacked();
         if let Some(ev) = self.backlog.pop_front() {
             return Some(ev);
         }
@@ -255,7 +256,8 @@ impl Pool {
     }
 
     /// Reports unpacked for a `completed` iterator dropped before its end
-    /// go to the backlog, as the events they stand for.
+    /// go to the backlog, as the events they stand for. (While reports are
+    /// unpacked nothing more is read, so they follow what the backlog holds.)
     fn shelve_unpacked(&mut self) {
         for report in self.unpacked.drain(..) {
             self.backlog.extend(started_then_finished(report));

@@ -439,6 +439,28 @@ fn map_keeps_the_events_of_other_tasks_that_ended_in_the_same_run() {
 }
 
 #[test]
+fn reports_left_in_a_run_by_a_dropped_iterator_are_still_events() {
+    let mut pool = pool(1).chunksize(ChunkSize::Fixed(100)).build().unwrap();
+    ready_workers(&mut pool, 1);
+    let first: Vec<pooltop::TaskReport> = pool
+        .completed((0..100).map(|i| task(&format!("square {i}"))))
+        .take(3)
+        .collect();
+    assert_eq!(first.len(), 3);
+    let mut seen: std::collections::HashSet<u64> = first.iter().map(|r| r.task.0).collect();
+    while seen.len() < 100 {
+        let ended: Vec<u64> = match pool.next_event_timeout(LONG).expect("the rest") {
+            PoolEvent::TaskFinished(r) => vec![r.task.0],
+            PoolEvent::TasksDone(run) => run.iter().map(|(t, ..)| t.0).collect(),
+            _ => continue,
+        };
+        for t in ended {
+            assert!(seen.insert(t), "#{t} reported twice");
+        }
+    }
+}
+
+#[test]
 fn a_long_submission_is_queued_in_slices_with_every_id_in_order() {
     let mut pool = pool(1).build().unwrap();
     let n = pooltop::engine::SUBMIT_SLICE * 2 + 5;
