@@ -29,6 +29,32 @@ fn a_task_too_big_for_a_frame_fails_alone() {
     assert_eq!((counts.submitted, counts.finished()), (2, 2));
 }
 
+#[test]
+fn a_chunk_too_big_for_one_frame_goes_task_by_task() {
+    let mut pool = pool(1)
+        .chunksize(pooltop::ChunkSize::Fixed(3))
+        .build()
+        .unwrap();
+    // Each fits a frame; the three together (18 MiB) do not.
+    let big = |c: char| Task::from(TaskSpec::Fail(c.to_string().repeat(6 * 1024 * 1024)));
+    let ids = pool.handle().submit_all([big('a'), big('b'), big('c')]);
+    for (id, c) in ids.into_iter().zip(['a', 'b', 'c']) {
+        let r = wait_event(&mut pool, LONG, "the big tasks to end", |ev| match ev {
+            pooltop::PoolEvent::TaskFinished(r) if r.task == id => Some(r.clone()),
+            _ => None,
+        });
+        assert_eq!(r.state, TaskState::Failed);
+        let why = r.error.as_deref().unwrap();
+        assert!(
+            why.starts_with(c) && why.len() == 6 * 1024 * 1024,
+            "{}",
+            &why[..40]
+        );
+    }
+    let counts = pool.shutdown();
+    assert_eq!((counts.submitted, counts.failed), (3, 3));
+}
+
 /// Per task id: its events in order, checked against the accounting rules.
 /// Returns the task_finished event of every task, by id.
 fn check_task_histories(events: &[Value], submitted: u64) -> BTreeMap<u64, Value> {

@@ -374,6 +374,35 @@ mod tests {
     }
 
     #[test]
+    fn a_borrowed_assign_encodes_as_the_owned_one() {
+        let specs = vec![
+            TaskSpec::Square(-3),
+            TaskSpec::Shell("echo 'hi there'".into()),
+            TaskSpec::Exec(Box::new(crate::task::ExecSpec {
+                argv: vec!["echo".into(), "ü'$x".into()],
+                env: vec![("PARALLEL_SEQ".into(), "8".into())],
+                slot_at: vec![(1, 4)],
+                slot_env: None,
+            })),
+        ];
+        let borrowed: Vec<&TaskSpec> = specs.iter().collect();
+        let (mut owned_bytes, mut borrowed_bytes) = (Vec::new(), Vec::new());
+        let owned = ToWorker::Assign {
+            first: 41,
+            specs: List(specs.clone()),
+        };
+        encode_into(&owned, &mut owned_bytes).unwrap();
+        let by_ref = crate::protocol::AssignRef {
+            first: 41,
+            specs: &borrowed,
+        };
+        encode_into(&by_ref, &mut borrowed_bytes).unwrap();
+        assert_eq!(borrowed_bytes, owned_bytes);
+        let decoded: ToWorker = decode(&borrowed_bytes[HEADER..]).unwrap();
+        assert_eq!(decoded, owned);
+    }
+
+    #[test]
     fn refuses_to_encode_oversized_messages() {
         let huge = ToWorker::Assign {
             first: 1,

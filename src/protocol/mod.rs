@@ -51,6 +51,26 @@ pub enum ToWorker {
     Shutdown,
 }
 
+/// A [`ToWorker::Assign`] made of borrowed specs, for the manager, which
+/// keeps each task's spec in its queue: it encodes to the same bytes (a test
+/// checks) without copying every spec first.
+pub struct AssignRef<'a> {
+    pub first: u64,
+    pub specs: &'a [&'a TaskSpec],
+}
+
+impl Serialize for AssignRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        /// `Assign`'s place among `ToWorker`'s variants (after `Welcome`).
+        const ASSIGN: u32 = 1;
+        let mut v = s.serialize_struct_variant("ToWorker", ASSIGN, "Assign", 2)?;
+        v.serialize_field("first", &self.first)?;
+        v.serialize_field("specs", self.specs)?;
+        v.end()
+    }
+}
+
 /// Frames from a worker to the manager.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {

@@ -251,26 +251,27 @@ impl Supervisor {
     /// Hands worker `w` up to `n` waiting tasks: each stretch of them with
     /// consecutive ids goes as one frame. False once none is waiting.
     pub(super) fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
+        let mut taken = Vec::with_capacity(n.min(AUTO_CHUNK_MAX));
+        while taken.len() < n {
+            match self.queue.take() {
+                Some(task) => taken.push(task),
+                None => break,
+            }
+        }
+        let more = taken.len() == n;
         let slot = self.workers.get_mut(&w).expect("present");
         let was_idle = slot.held.is_empty();
         let mut unsendable = Vec::new();
-        let mut more = true;
-        let mut first = TaskId(0);
-        let mut specs = Vec::with_capacity(n.min(64));
-        for _ in 0..n {
-            let Some(task) = self.queue.take() else {
-                more = false;
-                break;
-            };
-            if !specs.is_empty() && task.0 != first.0 + specs.len() as u64 {
-                slot.assign(first, &mut specs, &mut unsendable);
-            }
-            if specs.is_empty() {
-                first = task;
-            }
-            specs.push(self.queue.entry(task).expect("live").task.spec.clone());
+        let mut specs = Vec::with_capacity(taken.len());
+        for stretch in taken.chunk_by(|a, b| b.0 == a.0 + 1) {
+            specs.clear();
+            specs.extend(
+                stretch
+                    .iter()
+                    .map(|t| &self.queue.entry(*t).expect("live").task.spec),
+            );
+            slot.assign(stretch[0], &specs, &mut unsendable);
         }
-        slot.assign(first, &mut specs, &mut unsendable);
         let head = slot.held.front().copied().filter(|_| was_idle);
         if let Some(head) = head {
             slot.head_since = Instant::now();

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::engine::events::TaskId;
 use crate::ipc::Stream;
 use crate::protocol::frame::{self, FrameError};
-use crate::protocol::{FromWorker, List, ToWorker};
+use crate::protocol::{AssignRef, FromWorker};
 use crate::task::TaskSpec;
 
 /// How many tasks a worker may hold while all it holds are instant (see
@@ -149,52 +149,37 @@ impl Slot {
     /// Appends a frame to the outbox; it is written at the end of the round.
     /// Fails only for a message over the 16 MiB frame cap (a task built in
     /// code: task lines are limited to 1 MiB), which is then not queued.
-    pub fn queue_frame(&mut self, msg: &ToWorker) -> io::Result<()> {
+    pub fn queue_frame(&mut self, msg: &impl serde::Serialize) -> io::Result<()> {
         if self.is_ready() {
             frame::encode_into(msg, &mut self.outbox)?;
         }
         Ok(())
     }
 
-    /// Queues tasks `first`, `first + 1`, … (taking `specs`) in one frame
-    /// and holds them; when together they are over the frame cap, one frame
-    /// each, and a task that alone is over it goes to `unsendable` (no
-    /// worker could ever receive it; held unsent, it would never finish).
+    /// Queues tasks `first`, `first + 1`, … in one frame and holds them;
+    /// when together they are over the frame cap, one frame each, and a
+    /// task that alone is over it goes to `unsendable` (no worker could ever
+    /// receive it; held unsent, it would never finish).
     pub fn assign(
         &mut self,
         first: TaskId,
-        specs: &mut Vec<TaskSpec>,
+        specs: &[&TaskSpec],
         unsendable: &mut Vec<(TaskId, io::Error)>,
     ) {
-        if specs.is_empty() {
-            return;
-        }
-        let frame = ToWorker::Assign {
-            first: first.0,
-            specs: List(std::mem::take(specs)),
-        };
-        let sent = self.queue_frame(&frame);
-        let ToWorker::Assign {
-            specs: List(back), ..
-        } = frame
-        else {
-            unreachable!("built above")
-        };
-        *specs = back;
         let ids = (first.0..).map(TaskId);
-        match sent {
+        match self.queue_frame(&AssignRef {
+            first: first.0,
+            specs,
+        }) {
             Ok(()) => {
-                for (task, spec) in ids.zip(specs.drain(..)) {
-                    self.hold(task, &spec);
+                for (task, spec) in ids.zip(specs) {
+                    self.hold(task, spec);
                 }
             }
-            Err(e) if specs.len() == 1 => {
-                specs.clear();
-                unsendable.push((first, e));
-            }
+            Err(e) if specs.len() == 1 => unsendable.push((first, e)),
             Err(_) => {
-                for (task, spec) in ids.zip(std::mem::take(specs)) {
-                    self.assign(task, &mut vec![spec], unsendable);
+                for (task, spec) in ids.zip(specs) {
+                    self.assign(task, &[spec], unsendable);
                 }
             }
         }
