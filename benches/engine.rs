@@ -143,7 +143,7 @@ fn throughput(n: usize, chunksize: pooltop::ChunkSize) -> (f64, CpuSplit) {
     for ev in events.iter() {
         match ev {
             PoolEvent::TaskFinished(r) => {
-                assert_eq!(r.state, TaskState::Done);
+                assert_eq!(r.state, TaskState::Done, "{r:?}");
                 done += 1;
             }
             // Each task of the run is done, with its value and wall time.

@@ -104,9 +104,8 @@ impl ExecSpec {
 /// with the end of each value in it: a run of 2,000 squares is three
 /// buffers rather than 2,000 strings to allocate, send and free.
 ///
-/// On the wire (and in serde generally) it is a list of `(value, wall_ns)`
-/// pairs. It is decoded through [`RunValues::push`], so every value is
-/// whole whatever the bytes claimed, and its room grows with what is read.
+/// Decoding checks that every value is whole whatever the bytes claimed,
+/// and its room grows with what is read, not with what a length claims.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunValues {
     text: String,
@@ -180,39 +179,40 @@ impl<'a> FromIterator<(&'a str, u64)> for RunValues {
     }
 }
 
+/// On the wire a run is three columns: `(text, ends, wall_ns)`. Decoding
+/// then checks the text once rather than value by value (a per-value string
+/// cost about as much as the rest of a task's bookkeeping in the manager).
 impl Serialize for RunValues {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        (self.text.as_str(), &self.ends, &self.wall_ns).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for RunValues {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// One pair; the value is borrowed from the frame when the decoder
-        /// can lend it, so decoding allocates nothing per task.
-        #[derive(Deserialize)]
-        struct Pair<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>, u64);
-
-        struct Pairs;
-        impl<'de> serde::de::Visitor<'de> for Pairs {
-            type Value = RunValues;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of (value, wall time) pairs")
+        use crate::protocol::List;
+        let (text, List(ends), List(wall_ns)): (String, List<u32>, List<u64>) =
+            Deserialize::deserialize(d)?;
+        // Each value must be whole: ends in order, within the text, on
+        // character boundaries, one per wall time.
+        let mut start = 0;
+        for &end in &ends {
+            let end = end as usize;
+            if end < start || !text.is_char_boundary(end) {
+                return Err(serde::de::Error::custom(
+                    "a run's value ends out of order or mid-character",
+                ));
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<RunValues, A::Error> {
-                // The claimed length is not trusted (see `protocol::List`).
-                const TRUSTED: usize = 16;
-                let mut out = RunValues::with_capacity(seq.size_hint().unwrap_or(0).min(TRUSTED));
-                while let Some(Pair(value, ns)) = seq.next_element()? {
-                    out.push(&value, ns);
-                }
-                Ok(out)
-            }
+            start = end;
         }
-        d.deserialize_seq(Pairs)
+        if start != text.len() || ends.len() != wall_ns.len() {
+            return Err(serde::de::Error::custom("a run's columns do not match"));
+        }
+        Ok(RunValues {
+            text,
+            ends,
+            wall_ns,
+        })
     }
 }
 
@@ -560,16 +560,37 @@ mod tests {
     }
 
     #[test]
-    fn run_values_travel_as_a_list_of_pairs() {
-        let pairs = vec![("25".to_string(), 100u64), ("ü x".to_string(), u64::MAX)];
+    fn run_values_travel_whole_and_broken_columns_are_refused() {
         let config = bincode::config::standard();
-        let as_list = bincode::serde::encode_to_vec(&pairs, config).unwrap();
-        let values: RunValues = pairs.iter().map(|(v, ns)| (v.as_str(), *ns)).collect();
+        let values: RunValues = [("25", 100), ("ü x", u64::MAX), ("", 0)]
+            .into_iter()
+            .collect();
         let encoded = bincode::serde::encode_to_vec(&values, config).unwrap();
-        assert_eq!(encoded, as_list, "the same bytes as the list it replaces");
         let (back, _): (RunValues, usize) =
             bincode::serde::decode_from_slice(&encoded, config).unwrap();
         assert_eq!(back, values);
+        let decode = |text: &str, ends: Vec<u32>, walls: Vec<u64>| {
+            let bytes = bincode::serde::encode_to_vec((text, ends, walls), config).unwrap();
+            bincode::serde::decode_from_slice::<RunValues, _>(&bytes, config).map(|(v, _)| v)
+        };
+        assert!(decode("ab", vec![1, 2], vec![5, 6]).is_ok());
+        assert!(
+            decode("ab", vec![2, 1], vec![5, 6]).is_err(),
+            "out of order"
+        );
+        assert!(
+            decode("ab", vec![1, 3], vec![5, 6]).is_err(),
+            "past the text"
+        );
+        assert!(decode("ab", vec![1], vec![5]).is_err(), "text left over");
+        assert!(
+            decode("ab", vec![1, 2], vec![5]).is_err(),
+            "a wall time short"
+        );
+        assert!(
+            decode("ü", vec![1, 2], vec![5, 6]).is_err(),
+            "mid-character"
+        );
     }
 
     #[test]
