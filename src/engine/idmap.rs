@@ -120,6 +120,22 @@ impl<V> IdMap<V> {
         self.blocks.get(&block)?.values[i].as_ref()
     }
 
+    /// The values of ids `first`, `first + 1`, … (`len` of them) in order,
+    /// none for an id without one: one lookup per block, not per id.
+    pub fn range(&self, first: TaskId, len: usize) -> impl Iterator<Item = Option<&V>> {
+        let end = first.0 + len as u64;
+        let blocks = if len == 0 {
+            1..=0
+        } else {
+            first.0 / BLOCK..=(end - 1) / BLOCK
+        };
+        blocks.flat_map(move |key| {
+            let block = self.blocks.get(&key);
+            let ids = first.0.max(key * BLOCK)..end.min((key + 1) * BLOCK);
+            ids.map(move |id| block.and_then(|b| b.values[(id % BLOCK) as usize].as_ref()))
+        })
+    }
+
     pub fn get_mut(&mut self, id: TaskId) -> Option<&mut V> {
         let (block, i) = split(id);
         self.blocks.get_mut(&block)?.values[i].as_mut()
@@ -193,6 +209,13 @@ mod tests {
             }
             assert_eq!(m.len(), reference.len());
             assert_eq!(m.get(id), reference.get(&id));
+        }
+        for (first, len) in [(0, 0), (0, 1100), (5, 59), (63, 2), (100, 300), (1050, 60)] {
+            let got: Vec<Option<&u64>> = m.range(TaskId(first), len).collect();
+            let want: Vec<Option<&u64>> = (first..first + len as u64)
+                .map(|i| reference.get(&TaskId(i)))
+                .collect();
+            assert_eq!(got, want, "range({first}, {len})");
         }
         for i in 0..1100 {
             assert_eq!(m.contains(TaskId(i)), reference.contains_key(&TaskId(i)));

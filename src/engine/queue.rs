@@ -97,6 +97,11 @@ impl Queue {
             .collect()
     }
 
+    /// The entries of tasks `first`, `first + 1`, … (`len` of them), in order.
+    pub fn entries(&self, first: TaskId, len: usize) -> impl Iterator<Item = Option<&Entry>> {
+        self.live.range(first, len)
+    }
+
     pub fn entry(&self, id: TaskId) -> Option<&Entry> {
         self.live.get(id)
     }

@@ -265,11 +265,8 @@ impl Supervisor {
         let mut specs = Vec::with_capacity(taken.len());
         for stretch in taken.chunk_by(|a, b| b.0 == a.0 + 1) {
             specs.clear();
-            specs.extend(
-                stretch
-                    .iter()
-                    .map(|t| &self.queue.entry(*t).expect("live").task.spec),
-            );
+            let entries = self.queue.entries(stretch[0], stretch.len());
+            specs.extend(entries.map(|e| &e.expect("live").task.spec));
             slot.assign(stretch[0], &specs, &mut unsendable);
         }
         let head = slot.held.front().copied().filter(|_| was_idle);
