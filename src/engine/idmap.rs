@@ -124,12 +124,7 @@ impl<V> IdMap<V> {
     /// none for an id without one: one lookup per block, not per id.
     pub fn range(&self, first: TaskId, len: usize) -> impl Iterator<Item = Option<&V>> {
         let end = first.0 + len as u64;
-        let blocks = if len == 0 {
-            1..=0
-        } else {
-            first.0 / BLOCK..=(end - 1) / BLOCK
-        };
-        blocks.flat_map(move |key| {
+        (first.0 / BLOCK..end.div_ceil(BLOCK)).flat_map(move |key| {
             let block = self.blocks.get(&key);
             let ids = first.0.max(key * BLOCK)..end.min((key + 1) * BLOCK);
             ids.map(move |id| block.and_then(|b| b.values[(id % BLOCK) as usize].as_ref()))
