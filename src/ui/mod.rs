@@ -3,7 +3,7 @@
 //!
 //! Shape: [`app::App`] is the view-model and the only owner of dashboard
 //! state; [`msg::Msg`] is everything it reacts to; [`keymap`] turns keys into
-//! intents; [`view`] draws the app (`impl Widget for &App`); `run` is the one
+//! intents; `view` draws the app (`impl Widget for &App`); `run` is the one
 //! loop and the only code that touches the terminal.
 
 pub mod app;

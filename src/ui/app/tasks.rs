@@ -385,7 +385,7 @@ impl Tasks {
         self.rebuild(now);
     }
 
-    /// Rebuilds a stale filtered list, at most once per [`FILTER_REFRESH`].
+    /// Rebuilds a stale filtered list, at most once per `FILTER_REFRESH`.
     pub fn refresh_filter(&mut self, now: Instant) -> bool {
         let due = self
             .built_at
