@@ -157,9 +157,12 @@ impl RunValues {
             })
     }
 
-    /// The sum of the wall times, in nanoseconds.
+    /// The sum of the wall times, in nanoseconds (saturating: the times
+    /// come from a worker, and a sum must not wrap or panic).
     pub fn total_wall_ns(&self) -> u64 {
-        self.wall_ns.iter().sum()
+        self.wall_ns
+            .iter()
+            .fold(0, |sum, &ns| sum.saturating_add(ns))
     }
 
     pub fn clear(&mut self) {
@@ -569,6 +572,7 @@ mod tests {
         let (back, _): (RunValues, usize) =
             bincode::serde::decode_from_slice(&encoded, config).unwrap();
         assert_eq!(back, values);
+        assert_eq!(back.total_wall_ns(), u64::MAX, "saturates");
         let decode = |text: &str, ends: Vec<u32>, walls: Vec<u64>| {
             let bytes = bincode::serde::encode_to_vec((text, ends, walls), config).unwrap();
             bincode::serde::decode_from_slice::<RunValues, _>(&bytes, config).map(|(v, _)| v)
