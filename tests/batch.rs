@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use helpers::BIN;
+use helpers::pooltop_command;
 
 /// Awkward file names: spaces, quotes, `$`, dots, no extension, nested
 /// folders, unicode, a leading dash, a trailing dot, a hidden file.
@@ -62,7 +62,7 @@ fn parallel(opts: &[&str], cmd: &[&str], dir: &Path, stdin: &str) -> Output {
 
 /// `pooltop run OPTS -- CMD…` in `dir`.
 fn pooltop(opts: &[&str], cmd: &[&str], dir: &Path, stdin: &str) -> Output {
-    let mut c = Command::new(BIN);
+    let mut c = pooltop_command();
     c.arg("run").args(opts).arg("--").args(cmd);
     run(c, dir, stdin)
 }
@@ -517,7 +517,7 @@ fn usage_errors_exit_as_parallel_s_do() {
         assert!(o.stdout.is_empty());
     }
     // Template options without a template: the task-file contract (2).
-    let mut c = Command::new(BIN);
+    let mut c = pooltop_command();
     c.args(["run", "--keep-order", "-"]);
     let o = run(c, d, "square 2\n");
     assert_eq!(o.status.code(), Some(2));
@@ -586,7 +586,7 @@ fn long_and_binary_output_passes_through_exactly() {
     // Binary stderr too, and nothing is left behind in the temporary folder.
     let tmp = d.join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let mut c = Command::new(BIN);
+    let mut c = pooltop_command();
     c.args(["run", "--", "cat {} >&2", ":::", "bin.dat"])
         .env("TMPDIR", &tmp);
     let o = run(c, d, "");
@@ -609,7 +609,7 @@ fn signals_stop_a_batch_and_leave_no_job_behind() {
     for (sig, code) in [("TERM", 143), ("INT", 130)] {
         let dir = tempfile::tempdir().unwrap();
         let marker = format!("pooltop-batch-signal-{}-{sig}", std::process::id());
-        let child = Command::new(BIN)
+        let child = pooltop_command()
             .args(["run", "-j2", "--join-timeout", "0.5", "--"])
             .args(["sleep 30 # {}", ":::", "a", "b", "c"])
             .env("PT_TEST_MARKER", &marker)

@@ -3,7 +3,7 @@
 mod helpers;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use helpers::*;
@@ -24,7 +24,7 @@ fn spawn_marked(args: &[&str], marker: &str, stdin: &[u8], capture: bool) -> std
             Stdio::null()
         }
     };
-    let mut child = Command::new(BIN)
+    let mut child = pooltop_command()
         .args(args)
         .env("PT_TEST_MARKER", marker)
         .stdin(Stdio::piped())

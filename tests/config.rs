@@ -13,14 +13,14 @@ mod helpers;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use helpers::BIN;
+use helpers::pooltop_command;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/config");
 
 /// pooltop in `dir`, with no config file and no POOLTOP_* variable but
 /// those given.
 fn pooltop(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = pooltop_command();
     cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())

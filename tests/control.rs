@@ -26,7 +26,7 @@ fn text(o: &Output) -> (String, String) {
 /// Starts `pooltop run --headless --keep-alive --name NAME` and waits until
 /// `pooltop ls` lists it.
 fn keep_alive_pool(dir: &Path, name: &str, workers: &str, json: &Path) -> Child {
-    let child = Command::new(BIN)
+    let child = pooltop_command()
         .args([
             "run",
             "--headless",
@@ -207,7 +207,7 @@ fn a_client_that_vanishes_mid_wait_does_not_disturb_the_pool() {
     let d = dir.path();
     let mut pool = keep_alive_pool(d, "w", "1", &d.join("w.jsonl"));
     pooltop(d, &["submit", "--", "sleep", "30"], "");
-    let mut waiter = Command::new(BIN)
+    let mut waiter = pooltop_command()
         .args(["wait", "--pool", "w"])
         .env("POOLTOP_CONTROL_DIR", d)
         .stdout(Stdio::null())
@@ -293,7 +293,7 @@ fn another_user_cannot_reach_a_pool() {
 fn a_command_batch_can_be_watched_like_any_pool() {
     let dir = private_control_dir();
     let d = dir.path();
-    let mut batch = Command::new(BIN)
+    let mut batch = pooltop_command()
         .args(["run", "-j", "2", "--join-timeout", "0.5", "--name", "jobs"])
         .args(["--", "sleep", ":::", "0.3", "5"])
         .env("POOLTOP_CONTROL_DIR", d)

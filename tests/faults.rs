@@ -390,7 +390,7 @@ fn output_floods_keep_memory_bounded_and_the_pool_moving() {
 fn a_stale_socket_dir_from_a_killed_run_does_not_break_the_next() {
     let tmp = tempfile::tempdir().unwrap();
     let pooltop = |tasks: &str| {
-        let mut cmd = std::process::Command::new(BIN);
+        let mut cmd = pooltop_command();
         cmd.args(["run", "-j", "1", "--json", "-", "-"])
             .env("TMPDIR", tmp.path())
             .env("POOLTOP_CONTROL_DIR", tmp.path().join("control"))

@@ -9,7 +9,7 @@ mod helpers;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use helpers::{BIN, alive, pids_with_marker};
+use helpers::{BIN, alive, hermetic_env, pids_with_marker, pooltop_command};
 
 /// A tmux server of our own (`tmux -L NAME`), killed on drop.
 struct Tmux {
@@ -152,8 +152,10 @@ fn dashboard_steers_a_real_pool() {
     t.wait("the shell prompt", SECS, |s| s.contains("READY$"));
 
     // The marker sits in the environment of pooltop and its workers only.
-    let cmd =
-        format!("env {marker}=1 {BIN} run -j 2 --join-timeout 2 /dev/null; echo POOLTOP_EXIT=$?");
+    let cmd = format!(
+        "env {} {marker}=1 {BIN} run -j 2 --join-timeout 2 /dev/null; echo POOLTOP_EXIT=$?",
+        hermetic_env()
+    );
     t.type_text(&cmd);
     t.keys(&["Enter"]);
 
@@ -256,7 +258,8 @@ fn start_pooltop(marker: &str, args: &str, workers: usize) -> Tmux {
         s.contains("READY$")
     });
     t.type_text(&format!(
-        "env {marker}=1 {BIN} {args}; echo POOLTOP_EXIT=$?"
+        "env {} {marker}=1 {BIN} {args}; echo POOLTOP_EXIT=$?",
+        hermetic_env()
     ));
     t.keys(&["Enter"]);
     if workers > 0 {
@@ -365,13 +368,13 @@ fn attach_detach_and_stop_a_headless_pool() {
     let dir = helpers::private_control_dir();
     let ctl = dir.path().to_str().unwrap().to_string();
     let pooltop = |args: &[&str]| {
-        Command::new(BIN)
+        pooltop_command()
             .args(args)
             .env("POOLTOP_CONTROL_DIR", &ctl)
             .output()
             .unwrap()
     };
-    let mut pool = Command::new(BIN)
+    let mut pool = pooltop_command()
         .args([
             "run",
             "--headless",
@@ -396,7 +399,10 @@ fn attach_detach_and_stop_a_headless_pool() {
 
     let t = Tmux::start(100, 30, "env PS1='READY$ ' bash --norc --noprofile");
     t.wait("the shell prompt", SECS, |s| s.contains("READY$"));
-    let attach = format!("POOLTOP_CONTROL_DIR={ctl} {BIN} attach; echo ATTACH_EXIT=$?");
+    let attach = format!(
+        "env {} POOLTOP_CONTROL_DIR={ctl} {BIN} attach; echo ATTACH_EXIT=$?",
+        hermetic_env()
+    );
     t.type_text(&attach);
     t.keys(&["Enter"]);
     // The replay shows the pool as it is: two workers, the running sleep,

@@ -9,6 +9,46 @@ use pooltop::{Pool, PoolBuilder, PoolEvent, Task};
 /// The pooltop binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_pooltop");
 
+/// An empty folder standing for the config location, so that the binary
+/// under test never reads a developer's own `~/.config/pooltop/config.toml`.
+pub fn empty_config_home() -> PathBuf {
+    let dir = std::env::temp_dir().join("pooltop-tests-empty-config-home");
+    std::fs::create_dir_all(&dir).expect("a folder in the temp dir");
+    dir
+}
+
+/// Names of the `POOLTOP_*` settings in the tests' own environment, which
+/// the binary under test must not see (a test that wants one sets it).
+fn settings_in_environment() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("POOLTOP_"))
+        .collect()
+}
+
+/// The binary under test, with none of the developer's settings: an empty
+/// config location and no `POOLTOP_*` variable passed on. Environment set on
+/// the command afterwards still applies.
+pub fn pooltop_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env("XDG_CONFIG_HOME", empty_config_home());
+    for name in settings_in_environment() {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// The same for a shell line: the arguments of `env` to put before the
+/// binary (`env {hermetic_env()} NAME=VALUE {BIN} …`).
+pub fn hermetic_env() -> String {
+    let unset: Vec<String> = settings_in_environment()
+        .iter()
+        .map(|name| format!("-u {}", name.to_string_lossy()))
+        .collect();
+    let home = empty_config_home();
+    format!("{} XDG_CONFIG_HOME={}", unset.join(" "), home.display())
+}
+
 /// A pool builder whose workers are the real pooltop binary.
 pub fn pool(workers: usize) -> PoolBuilder {
     Pool::builder()
@@ -81,8 +121,8 @@ impl LiveRun {
     /// Starts `pooltop run --json - ARGS -` with `tasks` on stdin and `envs` set.
     pub fn start(args: &[&str], tasks: &str, envs: &[(&str, &str)]) -> LiveRun {
         use std::io::{BufRead, Read, Write};
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(BIN)
+        use std::process::Stdio;
+        let mut child = pooltop_command()
             .arg("run")
             .args(["--json", "-"])
             .args(args)
@@ -334,7 +374,7 @@ pub fn run_pooltop(
     env: &[(&str, &std::path::Path)],
 ) -> std::process::Output {
     use std::io::Write;
-    let mut cmd = std::process::Command::new(BIN);
+    let mut cmd = pooltop_command();
     cmd.args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
