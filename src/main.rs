@@ -435,7 +435,7 @@ fn run_pool(
         json,
         name,
         keep_alive: args.keep_alive,
-        hung_after: args.hung_after,
+        hung_after: Some(loaded.settings.hung_after),
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)

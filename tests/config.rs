@@ -191,6 +191,43 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_the_defaults() {
 }
 
 #[test]
+fn hung_after_from_the_file_reports_a_hung_worker_that_soon() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tasks.txt"), "hang\n").unwrap();
+    std::fs::write(d.join("c.toml"), "[pool]\nhung_after = 0.3\n").unwrap();
+    let args = [
+        "run",
+        "--headless",
+        "--json",
+        "-",
+        "--config",
+        "c.toml",
+        "-j",
+        "1",
+        "--task-timeout",
+        "3",
+        "tasks.txt",
+    ];
+    let out = pooltop(d, &args, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hung = events
+        .iter()
+        .find(|e| e["event"] == "worker_hung")
+        .expect("a worker_hung event");
+    // Reported after the file's 0.3 s, well before the default 10 s or half
+    // the task timeout (1.5 s) would have.
+    let idle = hung["idle_s"].as_f64().unwrap();
+    assert!((0.3..1.4).contains(&idle), "{hung}");
+    let timed_out = events.iter().any(|e| e["state"] == "timed_out");
+    assert!(timed_out, "the hang still ends by its timeout");
+}
+
+#[test]
 fn the_default_file_checks_clean_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -147,6 +147,8 @@ pub struct Settings {
     pub workers: Workers,
     pub join_timeout: Duration,
     pub task_timeout: Option<Duration>,
+    /// When a headless run reports a busy worker as hung (see `--hung-after`).
+    pub hung_after: Duration,
     pub retries: u32,
     pub chunksize: ChunkSize,
     pub out: PathBuf,
@@ -168,6 +170,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
+            hung_after: crate::headless::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,
@@ -188,6 +191,7 @@ impl Settings {
             Key::Workers => Value::Workers(self.workers),
             Key::JoinTimeout => Value::Secs(self.join_timeout),
             Key::TaskTimeout => Value::Limit(self.task_timeout),
+            Key::HungAfter => Value::Secs(self.hung_after),
             Key::Retries => Value::Count(self.retries),
             Key::Chunksize => Value::Chunk(self.chunksize),
             Key::Out => Value::Path(self.out.clone()),
@@ -204,6 +208,7 @@ impl Settings {
             (Key::Workers, Value::Workers(w)) => self.workers = w,
             (Key::JoinTimeout, Value::Secs(d)) => self.join_timeout = d,
             (Key::TaskTimeout, Value::Limit(d)) => self.task_timeout = d,
+            (Key::HungAfter, Value::Secs(d)) => self.hung_after = d,
             (Key::Retries, Value::Count(n)) => self.retries = n,
             (Key::Chunksize, Value::Chunk(c)) => self.chunksize = c,
             (Key::Out, Value::Path(p)) => self.out = p,
@@ -423,6 +428,9 @@ pub fn flags_layer(args: &PoolArgs) -> Layer {
     }
     if let Some(n) = args.retries {
         l.set(Key::Retries, Value::Count(n), flag(Key::Retries));
+    }
+    if let Some(d) = args.hung_after {
+        l.set(Key::HungAfter, Value::Secs(d), flag(Key::HungAfter));
     }
     if let Some(c) = args.chunksize {
         l.set(Key::Chunksize, Value::Chunk(c), flag(Key::Chunksize));

@@ -15,6 +15,7 @@ pub enum Key {
     Workers,
     JoinTimeout,
     TaskTimeout,
+    HungAfter,
     Retries,
     Chunksize,
     Out,
@@ -154,6 +155,16 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Limit,
         doc: "Seconds a task may run before its worker is killed and replaced\n\
               (the task ends timed_out, or is retried); 0: no limit.",
+    },
+    Setting {
+        key: Key::HungAfter,
+        section: "pool",
+        name: "hung_after",
+        env: "POOLTOP_HUNG_AFTER",
+        flag: Some("--hung-after"),
+        kind: Kind::Secs { min: 0.0, max: 1e9 },
+        doc: "Seconds a busy worker may finish nothing and use no CPU before a\n\
+              headless run reports it hung (at most half the task timeout).",
     },
     Setting {
         key: Key::Retries,
@@ -493,6 +504,7 @@ mod tests {
                 Key::TaskTimeout,
                 Value::Limit(Some(Duration::from_secs(30))),
             ),
+            (Key::HungAfter, Value::Secs(Duration::from_secs(10))),
             (Key::Retries, Value::Count(3)),
             (Key::Chunksize, Value::Chunk(ChunkSize::Auto)),
             (Key::Chunksize, Value::Chunk(ChunkSize::Fixed(64))),
