@@ -221,9 +221,7 @@ impl Supervisor {
         let slot = self.workers.get_mut(&w)?;
         let unseen = |e: &crate::engine::queue::Entry| e.attempts == 0 && e.task.spec.is_instant();
         let entry = self.queue.finish_if(task, TaskState::Done, unseen)?;
-        slot.held.pop_front();
-        slot.head_since = now;
-        let next = slot.held.front().copied();
+        let next = slot.end_head(now);
         let wall = Duration::from_nanos(wall_ns);
         self.run_times.push(wall);
         if run.next() != task {
@@ -294,7 +292,7 @@ impl Supervisor {
             return None;
         }
         // (A result that raced with our kill counts: the task finished.)
-        slot.held.pop_front();
+        let next = slot.end_head(now);
         let wall = Duration::from_nanos(wall_ns);
         let was_instant = self
             .queue
@@ -303,8 +301,6 @@ impl Supervisor {
         if !was_instant {
             slot.slow_held -= 1;
         }
-        slot.head_since = now;
-        let next = slot.held.front().copied();
         let (state, output, error) = match outcome {
             TaskOutcome::Ok(out) => (TaskState::Done, out, None),
             TaskOutcome::Err { message, output } => (TaskState::Failed, output, Some(message)),

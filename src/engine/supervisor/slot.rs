@@ -185,6 +185,14 @@ impl Slot {
         }
     }
 
+    /// The task the worker was running ended at `now` (read then): the one
+    /// it holds next, if any, is now running. Returns that one.
+    pub fn end_head(&mut self, now: Instant) -> Option<TaskId> {
+        self.held.pop_front();
+        self.head_since = now;
+        self.held.front().copied()
+    }
+
     /// Task `task` was sent to the worker, to run after the ones it holds.
     fn hold(&mut self, task: TaskId, spec: &TaskSpec) {
         self.held.push_back(task);
