@@ -17,20 +17,16 @@ use helpers::pooltop_command;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/config");
 
-/// pooltop in `dir`, with no config file and no POOLTOP_* variable but
-/// those given.
+/// pooltop in `dir`, with no config file and no POOLTOP_* variable (see
+/// `pooltop_command`) nor NO_COLOR but those given.
 fn pooltop(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut cmd = pooltop_command();
     cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .env("XDG_CONFIG_HOME", dir.join("no-xdg"))
-        .env("HOME", dir.join("no-home"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("POOLTOP_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
+        .env("HOME", dir.join("no-home"))
+        .env_remove("NO_COLOR");
     cmd.envs(vars.iter().copied());
     cmd.output().unwrap()
 }
