@@ -36,6 +36,7 @@ pub mod docs;
 pub mod headless;
 mod pool;
 pub mod remote;
+pub mod report;
 mod spin;
 
 pub use pool::{Pool, PoolBuilder};

@@ -9,7 +9,7 @@ use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{CountsView, Reply, Request, StatusView};
-use crate::headless::human;
+use crate::report::human;
 
 /// Verbs aimed at workers.
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,7 @@
 //! and [`session`] (a run's output, log and halting, fed by pool events).
 //! The headless runner drives a session; so can the dashboard.
 
+mod args;
 pub mod halt;
 pub mod input;
 pub mod joblog;
@@ -17,11 +18,12 @@ use std::collections::HashSet;
 use std::io;
 use std::time::Duration;
 
-use crate::cli::BatchArgs;
 use crate::engine::{PoolConfig, Task};
 use crate::task::TaskSpec;
 use input::Source;
 use template::Template;
+
+pub use args::BatchArgs;
 
 /// The bytes of a job's stdout (and of its stderr) that travel in its
 /// result unless `--output-cap` says otherwise; longer (or binary) output

@@ -170,7 +170,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
-            hung_after: crate::headless::DEFAULT_HUNG_AFTER,
+            hung_after: crate::report::hung::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,

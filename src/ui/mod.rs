@@ -30,7 +30,7 @@ use ratatui::crossterm::execute;
 
 use crate::engine::{self, EventStream, PoolConfig, PoolHandle, Task};
 use crate::error::Error;
-use crate::headless::Tally;
+use crate::report::Tally;
 
 pub use run::{FRAME_GAP, Incoming, TICK, Wiring, drive};
 

@@ -11,8 +11,8 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 
 use crate::engine::{Command, PoolEvent, PoolHandle};
-use crate::headless::Tally;
 use crate::monitor::{MonitorHandle, Sample};
+use crate::report::Tally;
 
 use super::app::{App, Effect, Quitting};
 use super::msg::{Msg, Signal};
