@@ -48,50 +48,54 @@ pub(super) fn exec(spec: &ExecSpec, slot: u32, cap: usize, spill: Option<&Path>)
     };
     let mut command = Command::new(program);
     command.args(args);
+    let spawned = match spawn_captured(with_template_env(&mut command, spec, slot)) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            let mut by_sh = Command::new("sh");
+            by_sh.arg(program).args(args);
+            spawn_captured(with_template_env(&mut by_sh, spec, slot))
+        }
+        other => other,
+    };
+    match spawned {
+        Ok(child) => capture(child, program, cap, spill),
+        Err(e) => not_started(program, &e),
+    }
+}
+
+/// Adds a template's own variables to `command`'s environment, and the job
+/// slot under the name the template asks for.
+fn with_template_env<'a>(command: &'a mut Command, spec: &ExecSpec, slot: u32) -> &'a mut Command {
     for (name, value) in &spec.env {
         command.env(name, value);
     }
     if let Some(name) = &spec.slot_env {
         command.env(name, slot.to_string());
     }
-    let spawned = match spawn_captured(&mut command) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
-            let mut by_sh = Command::new("sh");
-            by_sh.arg(program).args(args);
-            for (name, value) in &spec.env {
-                by_sh.env(name, value);
-            }
-            if let Some(name) = &spec.slot_env {
-                by_sh.env(name, slot.to_string());
-            }
-            spawn_captured(&mut by_sh)
-        }
-        other => other,
+    command
+}
+
+/// How a shell reports a `program` it could not start with error `e`: exit
+/// status 127 when it is not found, 126 otherwise, with the reason on stderr.
+fn not_started(program: &str, e: &io::Error) -> TaskOutcome {
+    let (code, reason) = match e.kind() {
+        io::ErrorKind::NotFound if !program.contains('/') => (127, "command not found"),
+        io::ErrorKind::NotFound => (127, "No such file or directory"),
+        io::ErrorKind::PermissionDenied => (126, "Permission denied"),
+        _ => (126, ""),
     };
-    match spawned {
-        Ok(child) => capture(child, program, cap, spill),
-        Err(e) => {
-            let (code, reason) = match e.kind() {
-                io::ErrorKind::NotFound if !program.contains('/') => (127, "command not found"),
-                io::ErrorKind::NotFound => (127, "No such file or directory"),
-                io::ErrorKind::PermissionDenied => (126, "Permission denied"),
-                _ => (126, ""),
-            };
-            let reason = if reason.is_empty() {
-                e.to_string()
-            } else {
-                reason.to_string()
-            };
-            let message = format!("{program}: {reason}");
-            TaskOutcome::Err {
-                output: TaskOutput {
-                    stderr: format!("pooltop: {message}\n"),
-                    exit_code: Some(code),
-                    ..TaskOutput::default()
-                },
-                message: format!("exit status {code}: {message}"),
-            }
-        }
+    let reason = if reason.is_empty() {
+        e.to_string()
+    } else {
+        reason.to_string()
+    };
+    let message = format!("{program}: {reason}");
+    TaskOutcome::Err {
+        output: TaskOutput {
+            stderr: format!("pooltop: {message}\n"),
+            exit_code: Some(code),
+            ..TaskOutput::default()
+        },
+        message: format!("exit status {code}: {message}"),
     }
 }
 
