@@ -4,7 +4,12 @@
 //! A worker never writes to the terminal (its stdio is null) and exits when its
 //! connection to the manager ends — the lifeline rule — or on a `Shutdown` frame.
 
+mod capture;
 pub mod exec;
+mod kinds;
+mod outcome;
+mod spawn;
+mod tail;
 
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
