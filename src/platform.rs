@@ -223,8 +223,9 @@ pub fn thread_cpu_time() -> Duration {
 /// CPU time (user + system) used so far by this process's waited-for children.
 pub fn children_cpu_time() -> Duration {
     fn of(who: libc::c_int) -> Duration {
-        // SAFETY: getrusage writes into the struct we pass and nothing else.
+        // SAFETY: rusage is plain integers, for which all zeroes is valid.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes into the struct we pass and nothing else.
         if unsafe { libc::getrusage(who, &mut usage) } != 0 {
             return Duration::ZERO;
         }
