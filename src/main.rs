@@ -10,8 +10,8 @@ use clap::Parser;
 use pooltop::batch::{self, halt::HaltPolicy, joblog::JobLog, session};
 use pooltop::cli::{Cli, Cmd, ConfigArgs, PoolArgs, RunArgs, SubmitArgs};
 use pooltop::config::{self, ConfigError, FileChoice, Settings};
+use pooltop::control::cli::{self as control_cli, Verb};
 use pooltop::headless::{self, JsonSink};
-use pooltop::remote::{self, Verb};
 use pooltop::ui::keymap::{self, Keymap};
 use pooltop::{Task, demo, task};
 
@@ -63,22 +63,22 @@ fn main() -> ExitCode {
         None => run_demo(PoolArgs::parse_default()),
         Some(Cmd::Demo(args)) => run_demo(args),
         Some(Cmd::Run(args)) => run_tasks(args),
-        Some(Cmd::Ls { json }) => remote::ls(json).map_err(Failure::usage),
+        Some(Cmd::Ls { json }) => control_cli::ls(json).map_err(Failure::usage),
         Some(Cmd::Submit(args)) => submit(args),
         Some(Cmd::Status { pool, json }) => {
-            remote::status(pool.pool.as_deref(), json).map_err(Failure::usage)
+            control_cli::status(pool.pool.as_deref(), json).map_err(Failure::usage)
         }
         Some(Cmd::Wait { pool, tasks }) => {
-            remote::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
+            control_cli::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
         }
-        Some(Cmd::Pause(w)) => remote::workers(w, Verb::Pause).map_err(Failure::usage),
-        Some(Cmd::Resume(w)) => remote::workers(w, Verb::Resume).map_err(Failure::usage),
-        Some(Cmd::Terminate(w)) => remote::workers(w, Verb::Terminate).map_err(Failure::usage),
-        Some(Cmd::Kill(w)) => remote::workers(w, Verb::Kill).map_err(Failure::usage),
+        Some(Cmd::Pause(w)) => control_cli::workers(w, Verb::Pause).map_err(Failure::usage),
+        Some(Cmd::Resume(w)) => control_cli::workers(w, Verb::Resume).map_err(Failure::usage),
+        Some(Cmd::Terminate(w)) => control_cli::workers(w, Verb::Terminate).map_err(Failure::usage),
+        Some(Cmd::Kill(w)) => control_cli::workers(w, Verb::Kill).map_err(Failure::usage),
         Some(Cmd::Scale { pool, workers }) => {
-            remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
+            control_cli::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
-        Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Stop { pool }) => control_cli::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Attach { pool, config }) => attach(pool.pool.as_deref(), config.as_deref()),
         Some(Cmd::Config(args)) => config_cmd(args),
         Some(Cmd::Completions { shell }) => write_stdout(&pooltop::docs::completions(shell)),
@@ -561,7 +561,7 @@ fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> {
 
 fn submit(args: SubmitArgs) -> Result<u8, Failure> {
     let lines = if !args.line.is_empty() {
-        vec![remote::line_from_words(&args.line)]
+        vec![control_cli::line_from_words(&args.line)]
     } else {
         let (name, text) = read_taskfile(args.taskfile.as_deref())?;
         let lines: Vec<String> = text.lines().map(String::from).collect();
@@ -579,7 +579,7 @@ fn submit(args: SubmitArgs) -> Result<u8, Failure> {
         }
         lines
     };
-    remote::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
+    control_cli::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
 }
 
 /// Reads the task file (or standard input) whole: every line is checked

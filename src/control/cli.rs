@@ -1,7 +1,7 @@
-//! The remote-control face: `pooltop ls`, `submit`, `status`, `wait`, `pause`,
-//! `resume`, `terminate`, `kill`, `scale`, `stop`, talking to a running pool's
-//! control socket. Errors are one line for the user; the caller adds the
-//! `pooltop:` prefix and exits with status 2.
+//! The control CLI, a face of its own: `pooltop ls`, `submit`, `status`,
+//! `wait`, `pause`, `resume`, `terminate`, `kill`, `scale`, `stop`, talking to
+//! a running pool's control socket. Errors are one line for the user; the
+//! caller adds the `pooltop:` prefix and exits with status 2.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
