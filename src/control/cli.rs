@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
-use crate::control::wire::{CountsView, Reply, Request, StatusView};
+use crate::control::wire::{Reply, Request, StatusView};
+use crate::engine::Counts;
 use crate::headless::human;
 
 /// Verbs aimed at workers.
@@ -171,7 +172,7 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     }
 }
 
-fn counts_line(c: &CountsView) -> String {
+fn counts_line(c: &Counts) -> String {
     format!(
         "{} task(s): {} done, {} failed, {} timed out, {} cancelled",
         c.submitted, c.done, c.failed, c.timed_out, c.cancelled

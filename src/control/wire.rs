@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, PoolEvent};
+use crate::engine::{Command, Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
 pub const CONTROL_VERSION: u32 = 3;
@@ -67,8 +67,9 @@ pub enum Reply {
     Refused {
         errors: Vec<String>,
     },
-    /// The awaited tasks finished: how they ended.
-    Waited(CountsView),
+    /// The awaited tasks finished: how they ended (`submitted` is how many
+    /// were awaited).
+    Waited(Counts),
     /// Done; the message says what happened.
     Done {
         message: String,
@@ -95,16 +96,6 @@ pub struct PoolSummary {
     pub title: String,
 }
 
-/// Counts of tasks by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountsView {
-    pub submitted: u64,
-    pub done: u64,
-    pub failed: u64,
-    pub timed_out: u64,
-    pub cancelled: u64,
-}
-
 /// The pool at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -117,7 +108,7 @@ pub struct StatusView {
     pub uptime_s: f64,
     pub workers_wanted: u32,
     pub dispatch_paused: bool,
-    pub counts: CountsView,
+    pub counts: Counts,
     pub running: u64,
     pub queued: u64,
     pub workers: Vec<WorkerView>,
