@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
-use crate::control::wire::{Reply, Request, StatusView};
+use crate::control::wire::{Order, Reply, Request, StatusView};
 use crate::engine::Counts;
 use crate::headless::human;
 
@@ -182,24 +182,24 @@ fn counts_line(c: &Counts) -> String {
 pub fn workers(sel: WorkerSelect, verb: Verb) -> Result<u8, String> {
     let mut c = Client::connect(sel.pool.pool.as_deref())?;
     let workers = sel.workers;
-    let req = match verb {
-        Verb::Pause => Request::Pause { workers },
-        Verb::Resume => Request::Resume { workers },
-        Verb::Terminate => Request::Terminate { workers },
-        Verb::Kill => Request::Kill { workers },
+    let order = match verb {
+        Verb::Pause => Order::Pause { workers },
+        Verb::Resume => Order::Resume { workers },
+        Verb::Terminate => Order::Terminate { workers },
+        Verb::Kill => Order::Kill { workers },
     };
-    done(c.request(&req)?)
+    done(c.request(&Request::Order(order))?)
 }
 
 pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
-    done(c.request(&Request::Scale { workers })?)
+    done(c.request(&Request::Order(Order::Scale { workers }))?)
 }
 
 pub fn stop(pool: Option<&str>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
-    done(c.request(&Request::Stop)?)
+    done(c.request(&Request::Order(Order::Stop))?)
 }
 
 fn done(reply: Reply) -> Result<u8, String> {

@@ -4,6 +4,7 @@ use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::orders::order_for;
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
 use crate::engine::{
@@ -93,7 +94,10 @@ impl RemoteOrders {
 
 impl RemotePool for RemoteOrders {
     fn send(&self, cmd: Command) -> bool {
-        matches!(self.ask(&Request::Order(cmd)), Some(Reply::Done { .. }))
+        let Some(order) = order_for(cmd) else {
+            return false;
+        };
+        matches!(self.ask(&Request::Order(order)), Some(Reply::Done { .. }))
     }
 
     fn submit_all(&self, tasks: Vec<Task>) -> Vec<TaskId> {

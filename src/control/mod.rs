@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod client;
+mod orders;
 mod server;
 mod view;
 pub mod wire;

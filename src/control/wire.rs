@@ -3,51 +3,65 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, Counts, PoolEvent};
+use crate::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
-pub const CONTROL_VERSION: u32 = 3;
+pub const CONTROL_VERSION: u32 = 4;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
+///
+/// Every order to the pool is one [`Request::Order`], whoever gives it: the
+/// CLI's `pause`, `resume`, `terminate`, `kill`, `scale` and `stop`, and an
+/// attached dashboard's keys. See [`Order`] for why it is the wire's own type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// The first request on every connection: the client's protocol version.
-    Hello {
-        version: u32,
-    },
+    Hello { version: u32 },
     /// The header figures and every worker's state.
     Status,
     /// Queue these task lines (all are checked first; one bad line refuses all).
-    Submit {
-        lines: Vec<String>,
-    },
+    /// The only way to submit: the pool chooses the tasks' ids. (Its place,
+    /// third, is part of the wire: tests/hostile.rs writes it out by hand.)
+    Submit { lines: Vec<String> },
     /// Block until these tasks (or, when empty, all submitted so far) finished.
-    Wait {
-        tasks: Vec<u64>,
-    },
-    Pause {
-        workers: Vec<u32>,
-    },
-    Resume {
-        workers: Vec<u32>,
-    },
-    Terminate {
-        workers: Vec<u32>,
-    },
-    Kill {
-        workers: Vec<u32>,
-    },
-    Scale {
-        workers: u32,
-    },
-    /// Shut the pool down gracefully (with the join timeout).
-    Stop,
-    /// Any order but a submission (an attached dashboard's keys).
-    Order(Command),
+    Wait { tasks: Vec<u64> },
+    /// Give the pool an order; answered with [`Reply::Done`] (or
+    /// [`Reply::Error`]), after which the order is carried out.
+    Order(Order),
     /// Stream the pool's events on this connection from now on: first a
     /// replay that rebuilds the pool's current picture, then every event
     /// as it happens. The connection serves nothing else afterwards.
     Subscribe,
+}
+
+/// An order to the pool, in the wire's own words rather than as the
+/// engine's `Command`: a worker order takes a list of workers, since the CLI
+/// names several at once and a dashboard key names one; the shape changes
+/// only with [`CONTROL_VERSION`], not with the engine; and no order can carry
+/// a submission. `control::orders` turns a `Command` into an `Order` and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Order {
+    /// Stop these workers' process groups (SIGSTOP).
+    Pause { workers: Vec<u32> },
+    /// Continue these paused workers (SIGCONT).
+    Resume { workers: Vec<u32> },
+    /// Ask these workers to stop after their task; killed after the join
+    /// timeout, and replaced.
+    Terminate { workers: Vec<u32> },
+    /// Kill these workers now; they are replaced.
+    Kill { workers: Vec<u32> },
+    /// Hand out no more tasks; running ones go on.
+    PauseDispatch,
+    /// Hand out tasks again.
+    ResumeDispatch,
+    /// Cancel every queued task that has not started.
+    CancelQueued,
+    /// Change the number of workers (at least 1).
+    Scale { workers: u32 },
+    /// Shut the pool down gracefully (with the join timeout).
+    Stop,
+    /// Shut the pool down killing every worker at once.
+    KillAll,
 }
 
 /// What the pool answers.
