@@ -15,9 +15,13 @@ use crate::headless::human;
 /// Verbs aimed at workers.
 #[derive(Debug, Clone, Copy)]
 pub enum Verb {
+    /// `pooltop pause`: stop the workers' process groups.
     Pause,
+    /// `pooltop resume`: continue paused workers.
     Resume,
+    /// `pooltop terminate`: stop after the task, killed after the join timeout.
     Terminate,
+    /// `pooltop kill`: kill now.
     Kill,
 }
 
@@ -38,6 +42,7 @@ fn unexpected(reply: Reply) -> String {
     }
 }
 
+/// `pooltop ls`: a line (or a JSON status) for each running pool.
 pub fn ls(json: bool) -> Result<u8, String> {
     let pools = live_pools().map_err(|e| format!("control directory: {e}"))?;
     let mut rows = Vec::new();
@@ -82,6 +87,7 @@ pub fn ls(json: bool) -> Result<u8, String> {
     Ok(0)
 }
 
+/// `pooltop submit`: queues the lines, prints their task ids one a line.
 pub fn submit(pool: Option<&str>, lines: Vec<String>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Submit { lines })? {
@@ -96,6 +102,7 @@ pub fn submit(pool: Option<&str>, lines: Vec<String>) -> Result<u8, String> {
     }
 }
 
+/// `pooltop status`: the pool's figures and workers, as text or JSON.
 pub fn status(pool: Option<&str>, json: bool) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let s = match c.request(&Request::Status)? {
@@ -160,6 +167,7 @@ fn print_status(s: &StatusView) {
     }
 }
 
+/// `pooltop wait`: blocks until the tasks finished; status 0 when all are done.
 pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Wait { tasks })? {
@@ -179,6 +187,7 @@ fn counts_line(c: &Counts) -> String {
     )
 }
 
+/// `pooltop pause`, `resume`, `terminate`, `kill` on the selected workers.
 pub fn workers(sel: WorkerSelect, verb: Verb) -> Result<u8, String> {
     let mut c = Client::connect(sel.pool.pool.as_deref())?;
     let workers = sel.workers;
@@ -191,12 +200,14 @@ pub fn workers(sel: WorkerSelect, verb: Verb) -> Result<u8, String> {
     done(c.request(&Request::Order(order))?)
 }
 
+/// `pooltop scale`: changes the number of workers.
 pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
     done(c.request(&Request::Order(Order::Scale { workers }))?)
 }
 
+/// `pooltop stop`: shuts the pool down gracefully.
 pub fn stop(pool: Option<&str>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     done(c.request(&Request::Order(Order::Stop))?)

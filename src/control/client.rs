@@ -81,18 +81,18 @@ fn only_pool() -> Result<String, String> {
 
 /// A pool of another process, driven through its control socket: the orders
 /// of an attached dashboard.
-struct RemoteOrders {
+struct AttachedOrders {
     client: Mutex<Client>,
 }
 
-impl RemoteOrders {
+impl AttachedOrders {
     fn ask(&self, req: &Request) -> Option<Reply> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
         c.request(req).ok()
     }
 }
 
-impl RemotePool for RemoteOrders {
+impl RemotePool for AttachedOrders {
     fn send(&self, cmd: Command) -> bool {
         let Some(order) = order_for(cmd) else {
             return false;
@@ -155,7 +155,7 @@ pub fn attach(name: Option<&str>) -> Result<(PoolHandle, EventReceiver, String, 
         task_timeout: summary.task_timeout_s.map(Duration::from_secs_f64),
         ..PoolConfig::default()
     };
-    let orders = RemoteOrders {
+    let orders = AttachedOrders {
         client: Mutex::new(orders),
     };
     let title = summary.title;

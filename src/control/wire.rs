@@ -68,34 +68,22 @@ pub enum Order {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     /// The pool accepted the hello.
-    Welcome {
-        name: String,
-        pid: u32,
-    },
+    Welcome { name: String, pid: u32 },
+    /// The answer to [`Request::Status`].
     Status(StatusView),
     /// The submitted tasks' ids, in order.
-    Submitted {
-        ids: Vec<u64>,
-    },
+    Submitted { ids: Vec<u64> },
     /// Nothing was submitted: these lines are bad (same messages as `run`).
-    Refused {
-        errors: Vec<String>,
-    },
+    Refused { errors: Vec<String> },
     /// The awaited tasks finished: how they ended (`submitted` is how many
     /// were awaited).
     Waited(Counts),
     /// Done; the message says what happened.
-    Done {
-        message: String,
-    },
+    Done { message: String },
     /// The request could not be carried out.
-    Error {
-        message: String,
-    },
+    Error { message: String },
     /// The subscription starts; [`Reply::Event`]s follow.
-    Subscribed {
-        config: PoolSummary,
-    },
+    Subscribed { config: PoolSummary },
     /// One event of a subscription.
     Event(PoolEvent),
 }
