@@ -35,7 +35,6 @@ pub mod demo;
 pub mod docs;
 pub mod headless;
 mod pool;
-pub mod remote;
 pub mod report;
 mod spin;
 

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use commands::{EXIT_TEMPLATE_USAGE, EXIT_USAGE, Failure, control, run, settings};
 use pooltop::cli::{Cli, Cmd};
-use pooltop::remote::{self, Verb};
+use pooltop::control::cli::{self as control_cli, Verb};
 
 // Why not the system allocator: see the "mimalloc" feature in Cargo.toml.
 #[cfg(feature = "mimalloc")]
@@ -50,22 +50,22 @@ fn main() -> ExitCode {
         None => run::run_demo(commands::default_pool_args()),
         Some(Cmd::Demo(args)) => run::run_demo(args),
         Some(Cmd::Run(args)) => run::run_tasks(args),
-        Some(Cmd::Ls { json }) => remote::ls(json).map_err(Failure::usage),
+        Some(Cmd::Ls { json }) => control_cli::ls(json).map_err(Failure::usage),
         Some(Cmd::Submit(args)) => control::submit(args),
         Some(Cmd::Status { pool, json }) => {
-            remote::status(pool.pool.as_deref(), json).map_err(Failure::usage)
+            control_cli::status(pool.pool.as_deref(), json).map_err(Failure::usage)
         }
         Some(Cmd::Wait { pool, tasks }) => {
-            remote::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
+            control_cli::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
         }
-        Some(Cmd::Pause(w)) => remote::workers(w, Verb::Pause).map_err(Failure::usage),
-        Some(Cmd::Resume(w)) => remote::workers(w, Verb::Resume).map_err(Failure::usage),
-        Some(Cmd::Terminate(w)) => remote::workers(w, Verb::Terminate).map_err(Failure::usage),
-        Some(Cmd::Kill(w)) => remote::workers(w, Verb::Kill).map_err(Failure::usage),
+        Some(Cmd::Pause(w)) => control_cli::workers(w, Verb::Pause).map_err(Failure::usage),
+        Some(Cmd::Resume(w)) => control_cli::workers(w, Verb::Resume).map_err(Failure::usage),
+        Some(Cmd::Terminate(w)) => control_cli::workers(w, Verb::Terminate).map_err(Failure::usage),
+        Some(Cmd::Kill(w)) => control_cli::workers(w, Verb::Kill).map_err(Failure::usage),
         Some(Cmd::Scale { pool, workers }) => {
-            remote::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
+            control_cli::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
-        Some(Cmd::Stop { pool }) => remote::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Stop { pool }) => control_cli::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Attach { pool, config }) => {
             control::attach(pool.pool.as_deref(), config.as_deref())
         }

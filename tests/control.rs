@@ -1,5 +1,6 @@
 //! Driving running pools from other processes: `pooltop ls`, `submit`,
-//! `status`, `wait`, `pause`, `resume`, `scale`, `stop`, with real pools.
+//! `status`, `wait`, `pause`, `resume`, `scale`, `stop`, with real pools, and
+//! the orders of an attached dashboard on the control wire.
 
 mod helpers;
 
@@ -8,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use helpers::*;
+use pooltop::control::wire::{CONTROL_VERSION, Order, Reply, Request};
+use pooltop::protocol::frame;
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(20);
@@ -317,4 +320,85 @@ fn a_command_batch_can_be_watched_like_any_pool() {
     assert_eq!(lines, vec!["sleep 5"], "{s}");
     pooltop(d, &["stop", "--pool", "jobs"], "");
     assert!(batch.wait().unwrap().code().is_some());
+}
+
+/// Connects to the pool `name` as a client of the control wire and says hello.
+fn wire_client(dir: &Path, name: &str) -> std::os::unix::net::UnixStream {
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(dir.join(format!("{name}.sock"))).unwrap();
+    let hello = Request::Hello {
+        version: CONTROL_VERSION,
+    };
+    assert!(matches!(ask(&mut conn, &hello), Reply::Welcome { .. }));
+    conn
+}
+
+fn ask(conn: &mut std::os::unix::net::UnixStream, req: &Request) -> Reply {
+    frame::write_frame(conn, req).unwrap();
+    frame::read_frame(conn, &mut Vec::new()).unwrap()
+}
+
+fn done(reply: Reply) -> String {
+    match reply {
+        Reply::Done { message } => message,
+        other => panic!("not done: {other:?}"),
+    }
+}
+
+#[test]
+fn the_orders_only_a_dashboard_gives_reach_the_pool_over_the_wire() {
+    let dir = private_control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "keys", "1", &d.join("k.jsonl"));
+    let mut conn = wire_client(d, "keys");
+
+    let order = |conn: &mut _, order| ask(conn, &Request::Order(order));
+    assert_eq!(
+        done(order(&mut conn, Order::PauseDispatch)),
+        "pausing dispatch"
+    );
+    wait_for("dispatch to pause", LONG, || {
+        status(d, "keys")["dispatch_paused"] == true
+    });
+    // With dispatch paused a task stays queued, and can be cancelled there.
+    let out = pooltop(d, &["submit", "--", "square", "2"], "");
+    assert_eq!(text(&out).0.trim(), "1");
+    wait_for("the task to queue", LONG, || {
+        status(d, "keys")["queued"] == 1
+    });
+    assert_eq!(
+        done(order(&mut conn, Order::CancelQueued)),
+        "cancelling queued tasks"
+    );
+    let out = pooltop(d, &["wait", "1"], "");
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .1
+            .contains("1 task(s): 0 done, 0 failed, 0 timed out, 1 cancelled"),
+        "{:?}",
+        text(&out)
+    );
+    assert_eq!(
+        done(order(&mut conn, Order::ResumeDispatch)),
+        "resuming dispatch"
+    );
+    wait_for("dispatch to resume", LONG, || {
+        status(d, "keys")["dispatch_paused"] == false
+    });
+
+    // A pool keeps a worker: scaling to none is refused, nothing changes.
+    match order(&mut conn, Order::Scale { workers: 0 }) {
+        Reply::Error { message } => assert_eq!(message, "a pool needs at least 1 worker"),
+        other => panic!("scaled to 0: {other:?}"),
+    }
+    assert_eq!(status(d, "keys")["workers_wanted"], 1);
+
+    // The dashboard's second quit: everything is killed at once.
+    assert_eq!(
+        done(order(&mut conn, Order::KillAll)),
+        "killing pool `keys` and its workers"
+    );
+    let run = pool.wait().unwrap();
+    assert_eq!(run.code(), Some(1), "a task was cancelled");
 }

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use pooltop::cli::{PoolArgs, SubmitArgs};
-use pooltop::remote;
+use pooltop::control::cli as control_cli;
 use pooltop::task;
 
 use super::{Failure, dashboard_options, load_settings, read_taskfile};
@@ -41,7 +41,7 @@ pub fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> 
 
 pub fn submit(args: SubmitArgs) -> Result<u8, Failure> {
     let lines = if !args.line.is_empty() {
-        vec![remote::line_from_words(&args.line)]
+        vec![control_cli::line_from_words(&args.line)]
     } else {
         let (name, text) = read_taskfile(args.taskfile.as_deref())?;
         let lines: Vec<String> = text.lines().map(String::from).collect();
@@ -51,5 +51,5 @@ pub fn submit(args: SubmitArgs) -> Result<u8, Failure> {
         }
         lines
     };
-    remote::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
+    control_cli::submit(args.pool.pool.as_deref(), lines).map_err(Failure::usage)
 }

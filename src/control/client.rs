@@ -4,6 +4,7 @@ use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::orders::order_for;
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
 use crate::engine::{
@@ -80,20 +81,23 @@ fn only_pool() -> Result<String, String> {
 
 /// A pool of another process, driven through its control socket: the orders
 /// of an attached dashboard.
-struct RemoteOrders {
+struct AttachedOrders {
     client: Mutex<Client>,
 }
 
-impl RemoteOrders {
+impl AttachedOrders {
     fn ask(&self, req: &Request) -> Option<Reply> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
         c.request(req).ok()
     }
 }
 
-impl RemotePool for RemoteOrders {
+impl RemotePool for AttachedOrders {
     fn send(&self, cmd: Command) -> bool {
-        matches!(self.ask(&Request::Order(cmd)), Some(Reply::Done { .. }))
+        let Some(order) = order_for(cmd) else {
+            return false;
+        };
+        matches!(self.ask(&Request::Order(order)), Some(Reply::Done { .. }))
     }
 
     fn submit_all(&self, tasks: Vec<Task>) -> Vec<TaskId> {
@@ -151,7 +155,7 @@ pub fn attach(name: Option<&str>) -> Result<(PoolHandle, EventReceiver, String, 
         task_timeout: summary.task_timeout_s.map(Duration::from_secs_f64),
         ..PoolConfig::default()
     };
-    let orders = RemoteOrders {
+    let orders = AttachedOrders {
         client: Mutex::new(orders),
     };
     let title = summary.title;

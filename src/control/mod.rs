@@ -5,8 +5,14 @@
 //! Each pool listens on `<control dir>/<name>.sock`, beside `<name>.json`
 //! (its pid and start time). The control dir is private to the user (0700,
 //! checked, not trusted) and the server also checks each client's user id.
+//!
+//! [`wire`] holds the messages, `server` answers them inside the pool's
+//! process, [`client`] asks them (and attaches a dashboard), and [`cli`] is
+//! the command line's face on top of the client.
 
+pub mod cli;
 pub mod client;
+mod orders;
 mod server;
 mod view;
 pub mod wire;

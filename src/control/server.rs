@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
 
+use super::orders::commands_for;
 use super::view::{Shared, View};
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
-use crate::engine::{Command, PoolEvent, PoolHandle, Tap, Task, WorkerId};
+use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 use crate::task::parse_lines;
@@ -208,9 +209,9 @@ impl Client {
                 self.stream_events(&conn);
                 return;
             }
-            // Stop is carried out after its reply is written: the process
+            // An order is carried out after its reply is written: the process
             // may end as soon as the pool has stopped.
-            let stopping = greeted && matches!(req, Request::Stop);
+            let mut orders = Vec::new();
             let reply = match (greeted, req) {
                 (false, Request::Hello { version }) if version == CONTROL_VERSION => {
                     greeted = true;
@@ -227,14 +228,21 @@ impl Client {
                 (false, _) => Reply::Error {
                     message: "say hello first".into(),
                 },
+                (true, Request::Order(order)) => match commands_for(order, &self.name) {
+                    Ok((commands, message)) => {
+                        orders = commands;
+                        Reply::Done { message }
+                    }
+                    Err(message) => Reply::Error { message },
+                },
                 (true, req) => match self.handle(req, &conn) {
                     Some(r) => r,
                     None => return, // the client left while waiting
                 },
             };
             let sent = self.reply(&conn, &reply);
-            if stopping {
-                self.pool.send(Command::Shutdown);
+            for cmd in orders {
+                self.pool.send(cmd);
             }
             if sent.is_err() {
                 return;
@@ -248,15 +256,8 @@ impl Client {
         w.flush()
     }
 
+    /// Answers a request that is neither a hello, an order nor a subscription.
     fn handle(&self, req: Request, conn: &Stream) -> Option<Reply> {
-        let workers = |ids: Vec<u32>, make: fn(WorkerId) -> Command, verb: &str| {
-            for id in &ids {
-                self.pool.send(make(WorkerId(*id)));
-            }
-            Reply::Done {
-                message: format!("{verb} {} worker(s)", ids.len()),
-            }
-        };
         Some(match req {
             Request::Hello { .. } => Reply::Error {
                 message: "already greeted".into(),
@@ -268,37 +269,9 @@ impl Client {
             }
             Request::Submit { lines } => self.submit(lines),
             Request::Wait { tasks } => return self.wait(tasks, conn),
-            Request::Pause { workers: ids } => workers(ids, Command::Pause, "pausing"),
-            Request::Resume { workers: ids } => workers(ids, Command::Resume, "resuming"),
-            Request::Terminate { workers: ids } => workers(ids, Command::Terminate, "terminating"),
-            Request::Kill { workers: ids } => workers(ids, Command::Kill, "killing"),
-            Request::Scale { workers } => {
-                if workers == 0 {
-                    Reply::Error {
-                        message: "a pool needs at least 1 worker".into(),
-                    }
-                } else {
-                    self.pool.send(Command::Scale(workers as usize));
-                    Reply::Done {
-                        message: format!("scaling to {workers} worker(s)"),
-                    }
-                }
-            }
-            Request::Stop => Reply::Done {
-                message: format!("stopping pool `{}`", self.name),
-            },
-            Request::Order(Command::Submit(_)) => Reply::Error {
-                message: "submit task lines with a Submit request".into(),
-            },
-            Request::Order(cmd) => {
-                self.pool.send(cmd);
-                Reply::Done {
-                    message: "sent".into(),
-                }
-            }
             // Handled by `serve` before it gets here.
-            Request::Subscribe => Reply::Error {
-                message: "cannot subscribe here".into(),
+            Request::Order(_) | Request::Subscribe => Reply::Error {
+                message: "cannot be answered here".into(),
             },
         })
     }

@@ -6,7 +6,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::wire::{CountsView, StatusView, WorkerView};
+use super::wire::{StatusView, WorkerView};
 use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
 
 #[derive(Debug)]
@@ -251,14 +251,8 @@ impl View {
         }
     }
 
-    pub fn counts(&self) -> CountsView {
-        CountsView {
-            submitted: self.counts.submitted,
-            done: self.counts.done,
-            failed: self.counts.failed,
-            timed_out: self.counts.timed_out,
-            cancelled: self.counts.cancelled,
-        }
+    pub fn counts(&self) -> Counts {
+        self.counts
     }
 
     /// The state of task `id`, if it has finished.
@@ -268,10 +262,10 @@ impl View {
     }
 
     /// Counts of the given finished tasks, or none while any is unfinished.
-    pub fn outcome_of(&self, ids: &[u64]) -> Option<CountsView> {
-        let mut c = CountsView {
+    pub fn outcome_of(&self, ids: &[u64]) -> Option<Counts> {
+        let mut c = Counts {
             submitted: ids.len() as u64,
-            ..CountsView::default()
+            ..Counts::default()
         };
         for &id in ids {
             match self.finished(id)? {

@@ -3,84 +3,87 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, PoolEvent};
+use crate::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
-pub const CONTROL_VERSION: u32 = 3;
+pub const CONTROL_VERSION: u32 = 4;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
+///
+/// Every order to the pool is one [`Request::Order`], whoever gives it: the
+/// CLI's `pause`, `resume`, `terminate`, `kill`, `scale` and `stop`, and an
+/// attached dashboard's keys. See [`Order`] for why it is the wire's own type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// The first request on every connection: the client's protocol version.
-    Hello {
-        version: u32,
-    },
+    Hello { version: u32 },
     /// The header figures and every worker's state.
     Status,
     /// Queue these task lines (all are checked first; one bad line refuses all).
-    Submit {
-        lines: Vec<String>,
-    },
+    /// The only way to submit: the pool chooses the tasks' ids. (Its place,
+    /// third, is part of the wire: tests/hostile.rs writes it out by hand.)
+    Submit { lines: Vec<String> },
     /// Block until these tasks (or, when empty, all submitted so far) finished.
-    Wait {
-        tasks: Vec<u64>,
-    },
-    Pause {
-        workers: Vec<u32>,
-    },
-    Resume {
-        workers: Vec<u32>,
-    },
-    Terminate {
-        workers: Vec<u32>,
-    },
-    Kill {
-        workers: Vec<u32>,
-    },
-    Scale {
-        workers: u32,
-    },
-    /// Shut the pool down gracefully (with the join timeout).
-    Stop,
-    /// Any order but a submission (an attached dashboard's keys).
-    Order(Command),
+    Wait { tasks: Vec<u64> },
+    /// Give the pool an order; answered with [`Reply::Done`] (or
+    /// [`Reply::Error`]), after which the order is carried out.
+    Order(Order),
     /// Stream the pool's events on this connection from now on: first a
     /// replay that rebuilds the pool's current picture, then every event
     /// as it happens. The connection serves nothing else afterwards.
     Subscribe,
 }
 
+/// An order to the pool, in the wire's own words rather than as the
+/// engine's `Command`: a worker order takes a list of workers, since the CLI
+/// names several at once and a dashboard key names one; the shape changes
+/// only with [`CONTROL_VERSION`], not with the engine; and no order can carry
+/// a submission. `control::orders` turns a `Command` into an `Order` and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Order {
+    /// Stop these workers' process groups (SIGSTOP).
+    Pause { workers: Vec<u32> },
+    /// Continue these paused workers (SIGCONT).
+    Resume { workers: Vec<u32> },
+    /// Ask these workers to stop after their task; killed after the join
+    /// timeout, and replaced.
+    Terminate { workers: Vec<u32> },
+    /// Kill these workers now; they are replaced.
+    Kill { workers: Vec<u32> },
+    /// Hand out no more tasks; running ones go on.
+    PauseDispatch,
+    /// Hand out tasks again.
+    ResumeDispatch,
+    /// Cancel every queued task that has not started.
+    CancelQueued,
+    /// Change the number of workers (at least 1).
+    Scale { workers: u32 },
+    /// Shut the pool down gracefully (with the join timeout).
+    Stop,
+    /// Shut the pool down killing every worker at once.
+    KillAll,
+}
+
 /// What the pool answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     /// The pool accepted the hello.
-    Welcome {
-        name: String,
-        pid: u32,
-    },
+    Welcome { name: String, pid: u32 },
+    /// The answer to [`Request::Status`].
     Status(StatusView),
     /// The submitted tasks' ids, in order.
-    Submitted {
-        ids: Vec<u64>,
-    },
+    Submitted { ids: Vec<u64> },
     /// Nothing was submitted: these lines are bad (same messages as `run`).
-    Refused {
-        errors: Vec<String>,
-    },
-    /// The awaited tasks finished: how they ended.
-    Waited(CountsView),
+    Refused { errors: Vec<String> },
+    /// The awaited tasks finished: how they ended (`submitted` is how many
+    /// were awaited).
+    Waited(Counts),
     /// Done; the message says what happened.
-    Done {
-        message: String,
-    },
+    Done { message: String },
     /// The request could not be carried out.
-    Error {
-        message: String,
-    },
+    Error { message: String },
     /// The subscription starts; [`Reply::Event`]s follow.
-    Subscribed {
-        config: PoolSummary,
-    },
+    Subscribed { config: PoolSummary },
     /// One event of a subscription.
     Event(PoolEvent),
 }
@@ -95,16 +98,6 @@ pub struct PoolSummary {
     pub title: String,
 }
 
-/// Counts of tasks by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountsView {
-    pub submitted: u64,
-    pub done: u64,
-    pub failed: u64,
-    pub timed_out: u64,
-    pub cancelled: u64,
-}
-
 /// The pool at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -117,7 +110,7 @@ pub struct StatusView {
     pub uptime_s: f64,
     pub workers_wanted: u32,
     pub dispatch_paused: bool,
-    pub counts: CountsView,
+    pub counts: Counts,
     pub running: u64,
     pub queued: u64,
     pub workers: Vec<WorkerView>,

@@ -1,22 +1,27 @@
-//! The remote-control face: `pooltop ls`, `submit`, `status`, `wait`, `pause`,
-//! `resume`, `terminate`, `kill`, `scale`, `stop`, talking to a running pool's
-//! control socket. Errors are one line for the user; the caller adds the
-//! `pooltop:` prefix and exits with status 2.
+//! The control CLI, a face of its own: `pooltop ls`, `submit`, `status`,
+//! `wait`, `pause`, `resume`, `terminate`, `kill`, `scale`, `stop`, talking to
+//! a running pool's control socket. Errors are one line for the user; the
+//! caller adds the `pooltop:` prefix and exits with status 2.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
-use crate::control::wire::{CountsView, Reply, Request, StatusView};
+use crate::control::wire::{Order, Reply, Request, StatusView};
+use crate::engine::Counts;
 use crate::report::human;
 
 /// Verbs aimed at workers.
 #[derive(Debug, Clone, Copy)]
 pub enum Verb {
+    /// `pooltop pause`: stop the workers' process groups.
     Pause,
+    /// `pooltop resume`: continue paused workers.
     Resume,
+    /// `pooltop terminate`: stop after the task, killed after the join timeout.
     Terminate,
+    /// `pooltop kill`: kill now.
     Kill,
 }
 
@@ -37,6 +42,7 @@ fn unexpected(reply: Reply) -> String {
     }
 }
 
+/// `pooltop ls`: a line (or a JSON status) for each running pool.
 pub fn ls(json: bool) -> Result<u8, String> {
     let pools = live_pools().map_err(|e| format!("control directory: {e}"))?;
     let mut rows = Vec::new();
@@ -81,6 +87,7 @@ pub fn ls(json: bool) -> Result<u8, String> {
     Ok(0)
 }
 
+/// `pooltop submit`: queues the lines, prints their task ids one a line.
 pub fn submit(pool: Option<&str>, lines: Vec<String>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Submit { lines })? {
@@ -95,6 +102,7 @@ pub fn submit(pool: Option<&str>, lines: Vec<String>) -> Result<u8, String> {
     }
 }
 
+/// `pooltop status`: the pool's figures and workers, as text or JSON.
 pub fn status(pool: Option<&str>, json: bool) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let s = match c.request(&Request::Status)? {
@@ -159,6 +167,7 @@ fn print_status(s: &StatusView) {
     }
 }
 
+/// `pooltop wait`: blocks until the tasks finished; status 0 when all are done.
 pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Wait { tasks })? {
@@ -171,34 +180,37 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     }
 }
 
-fn counts_line(c: &CountsView) -> String {
+fn counts_line(c: &Counts) -> String {
     format!(
         "{} task(s): {} done, {} failed, {} timed out, {} cancelled",
         c.submitted, c.done, c.failed, c.timed_out, c.cancelled
     )
 }
 
+/// `pooltop pause`, `resume`, `terminate`, `kill` on the selected workers.
 pub fn workers(sel: WorkerSelect, verb: Verb) -> Result<u8, String> {
     let mut c = Client::connect(sel.pool.pool.as_deref())?;
     let workers = sel.workers;
-    let req = match verb {
-        Verb::Pause => Request::Pause { workers },
-        Verb::Resume => Request::Resume { workers },
-        Verb::Terminate => Request::Terminate { workers },
-        Verb::Kill => Request::Kill { workers },
+    let order = match verb {
+        Verb::Pause => Order::Pause { workers },
+        Verb::Resume => Order::Resume { workers },
+        Verb::Terminate => Order::Terminate { workers },
+        Verb::Kill => Order::Kill { workers },
     };
-    done(c.request(&req)?)
+    done(c.request(&Request::Order(order))?)
 }
 
+/// `pooltop scale`: changes the number of workers.
 pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
-    done(c.request(&Request::Scale { workers })?)
+    done(c.request(&Request::Order(Order::Scale { workers }))?)
 }
 
+/// `pooltop stop`: shuts the pool down gracefully.
 pub fn stop(pool: Option<&str>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
-    done(c.request(&Request::Stop)?)
+    done(c.request(&Request::Order(Order::Stop))?)
 }
 
 fn done(reply: Reply) -> Result<u8, String> {
