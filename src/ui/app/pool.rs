@@ -11,8 +11,8 @@ use crate::engine::events::{
     Command, Counts, ExitHow, PoolEvent, TaskId, TaskReport, TaskState, WorkerId,
 };
 use crate::ui::fmt;
+use crate::ui::status::Level;
 
-use super::log::Level;
 use super::workers::{Held, Stopping};
 use super::{App, Effect, Quitting};
 

@@ -17,7 +17,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::app::{App, Mode};
+use super::app::App;
+use super::focus::Mode;
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {

@@ -7,9 +7,11 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
-use crate::ui::app::workers::{StateKind, WorkerRow, visible_offset};
-use crate::ui::app::{App, Pane};
+use crate::ui::app::App;
+use crate::ui::app::workers::{WorkerRow, visible_offset};
 use crate::ui::fmt;
+use crate::ui::focus::Pane;
+use crate::ui::status::StateKind;
 
 use super::pane;
 
