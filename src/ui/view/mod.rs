@@ -7,9 +7,9 @@ mod footer;
 mod header;
 mod help;
 mod log;
-mod small;
 mod submit;
 mod tasks;
+mod too_small;
 mod workers;
 
 use ratatui::buffer::Buffer;
@@ -33,7 +33,7 @@ impl Widget for &App {
         }
         let a = app_area;
         if a.too_small {
-            small::render(self, area, buf);
+            too_small::render(self, area, buf);
             return;
         }
         header::render(self, a.header, buf);
