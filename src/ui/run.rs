@@ -221,3 +221,6 @@ impl<'a> Loop<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
