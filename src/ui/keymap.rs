@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 
 use crate::config::{ConfigError, KeyBind, KeyDoc, Origin, closest, quote};
 
-use super::app::Mode;
+use super::focus::Mode;
 pub use super::keys::Key;
 use super::keys::SPELLING;
 use super::msg::{Action, Edit, Msg};

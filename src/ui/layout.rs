@@ -4,6 +4,8 @@
 
 use ratatui::layout::Rect;
 
+use super::focus::Pane;
+
 /// Smallest terminal the dashboard draws in.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -166,7 +168,7 @@ pub enum Hit {
     /// Line `n` of the event log.
     Log(usize),
     /// Somewhere else in that pane (title, header).
-    Pane(crate::ui::app::Pane),
+    Pane(Pane),
     Nothing,
 }
 
@@ -177,7 +179,6 @@ fn contains(r: Rect, col: u16, row: u16) -> bool {
 impl Areas {
     /// What is under the cell at `col`, `row`.
     pub fn hit(&self, col: u16, row: u16) -> Hit {
-        use crate::ui::app::Pane;
         if self.too_small {
             return Hit::Nothing;
         }

@@ -8,11 +8,13 @@
 
 pub mod app;
 pub mod fmt;
+pub mod focus;
 pub mod keymap;
 pub mod keys;
 pub mod layout;
 pub mod msg;
 mod run;
+pub mod status;
 #[doc(hidden)]
 pub mod testkit;
 pub mod theme;

@@ -1,4 +1,4 @@
-//! Everything the dashboard's [`App`](super::app::App) reacts to: the user's
+//! Everything the dashboard's app reacts to (`App::update`): the user's
 //! intents (from the keymap), text edits in a prompt, mouse hits, and what the
 //! outside world reports (pool events, monitor samples, the clock, signals).
 

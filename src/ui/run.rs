@@ -59,79 +59,100 @@ pub struct Wiring<'a> {
 /// Runs the app until the pool has stopped (or is gone). Draw errors mean the
 /// terminal is gone: the workers are killed and drawing stops.
 pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_>) {
-    let Wiring {
-        pool,
-        rx,
-        monitor,
-        tally,
-    } = w;
-    let mut last_draw = Instant::now() - FRAME_GAP;
-    let mut next_tick = Instant::now() + TICK;
-    let mut kill_deadline: Option<Instant> = None;
-    let apply = |app: &mut App, eff: Option<Effect>| {
-        let sent = match eff {
-            None => true,
-            Some(Effect::Send(cmd)) => pool.send(cmd),
-            Some(Effect::Submit(task)) => {
-                let line = task.line.clone();
-                let id = pool.submit(task);
-                app.submitted(id, [line]);
-                true
-            }
-        };
-        if !sent {
-            app.update(Msg::PoolGone);
-        }
-    };
+    drive_on(terminal, app, w, &Instant::now);
+}
+
+/// [`drive`] on the clock `clock` (a test stops it, so that every time and
+/// rate on screen is fixed).
+fn drive_on<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    w: Wiring<'_>,
+    clock: &dyn Fn() -> Instant,
+) {
+    let rx = w.rx;
+    let mut lp = Loop::new(w, clock);
     loop {
-        if app.should_exit() {
+        if app.should_exit() || lp.kill_grace_over(app) {
             break;
         }
-        let now = Instant::now();
-        if app.quitting == Quitting::Killing {
-            let d = *kill_deadline.get_or_insert(now + KILL_GRACE);
-            if now >= d {
-                break;
-            }
-        }
-        let wake = if app.is_dirty() {
-            next_tick.min(last_draw + FRAME_GAP)
-        } else {
-            next_tick
-        };
-        let first = match rx.recv_timeout(wake.saturating_duration_since(now)) {
+        let wait = lp.wake(app).saturating_duration_since(clock());
+        let first = match rx.recv_timeout(wait) {
             Ok(m) => Some(m),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        lp.handle_batch(app, rx, first);
+        let now = clock();
+        app.set_now(now);
+        if now >= lp.next_tick {
+            app.update(Msg::Tick);
+            lp.next_tick = now + TICK;
+        }
+        if app.is_dirty() && now >= lp.last_draw + FRAME_GAP && !app.hung_up {
+            app.take_dirty();
+            lp.last_draw = now;
+            lp.draw(terminal, app);
+        }
+    }
+}
+
+/// The loop's own state, besides the app: where orders go, the tally of
+/// pool events, and the clocks.
+struct Loop<'a> {
+    pool: &'a PoolHandle,
+    monitor: Option<&'a MonitorHandle>,
+    tally: &'a mut Tally,
+    clock: &'a dyn Fn() -> Instant,
+    last_draw: Instant,
+    next_tick: Instant,
+    /// Set once every worker is ordered killed: the loop leaves by then.
+    kill_deadline: Option<Instant>,
+}
+
+impl<'a> Loop<'a> {
+    fn new(w: Wiring<'a>, clock: &'a dyn Fn() -> Instant) -> Loop<'a> {
+        let now = clock();
+        Loop {
+            pool: w.pool,
+            monitor: w.monitor,
+            tally: w.tally,
+            clock,
+            last_draw: now - FRAME_GAP,
+            next_tick: now + TICK,
+            kill_deadline: None,
+        }
+    }
+
+    /// Whether the workers were ordered killed more than [`KILL_GRACE`] ago
+    /// (the clock starts at the first look after the order).
+    fn kill_grace_over(&mut self, app: &App) -> bool {
+        if app.quitting != Quitting::Killing {
+            return false;
+        }
+        let now = (self.clock)();
+        now >= *self.kill_deadline.get_or_insert(now + KILL_GRACE)
+    }
+
+    /// When the loop must look up from the channel: the next tick, or the
+    /// next frame when there is something to draw.
+    fn wake(&self, app: &App) -> Instant {
+        if app.is_dirty() {
+            self.next_tick.min(self.last_draw + FRAME_GAP)
+        } else {
+            self.next_tick
+        }
+    }
+
+    /// Handles `first` and whatever else is waiting, up to [`BATCH`] messages.
+    fn handle_batch(&mut self, app: &mut App, rx: &Receiver<Incoming>, first: Option<Incoming>) {
         let mut handled = 0;
         let mut next = first;
         while let Some(m) = next {
-            app.set_now(Instant::now());
-            let msg = match m {
-                Incoming::Term(ev) => app.keys.lookup(app.mode, &ev),
-                Incoming::Pool(ev) => {
-                    tally.observe(&ev);
-                    if let Some(mon) = monitor {
-                        match &ev {
-                            PoolEvent::WorkerSpawned { pid, .. } => mon.track(*pid),
-                            PoolEvent::WorkerExited { pid, .. } => mon.untrack(*pid),
-                            _ => {}
-                        }
-                    }
-                    Some(Msg::Pool(ev))
-                }
-                Incoming::PoolGone => Some(Msg::PoolGone),
-                Incoming::Sample(s) => Some(Msg::Sample(s)),
-                Incoming::Signal(sig) => Some(Msg::Signal(if sig == libc::SIGHUP {
-                    Signal::Hangup
-                } else {
-                    Signal::Terminate
-                })),
-            };
-            if let Some(msg) = msg {
+            app.set_now((self.clock)());
+            if let Some(msg) = self.message_for(app, m) {
                 let eff = app.update(msg);
-                apply(app, eff);
+                self.apply(app, eff);
             }
             handled += 1;
             next = if handled < BATCH {
@@ -140,23 +161,66 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
                 None
             };
         }
-        let now = Instant::now();
-        app.set_now(now);
-        if now >= next_tick {
-            app.update(Msg::Tick);
-            next_tick = now + TICK;
-        }
-        if app.is_dirty() && now >= last_draw + FRAME_GAP && !app.hung_up {
-            app.take_dirty();
-            last_draw = now;
-            if terminal.draw(|f| f.render_widget(&*app, f.area())).is_err() {
-                // The terminal is gone (hung up, closed): nobody watches.
-                app.hung_up = true;
-                if app.quitting != Quitting::Killing {
-                    app.quitting = Quitting::Killing;
-                    apply(app, Some(Effect::Send(Command::KillAll)));
+    }
+
+    /// What an incoming message means to the app (nothing, for a key that
+    /// is bound to nothing). Pool events are tallied, and the monitor
+    /// follows the workers' pids.
+    fn message_for(&mut self, app: &App, m: Incoming) -> Option<Msg> {
+        match m {
+            Incoming::Term(ev) => app.keys.lookup(app.mode, &ev),
+            Incoming::Pool(ev) => {
+                self.tally.observe(&ev);
+                if let Some(mon) = self.monitor {
+                    match &ev {
+                        PoolEvent::WorkerSpawned { pid, .. } => mon.track(*pid),
+                        PoolEvent::WorkerExited { pid, .. } => mon.untrack(*pid),
+                        _ => {}
+                    }
                 }
+                Some(Msg::Pool(ev))
             }
+            Incoming::PoolGone => Some(Msg::PoolGone),
+            Incoming::Sample(s) => Some(Msg::Sample(s)),
+            Incoming::Signal(sig) => Some(Msg::Signal(if sig == libc::SIGHUP {
+                Signal::Hangup
+            } else {
+                Signal::Terminate
+            })),
+        }
+    }
+
+    /// Carries out the app's effect; a pool that no longer takes orders is
+    /// gone, and the app hears so.
+    fn apply(&self, app: &mut App, eff: Option<Effect>) {
+        let sent = match eff {
+            None => true,
+            Some(Effect::Send(cmd)) => self.pool.send(cmd),
+            Some(Effect::Submit(task)) => {
+                let line = task.line.clone();
+                let id = self.pool.submit(task);
+                app.submitted(id, [line]);
+                true
+            }
+        };
+        if !sent {
+            app.update(Msg::PoolGone);
+        }
+    }
+
+    /// Draws a frame. A draw error means the terminal is gone (hung up,
+    /// closed): nobody watches, so the workers are killed.
+    fn draw<B: Backend>(&self, terminal: &mut Terminal<B>, app: &mut App) {
+        if terminal.draw(|f| f.render_widget(&*app, f.area())).is_ok() {
+            return;
+        }
+        app.hung_up = true;
+        if app.quitting != Quitting::Killing {
+            app.quitting = Quitting::Killing;
+            self.apply(app, Some(Effect::Send(Command::KillAll)));
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

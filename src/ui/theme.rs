@@ -13,8 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::config::ThemeChoice;
 
-use super::app::log::Level;
-use super::app::workers::StateKind;
+use super::status::{Level, StateKind};
 
 /// One of the looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

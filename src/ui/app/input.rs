@@ -4,10 +4,11 @@ use crate::engine::events::{Command, Task, WorkerId};
 use crate::ui::layout::Hit;
 use crate::ui::msg::{Action, Edit};
 
-use super::log::Level;
 use super::prompt::Prompt;
 use super::workers::Stopping;
-use super::{App, Effect, Mode, Pane, Quitting};
+use super::{App, Effect, Quitting};
+use crate::ui::focus::{Mode, Pane};
+use crate::ui::status::Level;
 
 impl App {
     pub(super) fn action(&mut self, a: Action) -> Option<Effect> {

@@ -3,17 +3,10 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use crate::ui::status::Level;
+
 /// Entries kept; older ones fall off.
 pub const CAPACITY: usize = 1000;
-
-/// How much an entry matters (it is also written in the text itself, so
-/// colour is never the only carrier).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
 
 /// One line of the log.
 #[derive(Debug, Clone)]

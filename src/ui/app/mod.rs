@@ -19,56 +19,20 @@ use ratatui::layout::Rect;
 
 use crate::engine::events::{Command, Counts, Task, TaskId};
 
-use self::log::{EventLog, Level};
+use self::log::EventLog;
 use self::machine::{Machine, Rate};
 use self::prompt::Prompt;
 use self::tasks::Tasks;
 use self::workers::Workers;
+use super::focus::{Mode, Pane};
 use super::keymap::Keymap;
 use super::layout::Areas;
 use super::msg::Msg;
+use super::status::Level;
 use super::theme::Theme;
 
 /// How long a toast stays in the corner.
 pub const TOAST_FOR: Duration = Duration::from_secs(4);
-
-/// What has the keyboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    #[default]
-    Normal,
-    Help,
-    Submit,
-    Filter,
-    Detail,
-}
-
-/// The pane that ↑/↓ act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Pane {
-    #[default]
-    Workers,
-    Tasks,
-    Log,
-}
-
-impl Pane {
-    fn next(self) -> Pane {
-        match self {
-            Pane::Workers => Pane::Tasks,
-            Pane::Tasks => Pane::Log,
-            Pane::Log => Pane::Workers,
-        }
-    }
-
-    fn prev(self) -> Pane {
-        match self {
-            Pane::Workers => Pane::Log,
-            Pane::Tasks => Pane::Workers,
-            Pane::Log => Pane::Tasks,
-        }
-    }
-}
 
 /// What the loop must do for the app: `update`'s result.
 #[derive(Debug, Clone)]

@@ -1,216 +1,278 @@
 //! How pool events change the dashboard: rows, counters and the event log.
+//!
+//! [`App::pool_event`] only dispatches: each event has a small handler, and
+//! the handlers come in three families (a worker's life, a task's life, the
+//! pool as a whole).
 
-use crate::engine::events::{Command, ExitHow, PoolEvent, TaskState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::events::{
+    Command, Counts, ExitHow, PoolEvent, TaskId, TaskReport, TaskState, WorkerId,
+};
 use crate::ui::fmt;
+use crate::ui::status::Level;
 
-use super::log::Level;
 use super::workers::{Held, Stopping};
 use super::{App, Effect, Quitting};
 
 impl App {
     pub(super) fn pool_event(&mut self, ev: PoolEvent) -> Option<Effect> {
-        let now = self.now;
         match ev {
-            PoolEvent::WorkerSpawned { worker, pid } => {
-                self.workers.spawned(worker, pid, now);
-                self.log
-                    .push(now, Level::Info, format!("{worker} started (pid {pid})"));
-            }
+            PoolEvent::WorkerSpawned { worker, pid } => self.worker_spawned(worker, pid),
             // The dashboard does not show job slots (yet).
             PoolEvent::WorkerSlot { .. } => {}
-            PoolEvent::WorkerReady { worker, pid } => {
-                let row = self.workers.entry(worker, now);
-                row.pid = Some(pid);
-                row.ready = true;
-            }
-            PoolEvent::WorkerPaused { worker } => {
-                self.workers.entry(worker, now).paused_at = Some(now);
-                self.log.push(now, Level::Info, format!("{worker} paused"));
-            }
-            PoolEvent::WorkerResumed { worker } => {
-                let row = self.workers.entry(worker, now);
-                if let (Some(at), Some(h)) = (row.paused_at.take(), row.task.as_mut()) {
-                    h.paused_for += now.saturating_duration_since(at.max(h.started));
-                }
-                row.last_active = now;
-                self.log.push(now, Level::Info, format!("{worker} resumed"));
-            }
+            PoolEvent::WorkerReady { worker, pid } => self.worker_ready(worker, pid),
+            PoolEvent::WorkerPaused { worker } => self.worker_paused(worker),
+            PoolEvent::WorkerResumed { worker } => self.worker_resumed(worker),
             PoolEvent::WorkerStopping {
                 worker,
                 join_timeout,
-            } => {
-                self.workers.entry(worker, now).stopping = Some(Stopping {
-                    deadline: join_timeout.map(|t| now + t),
-                    pending: false,
-                });
-                let text = match join_timeout {
-                    Some(t) => format!("{worker} stopping (killed after {})", fmt::dur(t)),
-                    None => format!("{worker} retiring after its task"),
-                };
-                self.log.push(now, Level::Info, text);
-            }
-            PoolEvent::WorkerExited { worker, pid, how } => {
-                let level = match how {
-                    ExitHow::Exited(_) => Level::Info,
-                    ExitHow::Killed { .. } => Level::Warn,
-                    ExitHow::Crashed { .. } => Level::Error,
-                };
-                self.log
-                    .push(now, level, format!("{worker} (pid {pid}) {how}"));
-                let row = self.workers.entry(worker, now);
-                row.gone = Some((how, now));
-                row.stopping = None;
-                row.paused_at = None;
-                row.task = None;
-            }
+            } => self.worker_stopping(worker, join_timeout),
+            PoolEvent::WorkerExited { worker, pid, how } => self.worker_exited(worker, pid, how),
             PoolEvent::TasksQueued {
                 first,
                 count,
                 lines,
-            } => {
-                // Known already when this dashboard submitted them; news when
-                // they came from elsewhere (a task file, `pooltop submit`).
-                self.tasks.submitted(first, lines);
-                self.tasks.queued(first, count);
-                let last = first.0 + count as u64 - 1;
-                let text = if count == 1 {
-                    format!("queued {first}")
-                } else {
-                    format!("queued {count} tasks ({first}..#{last})")
-                };
-                self.log.push(now, Level::Info, text);
-                self.drained = None;
-            }
+            } => self.tasks_queued(first, count, lines),
             PoolEvent::TaskStarted {
                 task,
                 worker,
                 attempt,
                 ..
-            } => {
-                let ms = self.ms_since_start();
-                let line = self.tasks.started(task, worker, attempt, ms);
-                if attempt > 1 {
-                    self.log.push(
-                        now,
-                        Level::Warn,
-                        format!("{task} attempt {attempt} on {worker}"),
-                    );
-                }
-                let row = self.workers.entry(worker, now);
-                row.ready = true;
-                row.last_active = now;
-                row.task = Some(Held {
-                    task,
-                    line,
-                    attempt,
-                    started: now,
-                    paused_for: Default::default(),
-                });
-            }
+            } => self.task_started(task, worker, attempt),
             PoolEvent::TaskRetrying {
                 task,
                 worker,
                 reason,
-            } => {
-                self.tasks.retrying(task);
-                self.log.push(
-                    now,
-                    Level::Warn,
-                    format!("{task} will retry ({worker}: {reason})"),
-                );
-                let row = self.workers.entry(worker, now);
-                if row.task.as_ref().is_some_and(|h| h.task == task) {
-                    row.task = None;
-                }
-            }
-            PoolEvent::TaskFinished(report) => {
-                if let Some(row) = report.worker.and_then(|w| self.workers.rows.get_mut(&w)) {
-                    if row.task.as_ref().is_some_and(|h| h.task == report.task) {
-                        row.task = None;
-                        row.last_active = now;
-                    }
-                    match report.state {
-                        TaskState::Done => row.done += 1,
-                        TaskState::Failed | TaskState::TimedOut => row.failed += 1,
-                        TaskState::Cancelled => {}
-                    }
-                }
-                let on = report
-                    .worker
-                    .map(|w| format!(" on {w}"))
-                    .unwrap_or_default();
-                match report.state {
-                    TaskState::Failed => self.log.push(
-                        now,
-                        Level::Error,
-                        format!(
-                            "{} failed{on}: {}",
-                            report.task,
-                            fmt::first_line(report.error.as_deref().unwrap_or("?"))
-                        ),
-                    ),
-                    TaskState::TimedOut => {
-                        self.log
-                            .push(now, Level::Error, format!("{} timed out{on}", report.task))
-                    }
-                    // Done and cancelled tasks are counted, not logged one by
-                    // one (a shutdown may cancel a million).
-                    TaskState::Done | TaskState::Cancelled => {}
-                }
-                self.tasks.finished(report);
-            }
+            } => self.task_retrying(task, worker, reason),
+            PoolEvent::TaskFinished(report) => self.task_finished(report),
             // Each task keeps its row and its report for the detail view.
             PoolEvent::TasksDone(run) => {
                 for each in run.events() {
                     self.pool_event(each);
                 }
             }
-            PoolEvent::DispatchPaused(paused) => {
-                self.dispatch_paused = paused;
-                let text = if paused {
-                    "dispatch paused: no new task starts"
-                } else {
-                    "dispatch resumed"
-                };
-                self.log.push(now, Level::Info, text);
-            }
-            PoolEvent::Scaled { workers } => {
-                self.target_workers = workers;
-                self.log.push(
-                    now,
-                    Level::Info,
-                    format!("pool scaled to {workers} workers"),
-                );
-            }
-            PoolEvent::Error { worker, message } => {
-                let who = worker.map(|w| format!("{w}: ")).unwrap_or_default();
-                self.log
-                    .push(now, Level::Error, format!("error: {who}{message}"));
-            }
-            PoolEvent::Drained(counts) => {
-                self.drained = Some(counts);
-                self.log.push(
-                    now,
-                    Level::Info,
-                    format!("all {} tasks finished", counts.finished()),
-                );
-                if self.cfg.exit_when_done && self.quitting == Quitting::No {
-                    self.quitting = Quitting::Graceful;
-                    return Some(Effect::Send(Command::Shutdown));
-                }
-            }
-            PoolEvent::Stopped(counts) => {
-                if counts.cancelled > 0 {
-                    self.log.push(
-                        now,
-                        Level::Warn,
-                        format!("{} tasks cancelled", counts.cancelled),
-                    );
-                }
-                self.log.push(now, Level::Info, "pool stopped");
-                self.stopped = Some(counts);
-            }
+            PoolEvent::DispatchPaused(paused) => self.dispatch_paused(paused),
+            PoolEvent::Scaled { workers } => self.scaled(workers),
+            PoolEvent::Error { worker, message } => self.pool_error(worker, message),
+            PoolEvent::Drained(counts) => return self.pool_drained(counts),
+            PoolEvent::Stopped(counts) => self.pool_stopped(counts),
         }
         None
+    }
+}
+
+/// A worker's life: spawned, ready, paused and resumed, stopping, exited.
+impl App {
+    fn worker_spawned(&mut self, worker: WorkerId, pid: u32) {
+        self.workers.spawned(worker, pid, self.now);
+        self.log.push(
+            self.now,
+            Level::Info,
+            format!("{worker} started (pid {pid})"),
+        );
+    }
+
+    fn worker_ready(&mut self, worker: WorkerId, pid: u32) {
+        let row = self.workers.entry(worker, self.now);
+        row.pid = Some(pid);
+        row.ready = true;
+    }
+
+    fn worker_paused(&mut self, worker: WorkerId) {
+        let now = self.now;
+        self.workers.entry(worker, now).paused_at = Some(now);
+        self.log.push(now, Level::Info, format!("{worker} paused"));
+    }
+
+    fn worker_resumed(&mut self, worker: WorkerId) {
+        let now = self.now;
+        let row = self.workers.entry(worker, now);
+        // The time it spent paused does not count against its task.
+        if let (Some(at), Some(h)) = (row.paused_at.take(), row.task.as_mut()) {
+            h.paused_for += now.saturating_duration_since(at.max(h.started));
+        }
+        row.last_active = now;
+        self.log.push(now, Level::Info, format!("{worker} resumed"));
+    }
+
+    fn worker_stopping(&mut self, worker: WorkerId, join_timeout: Option<Duration>) {
+        let now = self.now;
+        self.workers.entry(worker, now).stopping = Some(Stopping {
+            deadline: join_timeout.map(|t| now + t),
+            pending: false,
+        });
+        let text = match join_timeout {
+            Some(t) => format!("{worker} stopping (killed after {})", fmt::dur(t)),
+            None => format!("{worker} retiring after its task"),
+        };
+        self.log.push(now, Level::Info, text);
+    }
+
+    fn worker_exited(&mut self, worker: WorkerId, pid: u32, how: ExitHow) {
+        let now = self.now;
+        let level = match how {
+            ExitHow::Exited(_) => Level::Info,
+            ExitHow::Killed { .. } => Level::Warn,
+            ExitHow::Crashed { .. } => Level::Error,
+        };
+        self.log
+            .push(now, level, format!("{worker} (pid {pid}) {how}"));
+        let row = self.workers.entry(worker, now);
+        row.gone = Some((how, now));
+        row.stopping = None;
+        row.paused_at = None;
+        row.task = None;
+    }
+}
+
+/// A task's life: queued, started, retrying, finished.
+impl App {
+    fn tasks_queued(&mut self, first: TaskId, count: usize, lines: Vec<Arc<str>>) {
+        // Known already when this dashboard submitted them; news when
+        // they came from elsewhere (a task file, `pooltop submit`).
+        self.tasks.submitted(first, lines);
+        self.tasks.queued(first, count);
+        let last = first.0 + count as u64 - 1;
+        let text = if count == 1 {
+            format!("queued {first}")
+        } else {
+            format!("queued {count} tasks ({first}..#{last})")
+        };
+        self.log.push(self.now, Level::Info, text);
+        self.drained = None;
+    }
+
+    fn task_started(&mut self, task: TaskId, worker: WorkerId, attempt: u32) {
+        let now = self.now;
+        let ms = self.ms_since_start();
+        let line = self.tasks.started(task, worker, attempt, ms);
+        if attempt > 1 {
+            self.log.push(
+                now,
+                Level::Warn,
+                format!("{task} attempt {attempt} on {worker}"),
+            );
+        }
+        let row = self.workers.entry(worker, now);
+        row.ready = true;
+        row.last_active = now;
+        row.task = Some(Held {
+            task,
+            line,
+            attempt,
+            started: now,
+            paused_for: Default::default(),
+        });
+    }
+
+    fn task_retrying(&mut self, task: TaskId, worker: WorkerId, reason: String) {
+        let now = self.now;
+        self.tasks.retrying(task);
+        self.log.push(
+            now,
+            Level::Warn,
+            format!("{task} will retry ({worker}: {reason})"),
+        );
+        let row = self.workers.entry(worker, now);
+        if row.task.as_ref().is_some_and(|h| h.task == task) {
+            row.task = None;
+        }
+    }
+
+    fn task_finished(&mut self, report: Box<TaskReport>) {
+        let now = self.now;
+        if let Some(row) = report.worker.and_then(|w| self.workers.rows.get_mut(&w)) {
+            if row.task.as_ref().is_some_and(|h| h.task == report.task) {
+                row.task = None;
+                row.last_active = now;
+            }
+            match report.state {
+                TaskState::Done => row.done += 1,
+                TaskState::Failed | TaskState::TimedOut => row.failed += 1,
+                TaskState::Cancelled => {}
+            }
+        }
+        let on = report
+            .worker
+            .map(|w| format!(" on {w}"))
+            .unwrap_or_default();
+        match report.state {
+            TaskState::Failed => self.log.push(
+                now,
+                Level::Error,
+                format!(
+                    "{} failed{on}: {}",
+                    report.task,
+                    fmt::first_line(report.error.as_deref().unwrap_or("?"))
+                ),
+            ),
+            TaskState::TimedOut => {
+                self.log
+                    .push(now, Level::Error, format!("{} timed out{on}", report.task))
+            }
+            // Done and cancelled tasks are counted, not logged one by
+            // one (a shutdown may cancel a million).
+            TaskState::Done | TaskState::Cancelled => {}
+        }
+        self.tasks.finished(report);
+    }
+}
+
+/// The pool as a whole: dispatch, size, errors, drained and stopped.
+impl App {
+    fn dispatch_paused(&mut self, paused: bool) {
+        self.dispatch_paused = paused;
+        let text = if paused {
+            "dispatch paused: no new task starts"
+        } else {
+            "dispatch resumed"
+        };
+        self.log.push(self.now, Level::Info, text);
+    }
+
+    fn scaled(&mut self, workers: usize) {
+        self.target_workers = workers;
+        self.log.push(
+            self.now,
+            Level::Info,
+            format!("pool scaled to {workers} workers"),
+        );
+    }
+
+    fn pool_error(&mut self, worker: Option<WorkerId>, message: String) {
+        let who = worker.map(|w| format!("{w}: ")).unwrap_or_default();
+        self.log
+            .push(self.now, Level::Error, format!("error: {who}{message}"));
+    }
+
+    /// Every task has finished: with `exit_when_done`, that is the time to
+    /// shut down.
+    fn pool_drained(&mut self, counts: Counts) -> Option<Effect> {
+        self.drained = Some(counts);
+        self.log.push(
+            self.now,
+            Level::Info,
+            format!("all {} tasks finished", counts.finished()),
+        );
+        if self.cfg.exit_when_done && self.quitting == Quitting::No {
+            self.quitting = Quitting::Graceful;
+            return Some(Effect::Send(Command::Shutdown));
+        }
+        None
+    }
+
+    fn pool_stopped(&mut self, counts: Counts) {
+        let now = self.now;
+        if counts.cancelled > 0 {
+            self.log.push(
+                now,
+                Level::Warn,
+                format!("{} tasks cancelled", counts.cancelled),
+            );
+        }
+        self.log.push(now, Level::Info, "pool stopped");
+        self.stopped = Some(counts);
     }
 }

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use crate::engine::events::{Command, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
-use crate::ui::app::workers::StateKind;
-use crate::ui::app::{AppConfig, Effect, Mode, Pane, Quitting};
+use crate::ui::app::{AppConfig, Effect, Quitting};
+use crate::ui::focus::{Mode, Pane};
 use crate::ui::msg::{Action, Edit, Msg};
+use crate::ui::status::StateKind;
 use crate::ui::testkit::Script;
 
 fn script() -> Script {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::events::{ExitHow, TaskId, WorkerId};
 use crate::monitor::ProcStat;
+use crate::ui::status::StateKind;
 
 /// A busy worker that used no CPU for this long is flagged "hung?".
 pub const HUNG_AFTER: Duration = Duration::from_secs(10);
@@ -69,21 +70,6 @@ pub struct WorkerRow {
     pub cpu_hist: VecDeque<f32>,
     /// Last time it used CPU or was handed a task.
     pub last_active: Instant,
-}
-
-/// What the state column says, without the timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateKind {
-    Starting,
-    Idle,
-    Busy,
-    Hung,
-    Paused,
-    Stopping,
-    Retiring,
-    Exited,
-    Killed,
-    Crashed,
 }
 
 impl WorkerRow {

@@ -5,7 +5,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::ui::app::{App, Mode, Quitting};
+use crate::ui::app::{App, Quitting};
+use crate::ui::focus::Mode;
 use crate::ui::keymap;
 use crate::ui::msg::Action;
 

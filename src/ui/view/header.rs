@@ -6,10 +6,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::ui::app::workers::StateKind;
 use crate::ui::app::{App, Quitting};
 use crate::ui::fmt;
 use crate::ui::msg::Action;
+use crate::ui::status::StateKind;
 
 use super::put;
 

@@ -5,8 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::ui::app::{App, Pane};
+use crate::ui::app::App;
 use crate::ui::fmt;
+use crate::ui::focus::Pane;
 
 use super::{pane, put};
 

@@ -7,9 +7,9 @@ mod footer;
 mod header;
 mod help;
 mod log;
-mod small;
 mod submit;
 mod tasks;
+mod too_small;
 mod workers;
 
 use ratatui::buffer::Buffer;
@@ -17,7 +17,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::app::{App, Mode};
+use super::app::App;
+use super::focus::Mode;
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -32,7 +33,7 @@ impl Widget for &App {
         }
         let a = app_area;
         if a.too_small {
-            small::render(self, area, buf);
+            too_small::render(self, area, buf);
             return;
         }
         header::render(self, a.header, buf);

@@ -6,9 +6,10 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
+use crate::ui::app::App;
 use crate::ui::app::tasks::{Phase, TaskRow};
-use crate::ui::app::{App, Pane};
 use crate::ui::fmt;
+use crate::ui::focus::Pane;
 
 use super::pane;
 

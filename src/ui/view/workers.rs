@@ -7,9 +7,11 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
-use crate::ui::app::workers::{StateKind, WorkerRow, visible_offset};
-use crate::ui::app::{App, Pane};
+use crate::ui::app::App;
+use crate::ui::app::workers::{WorkerRow, visible_offset};
 use crate::ui::fmt;
+use crate::ui::focus::Pane;
+use crate::ui::status::StateKind;
 
 use super::pane;
 
@@ -47,6 +49,8 @@ pub fn state_text(app: &App, r: &WorkerRow) -> (StateKind, String) {
     (k, t)
 }
 
+/// Draws the workers pane: its title (and the toast), the table's header
+/// and the visible rows.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let th = app.theme;
     let ws = &app.workers;
@@ -63,57 +67,77 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
 
+    // The CPU history column only fits a wide terminal.
     let wide = area.width >= 100;
     let height = inner.height.saturating_sub(1) as usize;
     let offset = visible_offset(ws.offset, ws.selected_pos(), ws.rows.len(), height);
-    let rows = ws.rows.values().skip(offset).take(height).map(|r| {
-        let (kind, state) = state_text(app, r);
-        let (task, held) = match &r.task {
-            Some(h) => {
-                let ran = h.running_for(app.now, r.paused_at);
-                let held = match app.cfg.task_timeout {
-                    Some(t) => format!("{}/{}", fmt::dur(ran), fmt::dur(t)),
-                    None => fmt::dur(ran),
-                };
-                (format!("{} {}", h.task, h.line), held)
-            }
-            None => (String::new(), String::new()),
-        };
-        let (cpu, rss) = match r.stat {
-            Some(s) if r.gone.is_none() => (format!("{:.0}%", s.cpu), fmt::bytes(s.rss)),
-            _ => ("–".to_string(), "–".to_string()),
-        };
-        let mut cells = vec![
-            Cell::from(r.id.to_string()),
-            Cell::from(r.pid.map(|p| p.to_string()).unwrap_or_default()),
-            Cell::from(Span::styled(state, th.state(kind))),
-            Cell::from(task),
-            Cell::from(Line::from(held).right_aligned()),
-            Cell::from(Line::from(r.done.to_string()).right_aligned()),
-            Cell::from(
-                Line::styled(
-                    r.failed.to_string(),
-                    if r.failed > 0 { th.bad() } else { th.text() },
-                )
-                .right_aligned(),
-            ),
-            Cell::from(Line::from(cpu).right_aligned()),
-            Cell::from(Line::from(rss).right_aligned()),
-        ];
-        if wide {
-            cells.push(Cell::from(Span::styled(
-                fmt::sparkline(r.cpu_hist.iter(), 100.0, 10),
-                th.good(),
-            )));
+    let rows = ws
+        .rows
+        .values()
+        .skip(offset)
+        .take(height)
+        .map(|r| row(app, r, wide));
+    let (widths, header) = columns(app, wide);
+    Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .render(inner, buf);
+}
+
+/// One worker's row: the selected one highlighted, a gone one dimmed.
+fn row<'a>(app: &App, r: &WorkerRow, wide: bool) -> Row<'a> {
+    let th = app.theme;
+    let (kind, state) = state_text(app, r);
+    let (task, held) = match &r.task {
+        Some(h) => {
+            let ran = h.running_for(app.now, r.paused_at);
+            let held = match app.cfg.task_timeout {
+                Some(t) => format!("{}/{}", fmt::dur(ran), fmt::dur(t)),
+                None => fmt::dur(ran),
+            };
+            (format!("{} {}", h.task, h.line), held)
         }
-        let mut row = Row::new(cells);
-        if ws.selected == Some(r.id) {
-            row = row.style(th.selected());
-        } else if r.gone.is_some() {
-            row = row.style(th.dim());
-        }
+        None => (String::new(), String::new()),
+    };
+    let (cpu, rss) = match r.stat {
+        Some(s) if r.gone.is_none() => (format!("{:.0}%", s.cpu), fmt::bytes(s.rss)),
+        _ => ("–".to_string(), "–".to_string()),
+    };
+    let mut cells = vec![
+        Cell::from(r.id.to_string()),
+        Cell::from(r.pid.map(|p| p.to_string()).unwrap_or_default()),
+        Cell::from(Span::styled(state, th.state(kind))),
+        Cell::from(task),
+        Cell::from(Line::from(held).right_aligned()),
+        Cell::from(Line::from(r.done.to_string()).right_aligned()),
+        Cell::from(
+            Line::styled(
+                r.failed.to_string(),
+                if r.failed > 0 { th.bad() } else { th.text() },
+            )
+            .right_aligned(),
+        ),
+        Cell::from(Line::from(cpu).right_aligned()),
+        Cell::from(Line::from(rss).right_aligned()),
+    ];
+    if wide {
+        cells.push(Cell::from(Span::styled(
+            fmt::sparkline(r.cpu_hist.iter(), 100.0, 10),
+            th.good(),
+        )));
+    }
+    let row = Row::new(cells);
+    if app.workers.selected == Some(r.id) {
+        row.style(th.selected())
+    } else if r.gone.is_some() {
+        row.style(th.dim())
+    } else {
         row
-    });
+    }
+}
+
+/// The table's column widths and its header row.
+fn columns(app: &App, wide: bool) -> (Vec<Constraint>, Row<'static>) {
     let mut widths = vec![
         Constraint::Length(4),
         Constraint::Length(7),
@@ -145,9 +169,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             line
         })
     }))
-    .style(th.header());
-    Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .render(inner, buf);
+    .style(app.theme.header());
+    (widths, header)
 }

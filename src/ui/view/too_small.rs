@@ -9,6 +9,7 @@ use crate::ui::app::App;
 use crate::ui::layout::{MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::msg::Action;
 
+/// Draws the "terminal too small" message, centred in `area`.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let th = app.theme;
     let lines = vec![
