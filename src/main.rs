@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use commands::{EXIT_TEMPLATE_USAGE, EXIT_USAGE, Failure, control, run, settings};
+use commands::{EXIT_TEMPLATE_USAGE, EXIT_USAGE, Failure, client, run, settings};
 use pooltop::cli::{Cli, Cmd};
 use pooltop::control::cli::{self as control_cli, Verb};
 
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Some(Cmd::Demo(args)) => run::run_demo(args),
         Some(Cmd::Run(args)) => run::run_tasks(args),
         Some(Cmd::Ls { json }) => control_cli::ls(json).map_err(Failure::usage),
-        Some(Cmd::Submit(args)) => control::submit(args),
+        Some(Cmd::Submit(args)) => client::submit(args),
         Some(Cmd::Status { pool, json }) => {
             control_cli::status(pool.pool.as_deref(), json).map_err(Failure::usage)
         }
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Stop { pool }) => control_cli::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Attach { pool, config }) => {
-            control::attach(pool.pool.as_deref(), config.as_deref())
+            client::attach(pool.pool.as_deref(), config.as_deref())
         }
         Some(Cmd::Config(args)) => settings::config_cmd(args),
         Some(Cmd::Completions { shell }) => {

@@ -3,7 +3,7 @@
 //! settings into a pool and a face, and every "nothing ran" into a
 //! [`Failure`].
 
-pub mod control;
+pub mod client;
 pub mod run;
 pub mod settings;
 pub mod template;
