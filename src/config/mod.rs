@@ -157,6 +157,9 @@ pub struct Settings {
     pub chunksize: ChunkSize,
     pub out: PathBuf,
     pub output_cap: usize,
+    /// How often a headless run samples CPU and memory (the JSON stream's
+    /// `sample` events); zero: never.
+    pub sample_every: Duration,
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
@@ -179,6 +182,7 @@ impl Default for Settings {
             chunksize: pool.chunksize,
             out: pool.out_dir,
             output_cap: pool.output_cap,
+            sample_every: Duration::from_secs(1),
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
             keys: Vec::new(),
@@ -200,6 +204,7 @@ impl Settings {
             Key::Chunksize => Value::Chunk(self.chunksize),
             Key::Out => Value::Path(self.out.clone()),
             Key::OutputCap => Value::Bytes(self.output_cap),
+            Key::SampleEvery => Value::Secs(self.sample_every),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
         }
@@ -217,6 +222,7 @@ impl Settings {
             (Key::Chunksize, Value::Chunk(c)) => self.chunksize = c,
             (Key::Out, Value::Path(p)) => self.out = p,
             (Key::OutputCap, Value::Bytes(n)) => self.output_cap = n,
+            (Key::SampleEvery, Value::Secs(d)) => self.sample_every = d,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),

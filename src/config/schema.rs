@@ -22,6 +22,7 @@ pub enum Key {
     Chunksize,
     Out,
     OutputCap,
+    SampleEvery,
     Refresh,
     Theme,
 }
@@ -90,6 +91,8 @@ pub enum Kind {
     Secs { min: f64, max: f64 },
     /// Seconds above 0, or 0 (or `none`) for no limit.
     Limit,
+    /// Seconds between two events, from `min` up, or 0 for never.
+    Every { min: f64 },
     /// A whole number, 0 or more.
     Count,
     /// A number of bytes, 0 to `max`.
@@ -176,7 +179,8 @@ pub const SETTINGS: &[Setting] = &[
                    or auto [default: number of CPUs]",
         }),
         kind: Kind::Workers,
-        doc: "Number of worker processes: 1 to 4096, or \"auto\" for one per CPU.",
+        doc: "Number of worker processes: 1 to 4096, \"N%\" of the CPUs (rounded up),\n\
+              \"+N\" more than the CPUs, or \"auto\" for one per CPU.",
     },
     Setting {
         key: Key::JoinTimeout,
@@ -298,6 +302,23 @@ pub const SETTINGS: &[Setting] = &[
         },
         doc: "Bytes of stdout and of stderr kept per shell task (the last ones;\n\
               at most 4194304).",
+    },
+    Setting {
+        key: Key::SampleEvery,
+        section: "pool",
+        name: "sample_every",
+        env: "POOLTOP_SAMPLE_EVERY",
+        flag: Some(Flag {
+            names: "--sample-every",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "How often a headless run samples CPU and memory (the JSON stream's \
+                   `sample` events); 0: never [default: 1]",
+        }),
+        kind: Kind::Every { min: 0.2 },
+        doc: "Seconds between two samples of CPU and memory use in a headless run\n\
+              and the JSON stream's sample events (0.2 up); 0: never.",
     },
     Setting {
         key: Key::Refresh,
@@ -465,6 +486,8 @@ mod tests {
             (Key::Chunksize, Value::Chunk(ChunkSize::Fixed(64))),
             (Key::Out, Value::Path(PathBuf::from("a \"b\"\\c"))),
             (Key::OutputCap, Value::Bytes(65536)),
+            (Key::SampleEvery, Value::Secs(Duration::ZERO)),
+            (Key::SampleEvery, Value::Secs(Duration::from_millis(1500))),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),
             (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
         ];

@@ -94,6 +94,7 @@ impl Kind {
             }
             Kind::Secs { .. } => "a number of seconds above 0".into(),
             Kind::Limit => "a number of seconds (0: no limit)".into(),
+            Kind::Every { min } => format!("a number of seconds from {min} up (0: never)"),
             Kind::Count => "a whole number, 0 or more".into(),
             Kind::Bytes { .. } => "a number of bytes, 0 or more".into(),
             Kind::Path => "a path, as a string".into(),
@@ -156,6 +157,11 @@ impl Kind {
                 Some(s) if s > 0.0 && s <= MAX_SECS => {
                     Ok(Value::Limit(Some(Duration::from_secs_f64(s))))
                 }
+                _ => Err(None),
+            },
+            Kind::Every { min } => match decimal(text) {
+                Some(0.0) => Ok(Value::Secs(Duration::ZERO)),
+                Some(s) if s >= min && s <= MAX_SECS => Ok(Value::Secs(Duration::from_secs_f64(s))),
                 _ => Err(None),
             },
             Kind::Count => match whole(text).map(u32::try_from) {
@@ -261,5 +267,20 @@ mod tests {
             Kind::Path.parse(Raw::Text("3")),
             Ok(Value::Path(PathBuf::from("3")))
         );
+    }
+
+    #[test]
+    fn sampling_every_zero_is_never() {
+        let e = Kind::Every { min: 0.2 };
+        assert_eq!(e.parse(Raw::Int(0)), Ok(Value::Secs(Duration::ZERO)));
+        assert_eq!(
+            e.parse(Raw::Text("0.25")),
+            Ok(Value::Secs(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            e.parse(Raw::Text("0.1")),
+            Err("expected a number of seconds from 0.2 up (0: never), found `0.1`".into())
+        );
+        assert!(e.parse(Raw::Text("-1")).is_err());
     }
 }
