@@ -1,10 +1,10 @@
 //! Every setting, in one table: its section and name in the config file,
 //! its environment variable, its flag, what it takes and its documentation.
-//! The file's reader, the environment layer, the command line's flags (see
-//! [`flags`](super::flags)), the default file, `pooltop config` and the man
-//! page all read this table, and each [`Kind`] has one grammar for all three
-//! (see [`value`](super::value)). A new setting is one entry here plus its
-//! [`Key`] and its field in [`Settings`](super::Settings).
+//! The file's reader, the environment layer, the command line's flags
+//! (flags.rs), the default file, `pooltop config` and the man page all read
+//! this table, and each [`Kind`] has one grammar for all three (value.rs). A
+//! new setting is one entry here plus its [`Key`] and its field in
+//! [`Settings`](super::Settings).
 
 use std::path::PathBuf;
 use std::time::Duration;
