@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::batch::BatchArgs;
+use crate::config::{SettingFlags, worker_count};
 
 /// A pool of worker processes you can see and steer.
 ///
@@ -75,7 +75,7 @@ pub enum Cmd {
     Scale {
         #[command(flatten)]
         pool: PoolSelect,
-        #[arg(value_name = "N", value_parser = parse_workers)]
+        #[arg(value_name = "N", value_parser = worker_count)]
         workers: usize,
     },
     /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
@@ -168,44 +168,16 @@ job's status; 255 bad input or options (nothing ran).";
 /// Options of any pool (`Default`: none given).
 #[derive(Debug, Clone, Default, Args)]
 pub struct PoolArgs {
-    /// Number of worker processes [default: number of CPUs]
-    #[arg(short = 'j', long = "workers", visible_alias = "jobs", short_alias = 'P',
-          value_name = "N", value_parser = parse_workers, allow_negative_numbers = true)]
-    pub workers: Option<usize>,
-    /// Kill (and replace) the worker of a task that runs longer than this; 0: no limit [default: none]
-    #[arg(long, value_name = "SECS", value_parser = parse_limit, allow_negative_numbers = true)]
-    pub task_timeout: Option<Duration>,
-    /// How long a worker asked to stop may take before SIGTERM, then SIGKILL [default: 5]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
-    pub join_timeout: Option<Duration>,
-    /// Report a busy worker as hung when it has finished nothing and used no
-    /// CPU for this long [default: 10, or half the task timeout if shorter]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, allow_negative_numbers = true)]
-    pub hung_after: Option<Duration>,
-    /// Task files: start a task again this many times when its worker dies
-    /// under it or it times out. Templates: run a failing job up to N times in
-    /// all, as GNU parallel does [default: 0]
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub retries: Option<u32>,
-    /// Hand each worker N tasks at once (like Pool.map's chunksize), or
-    /// `auto`: sized from the median run time. Every task is still reported
-    /// on its own [default: 1]
-    #[arg(long, value_name = "N|auto")]
-    pub chunksize: Option<crate::engine::ChunkSize>,
+    /// The settings' flags (`-j`, `--task-timeout` …), one per setting of
+    /// the config file that has one, each read with that setting's grammar.
+    #[command(flatten)]
+    pub settings: SettingFlags,
     /// Never open the dashboard; print progress and a summary on stderr
     #[arg(long)]
     pub headless: bool,
     /// Write one JSON object per event to PATH (`-` for standard output)
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Folder for thumbnails [default: thumbs]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Bytes of stdout and of stderr kept per shell task (the last ones; at
-    /// most 4 MiB) [default: 65536]. Templates keep all of a job's output: up
-    /// to BYTES in memory, more in a temporary file [default: 1048576]
-    #[arg(long, value_name = "BYTES", value_parser = parse_output_cap, allow_negative_numbers = true)]
-    pub output_cap: Option<usize>,
     /// Close the dashboard when every task has finished, printing the summary
     #[arg(long)]
     pub exit_when_done: bool,
@@ -249,59 +221,6 @@ pub struct RunArgs {
     /// `::: ARG…`, or `:::: FILE…` after the command
     #[arg(last = true, value_name = "CMD")]
     pub command: Option<Vec<String>>,
-}
-
-/// Parses a number of workers: `N`, or as GNU parallel also allows, `N%` of
-/// the CPUs or `+N` more than the CPUs.
-fn parse_workers(s: &str) -> Result<usize, String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if let Some(pct) = s.strip_suffix('%') {
-        return match pct.parse::<usize>() {
-            Ok(p) if p > 0 => parse_workers(&(cpus * p).div_ceil(100).to_string()),
-            _ => Err(format!("`{s}` is not a positive percentage of the CPUs")),
-        };
-    }
-    if let Some(more) = s.strip_prefix('+') {
-        return match more.parse::<usize>() {
-            Ok(n) => parse_workers(&(cpus + n).to_string()),
-            Err(_) => Err(format!("`{s}` is not + a whole number")),
-        };
-    }
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) if n > 4096 => Err(format!("{n} is more than the limit of 4096")),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
-    }
-}
-
-/// Parses a task time limit: seconds above 0, or `0` / `none` for no limit
-/// (returned as zero, which lifts a limit the config file set).
-pub fn parse_limit(s: &str) -> Result<Duration, String> {
-    if s == "none" || s.parse::<f64>() == Ok(0.0) {
-        return Ok(Duration::ZERO);
-    }
-    parse_secs(s).map_err(|e| format!("{e} (or 0 for no limit)"))
-}
-
-fn parse_output_cap(s: &str) -> Result<usize, String> {
-    let max = crate::engine::MAX_OUTPUT_CAP;
-    match s.parse::<usize>() {
-        Ok(n) if n > max => Err(format!("{n} is more than the limit of {max} bytes")),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number of bytes")),
-    }
-}
-
-/// Parses a positive number of seconds, fractions allowed.
-pub fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(format!("must be a number of seconds above 0, got `{s}`"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// `pooltop 0.1.0 (protocol 1)`: what `--version` prints after the name.
@@ -394,8 +313,8 @@ Examples:
 
 Files: --config PATH, else $POOLTOP_CONFIG, else $XDG_CONFIG_HOME/pooltop/config.toml,
 else ~/.config/pooltop/config.toml. Environment: POOLTOP_WORKERS, POOLTOP_JOIN_TIMEOUT,
-POOLTOP_TASK_TIMEOUT, POOLTOP_RETRIES, POOLTOP_OUT, POOLTOP_OUTPUT_CAP, POOLTOP_REFRESH,
-POOLTOP_THEME (and NO_COLOR).";
+POOLTOP_TASK_TIMEOUT, POOLTOP_HUNG_AFTER, POOLTOP_RETRIES, POOLTOP_CHUNKSIZE, POOLTOP_OUT,
+POOLTOP_OUTPUT_CAP, POOLTOP_SAMPLE_EVERY, POOLTOP_REFRESH, POOLTOP_THEME (and NO_COLOR).";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -451,23 +370,5 @@ mod tests {
                 sub.get_name()
             );
         }
-    }
-
-    #[test]
-    fn rejects_bad_numbers() {
-        assert!(parse_secs("-1").is_err());
-        assert!(parse_secs("0").is_err());
-        assert!(parse_secs("NaN").is_err());
-        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_limit("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_limit("none"), Ok(Duration::ZERO));
-        assert_eq!(parse_limit("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_limit("-1").is_err());
-        assert!(parse_workers("0").is_err());
-        assert!(parse_workers("x").is_err());
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(parse_workers("100%"), Ok(cpus));
-        assert_eq!(parse_workers("+1"), Ok(cpus + 1));
-        assert!(parse_workers("0%").is_err());
     }
 }

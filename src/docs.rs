@@ -110,7 +110,8 @@ fn main_sections() -> String {
         let doc = s.doc.split_whitespace().collect::<Vec<_>>().join(" ");
         let flag = s
             .flag
-            .map(|f| format!(" The flag {f} overrides it."))
+            .as_ref()
+            .map(|f| format!(" The flag {} overrides it.", f.names))
             .unwrap_or_default();
         var(
             s.env,

@@ -209,7 +209,7 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
         ),
         (
             vec!["run".into(), "--workers".into(), "0".into()],
-            "at least 1",
+            "from 1 to 4096",
         ),
         (
             vec!["run".into(), "--task-timeout".into(), "-1".into()],
@@ -217,7 +217,7 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
         ),
         (
             vec!["run".into(), "--join-timeout".into(), "soon".into()],
-            "not a number",
+            "expected a number of seconds above 0, found `soon`",
         ),
         (vec!["run".into(), "--frobnicate".into()], "--frobnicate"),
         (
@@ -232,11 +232,11 @@ fn bad_files_and_options_are_one_line_errors_with_status_2() {
         // Negative numbers reach the checks instead of being taken for options.
         (
             vec!["run".into(), "--join-timeout".into(), "-1".into()],
-            "must be a number of seconds above 0, got `-1`",
+            "expected a number of seconds above 0, found `-1`",
         ),
         (
             vec!["run".into(), "--task-timeout=-0.5".into()],
-            "must be a number of seconds above 0",
+            "expected a number of seconds (0: no limit), found `-0.5`",
         ),
         (
             vec!["run".into(), "--retries".into(), "-1".into()],

@@ -186,6 +186,42 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_the_defaults() {
     assert_eq!(retries(&["--config", "third.toml"], &named), "6");
 }
 
+/// `-j`, `POOLTOP_WORKERS` and `workers` read one grammar: a share of the
+/// CPUs, `auto` and a number each start the same pool from all three.
+#[test]
+fn workers_mean_the_same_from_the_flag_the_environment_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tasks.txt"), "square 3\n").unwrap();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    for (text, toml, want) in [
+        ("50%", "\"50%\"", cpus.div_ceil(2)),
+        ("auto", "\"auto\"", cpus),
+        ("3", "3", 3),
+    ] {
+        std::fs::write(d.join("c.toml"), format!("[pool]\nworkers = {toml}\n")).unwrap();
+        let flag = workers_of_a_run(d, &["-j", text], &[]);
+        let env = workers_of_a_run(d, &[], &[("POOLTOP_WORKERS", text)]);
+        let file = workers_of_a_run(d, &["--config", "c.toml"], &[]);
+        assert_eq!((flag, env, file), (want, want, want), "{text}");
+    }
+    // A bad value is refused in the same words by each.
+    std::fs::write(d.join("c.toml"), "[pool]\nworkers = \"150x\"\n").unwrap();
+    let why = "expected a number of workers from 1 to 4096, or \"auto\"";
+    for (args, vars, found) in [
+        (&["-j", "150x"][..], &[][..], "found `150x`"),
+        (&[], &[("POOLTOP_WORKERS", "150x")][..], "found `150x`"),
+        (&["--config", "c.toml"], &[], "found the string \"150x\""),
+    ] {
+        let mut all = vec!["run", "--headless", "tasks.txt"];
+        all.extend_from_slice(args);
+        let out = pooltop(d, &all, vars);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {vars:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{why}, {found}")), "{err}");
+    }
+}
+
 #[test]
 fn hung_after_from_the_file_reports_a_hung_worker_that_soon() {
     let dir = tempfile::tempdir().unwrap();

@@ -92,7 +92,7 @@ pub struct Loaded {
 pub fn load_settings(args: &PoolArgs) -> Result<Loaded, Failure> {
     let env = &config::process_env;
     let file = config::locate(args.config.as_deref(), env);
-    let flags = config::flags_layer(args);
+    let flags = config::flags_layer(&args.settings);
     let settings = config::load(&file, env, flags, &check_keys).map_err(config_failure)?;
     let keys = Keymap::from_binds(&settings.keys).map_err(config_failure)?;
     Ok(Loaded { settings, keys })

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::schema::{Raw, SECTIONS, SETTINGS};
+use super::schema::{SECTIONS, SETTINGS};
+use super::value::Raw;
 use super::{ConfigError, KeyBind, KeyCheck, Layer, Origin, closest, sort_errors};
 
 /// Parses a config file's text; `path` names it in errors and origins.
@@ -209,7 +210,7 @@ impl Walk<'_> {
     }
 }
 
-/// A TOML value as the schema reads it.
+/// A TOML value as a setting's grammar reads it: a number keeps its text.
 fn raw<'a>(v: &'a DeValue<'_>) -> Raw<'a> {
     match v {
         DeValue::String(s) => Raw::Str(s.as_ref()),
@@ -218,7 +219,7 @@ fn raw<'a>(v: &'a DeValue<'_>) -> Raw<'a> {
             Err(_) => Raw::Other("integer out of range"),
         },
         DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
-            Ok(x) => Raw::Float(x),
+            Ok(x) => Raw::Float(x, f.as_str()),
             Err(_) => Raw::Other("float"),
         },
         DeValue::Boolean(b) => Raw::Bool(*b),

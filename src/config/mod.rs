@@ -1,5 +1,6 @@
 //! Settings: the built-in defaults, then the config file, then the
 //! environment, then the command line; each layer overrides the one before.
+//! All three read a setting with the same grammar, its [`Kind`]'s.
 //!
 //! The file is TOML, at `$XDG_CONFIG_HOME/pooltop/config.toml` (or
 //! `~/.config/pooltop/config.toml`), or wherever `--config PATH` or
@@ -12,20 +13,23 @@
 //! No terminal, no pool here: [`load`] returns [`Settings`] or every error.
 
 mod file;
+mod flags;
 mod schema;
+mod value;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::PoolArgs;
 use crate::engine::{ChunkSize, PoolConfig};
 
 pub use file::parse;
+pub use flags::SettingFlags;
 pub use schema::{
-    Key, Kind, Raw, SECTIONS, SETTINGS, Setting, ThemeChoice, Value, Workers, quote, setting,
+    Flag, Key, Kind, SECTIONS, SETTINGS, Setting, ThemeChoice, Value, Workers, quote, setting,
 };
+pub use value::{Raw, cpus, worker_count};
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "POOLTOP_CONFIG";
@@ -153,6 +157,9 @@ pub struct Settings {
     pub chunksize: ChunkSize,
     pub out: PathBuf,
     pub output_cap: usize,
+    /// How often a headless run samples CPU and memory (the JSON stream's
+    /// `sample` events); zero: never.
+    pub sample_every: Duration,
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
@@ -175,6 +182,7 @@ impl Default for Settings {
             chunksize: pool.chunksize,
             out: pool.out_dir,
             output_cap: pool.output_cap,
+            sample_every: Duration::from_secs(1),
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
             keys: Vec::new(),
@@ -196,6 +204,7 @@ impl Settings {
             Key::Chunksize => Value::Chunk(self.chunksize),
             Key::Out => Value::Path(self.out.clone()),
             Key::OutputCap => Value::Bytes(self.output_cap),
+            Key::SampleEvery => Value::Secs(self.sample_every),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
         }
@@ -213,6 +222,7 @@ impl Settings {
             (Key::Chunksize, Value::Chunk(c)) => self.chunksize = c,
             (Key::Out, Value::Path(p)) => self.out = p,
             (Key::OutputCap, Value::Bytes(n)) => self.output_cap = n,
+            (Key::SampleEvery, Value::Secs(d)) => self.sample_every = d,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
@@ -402,46 +412,9 @@ pub fn env_layer(env: EnvFn<'_>) -> Result<Layer, Vec<ConfigError>> {
     }
 }
 
-/// The command-line layer: the pool flags that were given.
-pub fn flags_layer(args: &PoolArgs) -> Layer {
-    let mut l = Layer::default();
-    let flag = |key| Origin::Flag(setting(key).flag.unwrap_or(""));
-    if let Some(n) = args.workers {
-        l.set(
-            Key::Workers,
-            Value::Workers(Workers::Count(n)),
-            flag(Key::Workers),
-        );
-    }
-    if let Some(d) = args.join_timeout {
-        l.set(Key::JoinTimeout, Value::Secs(d), flag(Key::JoinTimeout));
-    }
-    if let Some(d) = args.task_timeout {
-        // `--task-timeout 0` (or `none`) lifts a limit the file or the
-        // environment set.
-        let limit = (!d.is_zero()).then_some(d);
-        l.set(
-            Key::TaskTimeout,
-            Value::Limit(limit),
-            flag(Key::TaskTimeout),
-        );
-    }
-    if let Some(n) = args.retries {
-        l.set(Key::Retries, Value::Count(n), flag(Key::Retries));
-    }
-    if let Some(d) = args.hung_after {
-        l.set(Key::HungAfter, Value::Secs(d), flag(Key::HungAfter));
-    }
-    if let Some(c) = args.chunksize {
-        l.set(Key::Chunksize, Value::Chunk(c), flag(Key::Chunksize));
-    }
-    if let Some(p) = &args.out {
-        l.set(Key::Out, Value::Path(p.clone()), flag(Key::Out));
-    }
-    if let Some(n) = args.output_cap {
-        l.set(Key::OutputCap, Value::Bytes(n), flag(Key::OutputCap));
-    }
-    l
+/// The command-line layer: the setting flags that were given.
+pub fn flags_layer(flags: &SettingFlags) -> Layer {
+    flags.layer()
 }
 
 /// The settings in effect: defaults < file < environment < `flags`. Every
@@ -509,8 +482,11 @@ pub fn default_file(keys: &[KeyDoc], key_help: &str) -> String {
         for line in s.doc.lines() {
             out.push_str(&format!("# {}\n", line.trim()));
         }
-        match s.flag {
-            Some(flag) => out.push_str(&format!("# Environment: {}. Flag: {flag}.\n", s.env)),
+        match &s.flag {
+            Some(flag) => out.push_str(&format!(
+                "# Environment: {}. Flag: {}.\n",
+                s.env, flag.names
+            )),
             None => out.push_str(&format!("# Environment: {}.\n", s.env)),
         }
         out.push_str(&format!(

@@ -1,8 +1,10 @@
-//! Every setting of the config file, in one table: its section and name,
+//! Every setting, in one table: its section and name in the config file,
 //! its environment variable, its flag, what it takes and its documentation.
-//! The default file, the parser, the environment layer and `pooltop config`
-//! all read this table, so a new setting is one entry here (plus its field in
-//! [`Settings`](super::Settings)).
+//! The file's reader, the environment layer, the command line's flags
+//! (flags.rs), the default file, `pooltop config` and the man page all read
+//! this table, and each [`Kind`] has one grammar for all three (value.rs). A
+//! new setting is one entry here plus its [`Key`] and its field in
+//! [`Settings`](super::Settings).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +22,7 @@ pub enum Key {
     Chunksize,
     Out,
     OutputCap,
+    SampleEvery,
     Refresh,
     Theme,
 }
@@ -81,16 +84,19 @@ pub enum Value {
 /// What a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
-    /// A number of workers, or `"auto"`.
+    /// A number of workers (`N`, `N%` of the CPUs, `+N` more than the
+    /// CPUs), or `"auto"`.
     Workers,
     /// Seconds, fractions allowed, within `min..=max` (min excluded when 0).
     Secs { min: f64, max: f64 },
-    /// Seconds above 0, or 0 for no limit.
+    /// Seconds above 0, or 0 (or `none`) for no limit.
     Limit,
+    /// Seconds between two events, from `min` up, or 0 for never.
+    Every { min: f64 },
     /// A whole number, 0 or more.
     Count,
-    /// A number of bytes, 0 or more.
-    Bytes,
+    /// A number of bytes, 0 to `max`.
+    Bytes { max: usize },
     /// A path (a string).
     Path,
     /// A theme name.
@@ -109,8 +115,9 @@ pub struct Setting {
     pub name: &'static str,
     /// The environment variable that overrides the file.
     pub env: &'static str,
-    /// The command-line flag that overrides both, if there is one.
-    pub flag: Option<&'static str>,
+    /// The command-line flag that overrides both, if there is one (on the
+    /// options of every pool: `run`, `demo`).
+    pub flag: Option<Flag>,
     pub kind: Kind,
     /// What it means: the comment above it in the default file.
     pub doc: &'static str,
@@ -120,6 +127,36 @@ impl Setting {
     /// `section.name`.
     pub fn qualified(&self) -> String {
         format!("{}.{}", self.section, self.name)
+    }
+}
+
+/// A setting's command-line flag.
+#[derive(Debug)]
+pub struct Flag {
+    /// Its names as `--help` and `pooltop config` show them: `-j, --workers`
+    /// or `--join-timeout`.
+    pub names: &'static str,
+    /// More long names, shown in `--help` (`jobs` for `--jobs`).
+    pub aliases: &'static [&'static str],
+    /// More short names, not shown (`P` for `-P`, as GNU parallel's).
+    pub short_aliases: &'static [char],
+    /// Its value's name in `--help`: `N`, `SECS`.
+    pub value: &'static str,
+    /// Its `--help` line, with the default in brackets.
+    pub help: &'static str,
+}
+
+impl Flag {
+    /// The long name, without its dashes: `workers`.
+    pub fn long(&self) -> &'static str {
+        let names = self.names;
+        names.rsplit("--").next().unwrap_or(names)
+    }
+
+    /// The short name, if it has one: `j`.
+    pub fn short(&self) -> Option<char> {
+        let mut chars = self.names.strip_prefix('-')?.chars();
+        chars.next().filter(|c| *c != '-')
     }
 }
 
@@ -133,16 +170,31 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "workers",
         env: "POOLTOP_WORKERS",
-        flag: Some("-j, --workers"),
+        flag: Some(Flag {
+            names: "-j, --workers",
+            aliases: &["jobs"],
+            short_aliases: &['P'],
+            value: "N",
+            help: "Number of worker processes: N, N% of the CPUs, +N more than the CPUs, \
+                   or auto [default: number of CPUs]",
+        }),
         kind: Kind::Workers,
-        doc: "Number of worker processes: 1 to 4096, or \"auto\" for one per CPU.",
+        doc: "Number of worker processes: 1 to 4096, \"N%\" of the CPUs (rounded up),\n\
+              \"+N\" more than the CPUs, or \"auto\" for one per CPU.",
     },
     Setting {
         key: Key::JoinTimeout,
         section: "pool",
         name: "join_timeout",
         env: "POOLTOP_JOIN_TIMEOUT",
-        flag: Some("--join-timeout"),
+        flag: Some(Flag {
+            names: "--join-timeout",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "How long a worker asked to stop may take before SIGTERM, then SIGKILL \
+                   [default: 5]",
+        }),
         kind: Kind::Secs { min: 0.0, max: 1e9 },
         doc: "Seconds a worker asked to stop may take before SIGTERM, then SIGKILL.",
     },
@@ -151,7 +203,14 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "task_timeout",
         env: "POOLTOP_TASK_TIMEOUT",
-        flag: Some("--task-timeout"),
+        flag: Some(Flag {
+            names: "--task-timeout",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "Kill (and replace) the worker of a task that runs longer than this; \
+                   0: no limit [default: none]",
+        }),
         kind: Kind::Limit,
         doc: "Seconds a task may run before its worker is killed and replaced\n\
               (the task ends timed_out, or is retried); 0: no limit.",
@@ -161,7 +220,14 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "hung_after",
         env: "POOLTOP_HUNG_AFTER",
-        flag: Some("--hung-after"),
+        flag: Some(Flag {
+            names: "--hung-after",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "Report a busy worker as hung when it has finished nothing and used no \
+                   CPU for this long [default: 10, or half the task timeout if shorter]",
+        }),
         kind: Kind::Secs { min: 0.0, max: 1e9 },
         doc: "Seconds a busy worker may finish nothing and use no CPU before a\n\
               headless run reports it hung (at most half the task timeout).",
@@ -171,7 +237,15 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "retries",
         env: "POOLTOP_RETRIES",
-        flag: Some("--retries"),
+        flag: Some(Flag {
+            names: "--retries",
+            aliases: &[],
+            short_aliases: &[],
+            value: "N",
+            help: "Task files: start a task again this many times when its worker dies \
+                   under it or it times out. Templates: run a failing job up to N times in \
+                   all, as GNU parallel does [default: 0]",
+        }),
         kind: Kind::Count,
         doc: "Times a task is started again when its worker dies under it or it\n\
               times out.",
@@ -181,7 +255,15 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "chunksize",
         env: "POOLTOP_CHUNKSIZE",
-        flag: Some("--chunksize"),
+        flag: Some(Flag {
+            names: "--chunksize",
+            aliases: &[],
+            short_aliases: &[],
+            value: "N|auto",
+            help: "Hand each worker N tasks at once (like Pool.map's chunksize), or \
+                   `auto`: sized from the median run time. Every task is still reported \
+                   on its own [default: 1]",
+        }),
         kind: Kind::Chunk,
         doc: "Tasks handed to a worker at once (like Pool.map's chunksize), or\n\
               \"auto\": sized from the median run time. Each is still reported.",
@@ -191,7 +273,13 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "out",
         env: "POOLTOP_OUT",
-        flag: Some("--out"),
+        flag: Some(Flag {
+            names: "--out",
+            aliases: &[],
+            short_aliases: &[],
+            value: "DIR",
+            help: "Folder for thumbnails [default: thumbs]",
+        }),
         kind: Kind::Path,
         doc: "Folder for thumbnails (relative to the folder pooltop runs in).",
     },
@@ -200,9 +288,37 @@ pub const SETTINGS: &[Setting] = &[
         section: "pool",
         name: "output_cap",
         env: "POOLTOP_OUTPUT_CAP",
-        flag: Some("--output-cap"),
-        kind: Kind::Bytes,
-        doc: "Bytes of stdout and of stderr kept per shell task (the last ones).",
+        flag: Some(Flag {
+            names: "--output-cap",
+            aliases: &[],
+            short_aliases: &[],
+            value: "BYTES",
+            help: "Bytes of stdout and of stderr kept per shell task (the last ones; at \
+                   most 4 MiB) [default: 65536]. Templates keep all of a job's output: up \
+                   to BYTES in memory, more in a temporary file [default: 1048576]",
+        }),
+        kind: Kind::Bytes {
+            max: crate::engine::MAX_OUTPUT_CAP,
+        },
+        doc: "Bytes of stdout and of stderr kept per shell task (the last ones;\n\
+              at most 4194304).",
+    },
+    Setting {
+        key: Key::SampleEvery,
+        section: "pool",
+        name: "sample_every",
+        env: "POOLTOP_SAMPLE_EVERY",
+        flag: Some(Flag {
+            names: "--sample-every",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "How often a headless run samples CPU and memory (the JSON stream's \
+                   `sample` events); 0: never [default: 1]",
+        }),
+        kind: Kind::Every { min: 0.2 },
+        doc: "Seconds between two samples of CPU and memory use in a headless run\n\
+              and the JSON stream's sample events (0.2 up); 0: never.",
     },
     Setting {
         key: Key::Refresh,
@@ -235,157 +351,6 @@ pub fn setting(key: Key) -> &'static Setting {
         .iter()
         .find(|s| s.key == key)
         .unwrap_or(&SETTINGS[0])
-}
-
-/// A value as it arrives: from the file (typed) or the environment (text).
-#[derive(Debug, Clone, Copy)]
-pub enum Raw<'a> {
-    Int(i64),
-    Float(f64),
-    Str(&'a str),
-    Bool(bool),
-    /// Some other TOML type (array, table, date), by its name.
-    Other(&'static str),
-    /// Text from an environment variable: numbers are parsed from it.
-    Text(&'a str),
-}
-
-impl Raw<'_> {
-    /// How an error names what it found.
-    fn found(&self) -> String {
-        match self {
-            Raw::Int(n) => format!("the integer {n}"),
-            Raw::Float(f) => format!("the number {f}"),
-            Raw::Str(s) => format!("the string \"{s}\""),
-            Raw::Bool(b) => format!("the boolean {b}"),
-            Raw::Other(t) => format!("{} {t}", article(t)),
-            Raw::Text(s) => format!("`{s}`"),
-        }
-    }
-
-    /// The value as a number, if it is one (or, from the environment, reads as one).
-    fn number(&self) -> Option<f64> {
-        match *self {
-            Raw::Int(n) => Some(n as f64),
-            Raw::Float(f) => Some(f),
-            Raw::Text(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// The value as a whole number, if it is one.
-    fn whole(&self) -> Option<i128> {
-        match *self {
-            Raw::Int(n) => Some(i128::from(n)),
-            Raw::Text(s) => s.trim().replace('_', "").parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// The value as text, if it is a string.
-    fn text(&self) -> Option<&str> {
-        match *self {
-            Raw::Str(s) | Raw::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-impl Kind {
-    /// What the setting expects, for error messages.
-    pub fn expects(self) -> String {
-        match self {
-            Kind::Workers => "a number of workers from 1 to 4096, or \"auto\"".into(),
-            Kind::Chunk => "a number of tasks from 1 up, or \"auto\"".into(),
-            Kind::Secs { min, max } if min > 0.0 => {
-                format!("a number of seconds from {min} to {max}")
-            }
-            Kind::Secs { .. } => "a number of seconds above 0".into(),
-            Kind::Limit => "a number of seconds (0: no limit)".into(),
-            Kind::Count => "a whole number, 0 or more".into(),
-            Kind::Bytes => "a number of bytes, 0 or more".into(),
-            Kind::Path => "a path, as a string".into(),
-            Kind::Theme => {
-                let names: Vec<String> = ThemeChoice::NAMES
-                    .iter()
-                    .map(|(n, _)| format!("\"{n}\""))
-                    .collect();
-                format!("one of {}", names.join(", "))
-            }
-        }
-    }
-
-    /// Reads `raw` as this kind of value; the error says what was expected
-    /// and what was found.
-    pub fn parse(self, raw: Raw<'_>) -> Result<Value, String> {
-        let wrong = || format!("expected {}, found {}", self.expects(), raw.found());
-        match self {
-            Kind::Workers => {
-                if raw.text().is_some_and(|s| s.trim() == "auto") {
-                    return Ok(Value::Workers(Workers::Auto));
-                }
-                match raw.whole() {
-                    Some(n @ 1..=4096) => Ok(Value::Workers(Workers::Count(n as usize))),
-                    _ => Err(wrong()),
-                }
-            }
-            Kind::Chunk => {
-                if raw.text().is_some_and(|s| s.trim() == "auto") {
-                    return Ok(Value::Chunk(ChunkSize::Auto));
-                }
-                match raw.whole().map(usize::try_from) {
-                    Some(Ok(n)) if n >= 1 => Ok(Value::Chunk(ChunkSize::Fixed(n))),
-                    _ => Err(wrong()),
-                }
-            }
-            Kind::Secs { min, max } => match raw.number() {
-                Some(s) if s.is_finite() && s > 0.0 && s >= min && s <= max => {
-                    Ok(Value::Secs(Duration::from_secs_f64(s)))
-                }
-                _ => Err(wrong()),
-            },
-            Kind::Limit => match raw.number() {
-                Some(0.0) => Ok(Value::Limit(None)),
-                Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => {
-                    Ok(Value::Limit(Some(Duration::from_secs_f64(s))))
-                }
-                _ => Err(wrong()),
-            },
-            Kind::Count => match raw.whole().map(u32::try_from) {
-                Some(Ok(n)) => Ok(Value::Count(n)),
-                _ => Err(wrong()),
-            },
-            Kind::Bytes => match raw.whole().map(usize::try_from) {
-                Some(Ok(n)) => Ok(Value::Bytes(n)),
-                _ => Err(wrong()),
-            },
-            Kind::Path => match raw.text() {
-                Some(s) if !s.is_empty() => Ok(Value::Path(PathBuf::from(s))),
-                _ => Err(wrong()),
-            },
-            Kind::Theme => {
-                let Some(s) = raw.text() else {
-                    return Err(wrong());
-                };
-                if let Some((_, t)) = ThemeChoice::NAMES.iter().find(|(n, _)| *n == s.trim()) {
-                    return Ok(Value::Theme(*t));
-                }
-                let hint = super::closest(s, ThemeChoice::NAMES.iter().map(|(n, _)| *n));
-                Err(match hint {
-                    Some(h) => format!("{} (did you mean \"{h}\"?)", wrong()),
-                    None => wrong(),
-                })
-            }
-        }
-    }
 }
 
 impl Value {
@@ -433,6 +398,7 @@ pub fn quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::value::Raw;
     use super::*;
 
     #[test]
@@ -442,7 +408,14 @@ mod tests {
             assert_eq!(setting(s.key).name, s.name);
             assert_eq!(s.env, format!("POOLTOP_{}", s.name.to_uppercase()));
             assert!(SECTIONS.contains(&s.section));
+            if let Some(f) = &s.flag {
+                assert_eq!(f.long(), s.name.replace('_', "-"), "{}", f.names);
+            }
         }
+        let workers = setting(Key::Workers).flag.as_ref().unwrap();
+        assert_eq!((workers.short(), workers.long()), (Some('j'), "workers"));
+        let out = setting(Key::Out).flag.as_ref().unwrap();
+        assert_eq!((out.short(), out.long()), (None, "out"));
     }
 
     #[test]
@@ -456,24 +429,27 @@ mod tests {
         assert_eq!(w.parse(Raw::Str("auto")), Ok(Value::Workers(Workers::Auto)));
         assert!(w.parse(Raw::Int(0)).is_err());
         assert!(w.parse(Raw::Int(5000)).is_err());
-        assert!(w.parse(Raw::Float(2.0)).is_err());
-        // A string in the file is not a number, even if it reads as one.
-        assert!(w.parse(Raw::Str("3")).is_err());
+        assert!(w.parse(Raw::Float(2.0, "2.0")).is_err());
+        // A string in the file reads as the same text from a flag would.
+        assert_eq!(
+            w.parse(Raw::Str("3")),
+            Ok(Value::Workers(Workers::Count(3)))
+        );
         let l = Kind::Limit;
         assert_eq!(l.parse(Raw::Int(0)), Ok(Value::Limit(None)));
         assert_eq!(
             l.parse(Raw::Text("1.5")),
             Ok(Value::Limit(Some(Duration::from_millis(1500))))
         );
-        assert!(l.parse(Raw::Float(-1.0)).is_err());
+        assert!(l.parse(Raw::Float(-1.0, "-1.0")).is_err());
         let r = SETTINGS
             .iter()
             .find(|s| s.key == Key::Refresh)
             .unwrap()
             .kind;
-        assert!(r.parse(Raw::Float(0.1)).is_err());
+        assert!(r.parse(Raw::Float(0.1, "0.1")).is_err());
         assert_eq!(
-            r.parse(Raw::Float(0.2)),
+            r.parse(Raw::Float(0.2, "0.2")),
             Ok(Value::Secs(Duration::from_millis(200)))
         );
         assert_eq!(
@@ -510,6 +486,8 @@ mod tests {
             (Key::Chunksize, Value::Chunk(ChunkSize::Fixed(64))),
             (Key::Out, Value::Path(PathBuf::from("a \"b\"\\c"))),
             (Key::OutputCap, Value::Bytes(65536)),
+            (Key::SampleEvery, Value::Secs(Duration::ZERO)),
+            (Key::SampleEvery, Value::Secs(Duration::from_millis(1500))),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),
             (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
         ];

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::cli::{Cli, Cmd, PoolArgs};
 use crate::ui::keymap::{self, Keymap};
 
 fn check_keys(binds: &[KeyBind]) -> Vec<ConfigError> {
@@ -22,6 +23,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `pooltop run ARGS` as clap reads it: the pool's options, or clap's error.
+fn run_flags(args: &[&str]) -> Result<PoolArgs, String> {
+    use clap::Parser;
+    let argv = ["pooltop", "run"].iter().chain(args);
+    match Cli::try_parse_from(argv)
+        .map_err(|e| e.to_string())?
+        .command
+    {
+        Some(Cmd::Run(run)) => Ok(run.pool),
+        other => panic!("not a run: {other:?}"),
+    }
+}
+
 fn errors(text: &str) -> Vec<String> {
     match parse(text, "c.toml", &check_keys) {
         Ok(_) => Vec::new(),
@@ -40,12 +54,8 @@ fn precedence_is_default_then_file_then_environment_then_flags() {
     );
     let choice = FileChoice::Flag(file.clone());
     let e = env(&[("POOLTOP_WORKERS", "3"), ("POOLTOP_RETRIES", "4")]);
-    let args = PoolArgs {
-        workers: Some(5),
-        task_timeout: Some(Duration::ZERO),
-        ..PoolArgs::default()
-    };
-    let s = load(&choice, &e, flags_layer(&args), &check_keys).unwrap();
+    let args = run_flags(&["-j", "5", "--task-timeout", "0"]).unwrap();
+    let s = load(&choice, &e, flags_layer(&args.settings), &check_keys).unwrap();
     // Flags win over everything; `--task-timeout 0` lifts the file's limit.
     assert_eq!(s.workers, Workers::Count(5));
     assert_eq!(*s.origin(Key::Workers), Origin::Flag("-j, --workers"));
@@ -246,4 +256,201 @@ fn closest_suggests_only_near_misses() {
     assert_eq!(closest("retry", names), Some("retries"));
     assert_eq!(closest("Task-Timeout", names), Some("task_timeout"));
     assert_eq!(closest("colour", names), None);
+}
+
+/// One setting's value written three ways, as a flag (`--name=TEXT`), as its
+/// environment variable and in the config file (as a string, and bare when
+/// TEXT is a TOML number): what each layer makes of it, or its error.
+struct ThreeWays {
+    flag: Option<Result<Value, String>>,
+    env: Result<Value, String>,
+    file_string: Result<Value, String>,
+    file_bare: Option<(Result<Value, String>, String)>,
+}
+
+fn only_value(layer: Layer) -> Value {
+    assert_eq!(layer.values.len(), 1, "{:?}", layer.values);
+    layer.values[0].1.clone()
+}
+
+fn first_message(errors: Vec<ConfigError>) -> String {
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors[0].message.clone()
+}
+
+/// How the file reports a bare TOML number it found, if `text` is one.
+fn toml_number(text: &str) -> Option<String> {
+    let line = format!("x = {text}");
+    let doc = toml::de::DeTable::parse(&line).ok()?;
+    let (_, v) = doc.get_ref().iter().next()?;
+    match v.get_ref() {
+        toml::de::DeValue::Integer(_) => Some(format!("the integer {}", text.replace('_', ""))),
+        toml::de::DeValue::Float(_) => {
+            let f: f64 = text.replace('_', "").parse().ok()?;
+            Some(format!("the number {f}"))
+        }
+        _ => None,
+    }
+}
+
+fn three_ways(key: Key, text: &str) -> ThreeWays {
+    let s = setting(key);
+    let flag = s.flag.as_ref().map(|f| {
+        run_flags(&[&format!("--{}={text}", f.long())])
+            .map(|args| only_value(flags_layer(&args.settings)))
+    });
+    let pairs = [(s.env, text)];
+    let vars = env(&pairs);
+    let env = env_layer(&vars).map(only_value).map_err(first_message);
+    let in_file = |value: &str| {
+        let text = format!("[{}]\n{} = {value}\n", s.section, s.name);
+        parse(&text, "c.toml", &no_key_check)
+            .map(only_value)
+            .map_err(first_message)
+    };
+    // `+1` is the TOML integer 1, whose text is `1`: not the same words.
+    let file_bare = toml_number(text)
+        .filter(|_| !text.starts_with('+'))
+        .map(|found| (in_file(text), found));
+    ThreeWays {
+        flag,
+        env,
+        file_string: in_file(&quote(text)),
+        file_bare,
+    }
+}
+
+/// Every case reads the same through the flag, the environment and the file
+/// (as a string and, for a number, bare): one value, or one error whose words
+/// differ only in what it says it found.
+#[test]
+fn the_flag_the_environment_and_the_file_read_each_value_alike() {
+    let cpus = cpus();
+    let count = |n: usize| Some(Value::Workers(Workers::Count(n)));
+    let secs = |ms: u64| Some(Value::Secs(Duration::from_millis(ms)));
+    let limit = |ms: u64| Some(Value::Limit(Some(Duration::from_millis(ms))));
+    let cases: Vec<(Key, &str, Option<Value>)> = vec![
+        (Key::Workers, "auto", Some(Value::Workers(Workers::Auto))),
+        (Key::Workers, "3", count(3)),
+        (Key::Workers, "4096", count(4096)),
+        (Key::Workers, "50%", count(cpus.div_ceil(2))),
+        (Key::Workers, "100%", count(cpus)),
+        (Key::Workers, "150%", count((cpus * 3).div_ceil(2))),
+        (Key::Workers, "+1", count(cpus + 1)),
+        (Key::Workers, "0", None),
+        (Key::Workers, "-4", None),
+        (Key::Workers, "4097", None),
+        (Key::Workers, "0%", None),
+        (Key::Workers, "x", None),
+        (Key::Workers, "2.0", None),
+        (Key::JoinTimeout, "0.5", secs(500)),
+        (Key::JoinTimeout, "2", secs(2000)),
+        (Key::JoinTimeout, "0", None),
+        (Key::JoinTimeout, "-1", None),
+        (Key::JoinTimeout, "soon", None),
+        (Key::JoinTimeout, "NaN", None),
+        (Key::JoinTimeout, "inf", None),
+        (Key::TaskTimeout, "0", Some(Value::Limit(None))),
+        (Key::TaskTimeout, "none", Some(Value::Limit(None))),
+        (Key::TaskTimeout, "2", limit(2000)),
+        (Key::TaskTimeout, "-1", None),
+        (Key::TaskTimeout, "-0.5", None),
+        (Key::HungAfter, "0.3", secs(300)),
+        (Key::HungAfter, "0", None),
+        (Key::Retries, "2", Some(Value::Count(2))),
+        (Key::Retries, "-1", None),
+        (Key::Retries, "1.5", None),
+        (Key::Chunksize, "auto", Some(Value::Chunk(ChunkSize::Auto))),
+        (
+            Key::Chunksize,
+            "64",
+            Some(Value::Chunk(ChunkSize::Fixed(64))),
+        ),
+        (Key::Chunksize, "0", None),
+        (Key::Chunksize, "lots", None),
+        (
+            Key::Out,
+            "some dir",
+            Some(Value::Path(PathBuf::from("some dir"))),
+        ),
+        (Key::OutputCap, "65_536", Some(Value::Bytes(65536))),
+        (Key::OutputCap, "4194304", Some(Value::Bytes(4194304))),
+        (Key::OutputCap, "4194305", None),
+        (Key::OutputCap, "-5", None),
+        (Key::OutputCap, "1e3", None),
+        (Key::SampleEvery, "0", Some(Value::Secs(Duration::ZERO))),
+        (Key::SampleEvery, "1", secs(1000)),
+        (Key::SampleEvery, "0.1", None),
+        (Key::Refresh, "0.25", secs(250)),
+        (Key::Refresh, "100", None),
+        (Key::Theme, "mono", Some(Value::Theme(ThemeChoice::Mono))),
+        (Key::Theme, "dark", None),
+    ];
+    for (key, text, want) in cases {
+        let name = setting(key).name;
+        let got = three_ways(key, text);
+        let Some(want) = want else {
+            let Err(message) = &got.env else {
+                panic!("{name} = {text}: the environment took it: {:?}", got.env);
+            };
+            // The same words everywhere but for what was found.
+            let found = format!("found `{text}`");
+            assert!(message.contains(&found), "{name} = {text}: {message}");
+            let as_string = message.replacen(&found, &format!("found the string \"{text}\""), 1);
+            assert_eq!(got.file_string, Err(as_string), "{name} = \"{text}\"");
+            if let Some((bare, what)) = got.file_bare {
+                let as_number = message.replacen(&found, &format!("found {what}"), 1);
+                assert_eq!(bare, Err(as_number), "{name} = {text}");
+            }
+            if let Some(flag) = got.flag {
+                let f = setting(key).flag.as_ref().unwrap();
+                let clap = format!("for '--{} <{}>': {message}", f.long(), f.value);
+                let error = flag.expect_err(text);
+                assert!(error.contains(&clap), "--{name} {text}: {error}");
+            }
+            continue;
+        };
+        assert_eq!(got.env, Ok(want.clone()), "{} = {text}", setting(key).env);
+        assert_eq!(got.file_string, Ok(want.clone()), "{name} = \"{text}\"");
+        if let Some((bare, _)) = got.file_bare {
+            assert_eq!(bare, Ok(want.clone()), "{name} = {text}");
+        }
+        if let Some(flag) = got.flag {
+            assert_eq!(flag, Ok(want), "--{name} {text}");
+        }
+    }
+}
+
+/// `-j` and the other flags are made from the table, with its names.
+#[test]
+fn every_flag_of_the_table_is_an_option_of_run_and_demo() {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    for sub in ["run", "demo"] {
+        let cmd = cli.find_subcommand(sub).unwrap();
+        for s in SETTINGS {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == s.name);
+            match &s.flag {
+                Some(f) => {
+                    let arg = arg.unwrap_or_else(|| panic!("{sub} lacks {}", f.names));
+                    assert_eq!(arg.get_long(), Some(f.long()));
+                    assert_eq!(arg.get_short(), f.short());
+                }
+                None => assert!(arg.is_none(), "{sub} has {}", s.name),
+            }
+        }
+    }
+    let jobs = run_flags(&["--jobs", "2"]).unwrap();
+    let p = run_flags(&["-P", "2"]).unwrap();
+    for args in [jobs, p] {
+        assert_eq!(
+            flags_layer(&args.settings).values[0].1,
+            Value::Workers(Workers::Count(2))
+        );
+    }
+    assert!(
+        flags_layer(&run_flags(&[]).unwrap().settings)
+            .values
+            .is_empty()
+    );
 }
