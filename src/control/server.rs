@@ -287,9 +287,6 @@ impl Client {
             Request::Stop => Reply::Done {
                 message: format!("stopping pool `{}`", self.name),
             },
-            Request::Order(Command::Submit(_)) => Reply::Error {
-                message: "submit task lines with a Submit request".into(),
-            },
             Request::Order(cmd) => {
                 self.pool.send(cmd);
                 Reply::Done {

@@ -268,10 +268,6 @@ impl Supervisor {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Submit(tasks) => {
-                let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
-                self.submit(tasks, lines);
-            }
             Command::Pause(w) => self.pause(w),
             Command::Resume(w) => self.resume(w),
             Command::PauseDispatch => self.set_dispatch_paused(true),
