@@ -75,7 +75,7 @@ pub enum Phase {
     /// Spawned at `since`; its handshake has not arrived.
     Starting { since: Instant },
     /// Connected and taking tasks: idle while it holds none, busy while it
-    /// holds some (the tasks are the worker entry's, not the phase's: they
+    /// holds some (the tasks are the worker record's, not the phase's: they
     /// stay with the worker whatever happens to it, until it is gone).
     Ready,
     /// Stopped (SIGSTOP) at `since`; the clock of its task stands still.
