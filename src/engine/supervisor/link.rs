@@ -31,6 +31,7 @@ pub enum Link {
 }
 
 impl Link {
+    /// Open: frames can be sent and may arrive.
     pub fn is_open(&self) -> bool {
         matches!(self, Link::Open(_))
     }
@@ -38,6 +39,7 @@ impl Link {
 
 /// An open connection and its buffers.
 pub struct Conn {
+    /// The socket, non-blocking, watched by the supervisor's poll.
     pub stream: Stream,
     /// Bytes read but not yet a whole frame.
     inbox: Vec<u8>,
@@ -48,6 +50,7 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// A connection just past its handshake, with empty buffers.
     pub fn new(stream: Stream) -> Conn {
         Conn {
             stream,
@@ -64,6 +67,7 @@ impl Conn {
         frame::encode_into(msg, &mut self.outbox)
     }
 
+    /// Frames are waiting to be written.
     pub fn has_output(&self) -> bool {
         !self.outbox.is_empty()
     }

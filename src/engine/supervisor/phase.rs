@@ -25,6 +25,8 @@ pub enum StopKind {
 /// A worker asked to stop (a shutdown frame is on its way to it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stopping {
+    /// Why: it decides the deadline, and the fate of the task if the
+    /// deadline passes.
     pub kind: StopKind,
     /// When to send SIGTERM (none: wait as long as the task takes).
     pub deadline: Option<Instant>,
@@ -111,6 +113,7 @@ impl Phase {
         matches!(self, Phase::Ready | Phase::Stopping(_))
     }
 
+    /// Exited and reaped.
     pub fn is_gone(&self) -> bool {
         matches!(self, Phase::Gone(_))
     }

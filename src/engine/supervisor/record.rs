@@ -20,6 +20,7 @@ pub const PREFETCH_DEPTH: usize = 128;
 /// The supervisor's record of one worker process. (Not to be confused with
 /// its job slot, `{%}`: a number that a replacement takes over.)
 pub struct WorkerRecord {
+    /// Its process id, which is also its process group's.
     pub pid: u32,
     /// Its job slot (see `PoolEvent::WorkerSlot`).
     pub job_slot: u32,
@@ -135,5 +136,44 @@ impl WorkerRecord {
             Link::Open(conn) => conn.read_frames(&mut on_frame),
             Link::Awaiting | Link::Closed => ReadOutcome::Closed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ToWorker;
+
+    #[test]
+    fn a_worker_just_spawned_is_starting_and_takes_no_tasks() {
+        let worker = WorkerRecord::new(42, 1, Instant::now());
+        assert!(matches!(worker.phase, Phase::Starting { .. }));
+        assert!(!worker.is_ready() && !worker.can_take_tasks(1));
+        assert!(!worker.is_finished());
+    }
+
+    #[test]
+    fn a_ready_worker_without_a_connection_takes_no_tasks() {
+        let mut worker = WorkerRecord::new(42, 1, Instant::now());
+        worker.phase = Phase::Ready;
+        worker.link = Link::Closed;
+        assert!(!worker.can_take_tasks(1), "its connection was lost");
+        assert!(
+            worker.queue_frame(&ToWorker::Shutdown).is_ok(),
+            "a frame for a closed connection is dropped, not an error"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_never_connected_is_finished_once_reaped() {
+        let mut worker = WorkerRecord::new(42, 1, Instant::now());
+        worker.phase.reaped(None, Some(1));
+        assert!(worker.is_finished());
+        let mut worker = WorkerRecord::new(42, 1, Instant::now());
+        worker.phase = Phase::Ready;
+        worker.link = Link::Closed;
+        assert!(!worker.is_finished(), "not reaped yet");
+        worker.phase.reaped(Some(9), None);
+        assert!(worker.is_finished());
     }
 }
