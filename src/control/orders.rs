@@ -6,9 +6,9 @@
 use super::wire::Order;
 use crate::engine::{Command, WorkerId};
 
-/// The order that carries `cmd` over the wire, or none for a command that
-/// cannot travel (a submission: the pool numbers tasks itself, so they go as
-/// a `Request::Submit` of task lines).
+/// The order that carries `cmd` over the wire, or none for one that cannot
+/// travel (a scale beyond `u32`). Submissions are not commands: they go as a
+/// `Request::Submit` of task lines, and the pool numbers the tasks itself.
 pub fn order_for(cmd: Command) -> Option<Order> {
     let one = |id: WorkerId| vec![id.0];
     Some(match cmd {
@@ -24,11 +24,6 @@ pub fn order_for(cmd: Command) -> Option<Order> {
         },
         Command::Shutdown => Order::Stop,
         Command::KillAll => Order::KillAll,
-        // Only `Command::Submit` gets here, and the engine is making it
-        // private; once it is gone this arm matches nothing (hence the allow)
-        // and can go too.
-        #[allow(unreachable_patterns)]
-        _ => return None,
     })
 }
 

@@ -12,12 +12,14 @@ use std::time::Duration;
 use interprocess::local_socket::traits::{ListenerExt, Stream as _, StreamCommon as _};
 
 use super::events::WorkerId;
-use super::proc::SMALL_STACK;
 use super::{Inbound, InboxSender};
 use crate::ipc::{Listener, Stream};
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::{FromWorker, Hello, PROTOCOL_VERSION};
 
+/// Stack size of the small helper threads (handshakes here, reapers in
+/// `proc`), which tell the supervisor what they learn as a [`ConnEvent`].
+pub const SMALL_STACK: usize = 128 * 1024;
 /// The handshake is small; a bigger first frame is refused unread.
 const MAX_HELLO: u32 = 4096;
 /// A connection that has not said hello by then is dropped.

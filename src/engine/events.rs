@@ -86,10 +86,11 @@ fn describe(spec: &TaskSpec) -> String {
 }
 
 /// An order to the pool. Sent with [`crate::PoolHandle::send`]; never blocks.
+///
+/// Tasks are not queued with an order: [`crate::PoolHandle::submit_all`]
+/// queues them, because only the handle hands out task ids.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
-    /// Queue these tasks (ids already allocated by the handle).
-    Submit(Vec<(TaskId, Task)>),
     /// Stop the worker's process group (SIGSTOP). Its task waits; its timeout clock stops.
     Pause(WorkerId),
     /// Continue a paused worker (SIGCONT).

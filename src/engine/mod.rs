@@ -312,8 +312,8 @@ impl PoolHandle {
                         .map(|t| (TaskId(0), t))
                         .collect();
                     let first = next_task.fetch_add(slice.len() as u64, Ordering::Relaxed);
-                    for (id, (slot, _)) in (first..).zip(slice.iter_mut()) {
-                        *slot = TaskId(id);
+                    for (id, (task_id, _)) in (first..).zip(slice.iter_mut()) {
+                        *task_id = TaskId(id);
                     }
                     let lines = slice.iter().map(|(_, t)| t.line.clone()).collect();
                     ids.extend(slice.iter().map(|(id, _)| *id));

@@ -5,14 +5,11 @@ use std::io;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
-use super::conn::ConnEvent;
+use super::conn::{ConnEvent, SMALL_STACK};
 use super::events::WorkerId;
 use super::{Inbound, InboxSender};
 use crate::platform::{self, GroupSignal};
 use crate::worker::{ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
-
-/// Stack size of the small helper threads (reapers, handshakes).
-pub const SMALL_STACK: usize = 128 * 1024;
 
 /// Starts a worker process and a thread that reports its exit.
 ///

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::task::{RunValues, TaskOutcome, TaskSpec};
 
+/// Defined in `task`, beside `RunValues`, whose columns decode through it
+/// too (`task` is the lower module: these messages carry tasks).
+pub use crate::task::List;
+
 /// Bumped whenever a message changes shape; a worker of another version is refused.
 pub const PROTOCOL_VERSION: u32 = 4;
 
@@ -96,37 +100,4 @@ pub enum FromWorker {
         /// Each task's value and wall time in nanoseconds.
         results: RunValues,
     },
-}
-
-/// A list in a frame, decoded without trusting the length it claims: serde
-/// would reserve room for up to 1 MiB of elements on the claim alone (13
-/// bytes could claim a million), while here the room grows with the
-/// elements actually read, so decoding stays within its bound of 32 times
-/// the frame's size.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(transparent)]
-pub struct List<T>(pub Vec<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Elements<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Elements<T> {
-            type Value = List<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<List<T>, A::Error> {
-                const TRUSTED: usize = 16;
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(TRUSTED));
-                while let Some(x) = seq.next_element()? {
-                    out.push(x);
-                }
-                Ok(List(out))
-            }
-        }
-        d.deserialize_seq(Elements(std::marker::PhantomData))
-    }
 }

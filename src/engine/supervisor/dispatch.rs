@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 use mio::unix::SourceFd;
 
-use super::slot::{HeldFate, StopKind};
-use super::{GROUP_GRACE, GROUP_POLL, START_TIMEOUT, Supervisor, TERM_GRACE, token_of};
+use super::link::Link;
+use super::phase::{HeldFate, Phase, StopKind, Stopping};
+use super::{START_TIMEOUT, Supervisor, token_of};
 use crate::engine::median::MIN_SAMPLES;
 use crate::engine::{AUTO_CHUNK_MAX, AUTO_CHUNK_TIME, ChunkSize};
 
@@ -38,35 +39,21 @@ impl Supervisor {
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         let task_limit = self.task_limit();
+        let now = Instant::now();
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         if let Some(t) = self.respawn_at {
             consider(t);
         }
-        for slot in self.workers.values() {
-            if let Some(since) = slot.group_wait {
-                consider((Instant::now() + GROUP_POLL).min(since + GROUP_GRACE));
+        for worker in self.workers.values() {
+            if let Some(t) = worker.phase.deadline(now) {
+                consider(t);
             }
-            if slot.reaped.is_some() {
-                continue;
-            }
-            if !slot.ever_connected && slot.killed.is_none() {
-                consider(slot.spawned_at + START_TIMEOUT);
-            }
-            if let Some(stop) = &slot.stopping {
-                match (stop.deadline, stop.term_sent) {
-                    (_, Some(t)) => consider(t + TERM_GRACE),
-                    (Some(d), None) => consider(d),
-                    _ => {}
-                }
-            }
-            if let (Some(limit), false, None, None) = (
-                task_limit,
-                slot.held.is_empty(),
-                slot.paused_at,
-                &slot.killed,
-            ) {
-                consider(slot.head_since + limit);
+            if let Some(limit) = task_limit
+                && !worker.held.is_empty()
+                && worker.phase.task_clock_runs()
+            {
+                consider(worker.head_since + limit);
             }
         }
         next
@@ -80,29 +67,28 @@ impl Supervisor {
         let task_limit = self.task_limit();
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
-            let slot = &self.workers[&w];
-            if slot.group_wait.is_some() {
-                self.try_finish(w);
-                continue;
+            let worker = &self.workers[&w];
+            match &worker.phase {
+                Phase::Gone(gone) => {
+                    if gone.group_wait.is_some() {
+                        self.try_finish(w);
+                    }
+                    continue;
+                }
+                Phase::Starting { since } if now >= *since + START_TIMEOUT => {
+                    let why = format!("did not connect within {}s", START_TIMEOUT.as_secs());
+                    self.emit(PoolEvent::Error {
+                        worker: Some(w),
+                        message: format!("worker {w} {why}"),
+                    });
+                    self.kill_worker(w, GroupSignal::Kill, why.clone(), HeldFate::Cancelled(why));
+                    continue;
+                }
+                _ => {}
             }
-            if slot.reaped.is_some() {
-                continue;
-            }
-            if !slot.ever_connected
-                && slot.killed.is_none()
-                && now >= slot.spawned_at + START_TIMEOUT
-            {
-                let why = format!("did not connect within {}s", START_TIMEOUT.as_secs());
-                self.emit(PoolEvent::Error {
-                    worker: Some(w),
-                    message: format!("worker {w} {why}"),
-                });
-                self.kill_worker(w, GroupSignal::Kill, why.clone(), HeldFate::Cancelled(why));
-                continue;
-            }
-            if let (Some(limit), Some(&head), None, None) =
-                (task_limit, slot.held.front(), slot.paused_at, &slot.killed)
-                && now >= slot.head_since + limit
+            if let (Some(limit), Some(&head)) = (task_limit, worker.held.front())
+                && worker.phase.task_clock_runs()
+                && now >= worker.head_since + limit
             {
                 self.kill_worker(
                     w,
@@ -113,33 +99,39 @@ impl Supervisor {
                 self.fill_to_wanted();
                 continue;
             }
-            let slot = self.workers.get_mut(&w).expect("present");
-            let Some(stop) = &mut slot.stopping else {
-                continue;
-            };
-            match (stop.deadline, stop.term_sent) {
-                (_, Some(t)) if now >= t + TERM_GRACE => {
-                    proc::signal(slot.pid, GroupSignal::Kill);
-                    stop.term_sent = None;
-                    stop.deadline = None;
-                    slot.killed = Some((libc::SIGKILL, "did not stop after SIGTERM".into()));
-                }
-                (Some(d), None) if now >= d => {
-                    stop.term_sent = Some(now);
-                    let kind = stop.kind;
-                    let why = format!(
-                        "did not stop within the join timeout of {:.1}s",
-                        self.config.join_timeout.as_secs_f64()
-                    );
-                    let fate = match kind {
-                        StopKind::Shutdown => "the pool shut down while it ran",
-                        _ => "its worker was terminated by the user",
-                    };
-                    self.kill_worker(w, GroupSignal::Term, why, HeldFate::Cancelled(fate.into()));
-                }
-                _ => {}
-            }
+            self.on_stop_timers(w, now);
         }
+    }
+
+    /// A stopping worker past its join deadline gets SIGTERM; one that
+    /// outlives the grace after SIGTERM gets SIGKILL.
+    fn on_stop_timers(&mut self, w: WorkerId, now: Instant) {
+        let Some(worker) = self.workers.get_mut(&w) else {
+            return;
+        };
+        if worker.phase.escalate(now) {
+            proc::signal(worker.pid, GroupSignal::Kill);
+            return;
+        }
+        let Phase::Stopping(Stopping {
+            kind,
+            deadline: Some(deadline),
+        }) = worker.phase
+        else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        let why = format!(
+            "did not stop within the join timeout of {:.1}s",
+            self.config.join_timeout.as_secs_f64()
+        );
+        let fate = match kind {
+            StopKind::Shutdown => "the pool shut down while it ran",
+            _ => "its worker was terminated by the user",
+        };
+        self.kill_worker(w, GroupSignal::Term, why, HeldFate::Cancelled(fate.into()));
     }
 
     // ----- dispatch -----
@@ -167,9 +159,9 @@ impl Supervisor {
         loop {
             let mut gave = false;
             for &w in &takers {
-                let slot = &self.workers[&w];
-                if slot.can_take_tasks(chunk) {
-                    let n = if slot.held.len() <= chunk { chunk } else { 1 };
+                let worker = &self.workers[&w];
+                if worker.can_take_tasks(chunk) {
+                    let n = if worker.held.len() <= chunk { chunk } else { 1 };
                     if !self.assign_chunk(w, n) {
                         return;
                     }
@@ -201,7 +193,7 @@ impl Supervisor {
                 let workers = self
                     .workers
                     .values()
-                    .filter(|s| s.counts_as_alive())
+                    .filter(|s| s.phase.counts_as_alive())
                     .count();
                 let share = self.queue.waiting().div_ceil(4 * workers.max(1));
                 (by_time.min(share as u128) as usize).clamp(1, AUTO_CHUNK_MAX)
@@ -235,9 +227,7 @@ impl Supervisor {
         let busy: Vec<WorkerId> = self
             .workers
             .iter()
-            .filter(|(_, s)| {
-                s.is_ready() && s.counts_as_alive() && s.paused_at.is_none() && s.held.len() == 1
-            })
+            .filter(|(_, s)| s.is_ready() && matches!(s.phase, Phase::Ready) && s.held.len() == 1)
             .map(|(id, _)| *id)
             .collect();
         for w in busy {
@@ -259,19 +249,19 @@ impl Supervisor {
             }
         }
         let more = taken.len() == n;
-        let slot = self.workers.get_mut(&w).expect("present");
-        let was_idle = slot.held.is_empty();
+        let worker = self.workers.get_mut(&w).expect("present");
+        let was_idle = worker.held.is_empty();
         let mut unsendable = Vec::new();
         let mut specs = Vec::with_capacity(taken.len());
         for stretch in taken.chunk_by(|a, b| b.0 == a.0 + 1) {
             specs.clear();
             let entries = self.queue.entries(stretch[0], stretch.len());
             specs.extend(entries.map(|e| &e.expect("live").task.spec));
-            slot.assign(stretch[0], &specs, &mut unsendable);
+            worker.assign(stretch[0], &specs, &mut unsendable);
         }
-        let head = slot.held.front().copied().filter(|_| was_idle);
+        let head = worker.held.front().copied().filter(|_| was_idle);
         if let Some(head) = head {
-            slot.head_since = Instant::now();
+            worker.head_since = Instant::now();
             self.mark_started(w, head);
         }
         for (task, e) in unsendable {
@@ -302,25 +292,26 @@ impl Supervisor {
     /// blocks on a worker that does not read.
     pub(super) fn flush_outboxes(&mut self) {
         let mut broken = Vec::new();
-        for (w, slot) in self.workers.iter_mut() {
-            if !slot.has_output() && !slot.wants_write {
+        for (w, worker) in self.workers.iter_mut() {
+            let Link::Open(conn) = &mut worker.link else {
+                continue;
+            };
+            if !conn.has_output() && !conn.wants_write {
                 continue;
             }
-            match slot.flush() {
-                Ok(left_over) if left_over != slot.wants_write => {
-                    slot.wants_write = left_over;
+            match conn.flush() {
+                Ok(left_over) if left_over != conn.wants_write => {
+                    conn.wants_write = left_over;
                     let interest = if left_over {
                         Interest::READABLE | Interest::WRITABLE
                     } else {
                         Interest::READABLE
                     };
-                    if let Some(conn) = &slot.conn {
-                        let _ = self.registry.reregister(
-                            &mut SourceFd(&ipc::raw_fd(conn)),
-                            token_of(*w),
-                            interest,
-                        );
-                    }
+                    let _ = self.registry.reregister(
+                        &mut SourceFd(&ipc::raw_fd(&conn.stream)),
+                        token_of(*w),
+                        interest,
+                    );
                 }
                 Ok(_) => {}
                 // A dead peer is reported by its socket's end and its reaper.
@@ -337,16 +328,7 @@ impl Supervisor {
                 worker: Some(w),
                 message: format!("cannot write to worker {w}: {e}; killing it"),
             });
-            self.kill_worker(
-                w,
-                GroupSignal::Kill,
-                "its connection failed".into(),
-                HeldFate::TimedOut,
-            );
-            // Its task is retried like after a crash.
-            if let Some(s) = self.workers.get_mut(&w) {
-                s.held_fate = None;
-            }
+            self.kill_broken(w, "its connection failed");
         }
     }
 

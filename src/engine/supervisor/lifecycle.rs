@@ -1,13 +1,22 @@
-//! Starting, stopping and killing workers.
+//! Starting, stopping and killing workers: the orders and handshakes that
+//! move a worker through its phases (see `phase`).
 
 use std::time::Instant;
 
-use super::slot::{HeldFate, Slot, StopKind, Stopping};
-use super::{MAX_START_FAILURES, START_BACKOFF, Supervisor};
+use interprocess::local_socket::traits::Stream as _;
+use mio::Interest;
+use mio::unix::SourceFd;
+
+use super::link::{Conn, Link};
+use super::phase::{HeldFate, Phase, StopKind, Stopping};
+use super::record::WorkerRecord;
+use super::{MAX_START_FAILURES, START_BACKOFF, Supervisor, token_of};
+use crate::engine::conn::ConnEvent;
 use crate::engine::events::*;
 use crate::engine::proc;
+use crate::ipc::{self, Stream};
 use crate::platform::GroupSignal;
-use crate::protocol::ToWorker;
+use crate::protocol::{Hello, ToWorker};
 
 impl Supervisor {
     // ----- worker lifecycle -----
@@ -19,7 +28,7 @@ impl Supervisor {
         let alive = self
             .workers
             .values()
-            .filter(|s| s.counts_as_alive())
+            .filter(|s| s.phase.counts_as_alive())
             .count();
         for _ in alive..self.wanted {
             if !self.spawn_one() {
@@ -43,7 +52,8 @@ impl Supervisor {
         ) {
             Ok(pid) => {
                 let now = Instant::now();
-                self.workers.insert(id, Slot::new(pid, job_slot, now));
+                self.workers
+                    .insert(id, WorkerRecord::new(pid, job_slot, now));
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
                 self.emit(PoolEvent::WorkerSlot {
                     worker: id,
@@ -62,14 +72,12 @@ impl Supervisor {
         }
     }
 
-    /// The lowest job slot that no worker holds. A worker holds its slot until
-    /// it is killed or gone; one that is stopping keeps it while it finishes
-    /// its task, so two running tasks never share a slot.
+    /// The lowest job slot that no worker holds (see `Phase::holds_job_slot`).
     fn free_job_slot(&self) -> u32 {
         let mut held: Vec<u32> = self
             .workers
             .values()
-            .filter(|s| s.killed.is_none() && s.reaped.is_none())
+            .filter(|s| s.phase.holds_job_slot())
             .map(|s| s.job_slot)
             .collect();
         held.sort_unstable();
@@ -97,7 +105,7 @@ impl Supervisor {
                     "{MAX_START_FAILURES} workers in a row failed to start; not starting more"
                 ),
             });
-            let anyone_left = self.workers.values().any(|s| s.counts_as_alive());
+            let anyone_left = self.workers.values().any(|s| s.phase.counts_as_alive());
             if !anyone_left {
                 self.cancel_queued("no worker could be started");
             }
@@ -107,14 +115,14 @@ impl Supervisor {
     /// Asks a worker to stop after its current task.
     pub(super) fn stop_worker(&mut self, w: WorkerId, kind: StopKind) {
         let join_timeout = self.config.join_timeout;
-        let Some(slot) = self.workers.get_mut(&w) else {
+        let Some(worker) = self.workers.get_mut(&w) else {
             return;
         };
-        if slot.reaped.is_some() || slot.killed.is_some() {
+        if matches!(worker.phase, Phase::Killed(_) | Phase::Gone(_)) {
             return;
         }
-        if !slot.is_ready() {
-            // Not connected yet: there is nothing to finish.
+        if !worker.is_ready() {
+            // Not connected (yet, or any more): there is nothing to finish.
             let why = match kind {
                 StopKind::Retire => "retired before it started",
                 StopKind::Terminate => "terminated before it started",
@@ -132,18 +140,15 @@ impl Supervisor {
             StopKind::Retire => None,
             StopKind::Terminate | StopKind::Shutdown => Some(Instant::now() + join_timeout),
         };
-        if slot.paused_at.take().is_some() {
+        let Some(was_paused) = worker.phase.stop(Stopping { kind, deadline }) else {
+            return;
+        };
+        let _ = worker.queue_frame(&ToWorker::Shutdown); // small: always fits
+        if was_paused {
             // A stopped process cannot read the request: let it run again.
-            proc::signal(slot.pid, GroupSignal::Cont);
+            proc::signal(worker.pid, GroupSignal::Cont);
             self.emit(PoolEvent::WorkerResumed { worker: w });
         }
-        let slot = self.workers.get_mut(&w).expect("checked above");
-        slot.stopping = Some(Stopping {
-            kind,
-            deadline,
-            term_sent: None,
-        });
-        let _ = slot.queue_frame(&ToWorker::Shutdown); // small: always fits
         self.emit(PoolEvent::WorkerStopping {
             worker: w,
             join_timeout: deadline.map(|_| join_timeout),
@@ -159,24 +164,122 @@ impl Supervisor {
         why: String,
         fate: HeldFate,
     ) {
-        let Some(slot) = self.workers.get_mut(&w) else {
+        self.signal_end(w, sig, why, Some(fate));
+    }
+
+    /// Kills a worker that broke the protocol or whose connection failed:
+    /// its task is retried like after a crash, whatever fate an earlier
+    /// kill gave it.
+    pub(super) fn kill_broken(&mut self, w: WorkerId, why: &str) {
+        self.signal_end(w, GroupSignal::Kill, why.into(), None);
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.phase.forget_fate();
+        }
+    }
+
+    fn signal_end(&mut self, w: WorkerId, sig: GroupSignal, why: String, fate: Option<HeldFate>) {
+        let Some(worker) = self.workers.get_mut(&w) else {
             return;
         };
-        if slot.reaped.is_some() {
+        if worker.phase.is_gone() {
             // Already gone: only clean up what it may have left in its group.
-            proc::signal(slot.pid, GroupSignal::Kill);
+            proc::signal(worker.pid, GroupSignal::Kill);
             return;
         }
-        proc::signal(slot.pid, sig);
+        proc::signal(worker.pid, sig);
         if sig == GroupSignal::Term {
             // A stopped process keeps SIGTERM pending until it continues.
-            proc::signal(slot.pid, GroupSignal::Cont);
+            proc::signal(worker.pid, GroupSignal::Cont);
         }
-        if slot.killed.is_none() {
-            slot.killed = Some((sig.number(), why));
+        worker.phase.kill(sig, why, fate, Instant::now());
+    }
+
+    // ----- handshakes and reapers -----
+
+    pub(super) fn conn_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Hello { hello, stream } => self.on_hello(hello, stream),
+            ConnEvent::Refused { reason } => self.emit(PoolEvent::Error {
+                worker: None,
+                message: reason,
+            }),
+            ConnEvent::Reaped { worker: w, status } => {
+                if let Some(worker) = self.workers.get_mut(&w) {
+                    let (signal, code) = proc::status_parts(&status);
+                    worker.phase.reaped(signal, code);
+                    self.try_finish(w);
+                }
+            }
         }
-        if slot.held_fate.is_none() {
-            slot.held_fate = Some(fate);
+    }
+
+    /// A worker's handshake passed the checks of `conn`: a worker that is
+    /// starting becomes ready.
+    pub(super) fn on_hello(&mut self, hello: Hello, stream: Stream) {
+        let id = WorkerId(hello.worker);
+        let Some(worker) = self.workers.get_mut(&id) else {
+            if id.0 < self.next_worker {
+                // One of ours that was killed and reaped while its handshake
+                // was in flight (a shutdown during start-up): already reported.
+                return;
+            }
+            self.emit(PoolEvent::Error {
+                worker: None,
+                message: format!(
+                    "refused a handshake from unknown worker {id} (pid {})",
+                    hello.pid
+                ),
+            });
+            return;
+        };
+        match (&worker.phase, &worker.link) {
+            (Phase::Starting { .. }, _) if worker.pid == hello.pid => {}
+            // Killed or dead while its handshake was in flight: there is
+            // nothing to say to it, and its end is reported by its reaper.
+            (Phase::Killed(_) | Phase::Gone(_), Link::Awaiting) if worker.pid == hello.pid => {
+                return;
+            }
+            _ => {
+                self.emit(PoolEvent::Error {
+                    worker: Some(id),
+                    message: format!(
+                        "refused a second or mismatched handshake for worker {id} (pid {})",
+                        hello.pid
+                    ),
+                });
+                return;
+            }
         }
+        let watched = stream.set_nonblocking(true).and_then(|()| {
+            self.registry.register(
+                &mut SourceFd(&ipc::raw_fd(&stream)),
+                token_of(id),
+                Interest::READABLE,
+            )
+        });
+        if let Err(e) = watched {
+            self.emit(PoolEvent::Error {
+                worker: Some(id),
+                message: format!("cannot watch worker {id}'s connection: {e}"),
+            });
+            return;
+        }
+        worker.link = Link::Open(Conn::new(stream));
+        worker.phase = Phase::Ready;
+        self.start_failures = 0;
+        let welcome = ToWorker::Welcome {
+            out_dir: self.config.out_dir.to_string_lossy().into_owned(),
+            output_cap: self.config.output_cap as u64,
+            slot: worker.job_slot,
+            spill_dir: self
+                .config
+                .spill_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let _ = worker.queue_frame(&welcome); // a path: far below the cap
+        let pid = worker.pid;
+        self.emit(PoolEvent::WorkerReady { worker: id, pid });
     }
 }

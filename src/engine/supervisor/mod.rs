@@ -5,13 +5,18 @@
 //! tells everything through the event channel and never waits on a worker.
 //!
 //! Split by concern: this file holds the state, the loop and the orders;
-//! `lifecycle` starts, stops and kills workers; `news` handles what workers
-//! and reapers report; `dispatch` hands out tasks, writes, and runs timers.
+//! `record` is the record of one worker, `phase` where it is in its life
+//! and `link` its connection's bytes; `lifecycle` starts, stops and kills
+//! workers; `results` ends the tasks workers report; `exits` settles a
+//! worker that is gone; `dispatch` hands out tasks, writes, and runs timers.
 
 mod dispatch;
+mod exits;
 mod lifecycle;
-mod news;
-mod slot;
+mod link;
+mod phase;
+mod record;
+mod results;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,7 +38,8 @@ use crate::ipc::{self, SocketDir};
 use crate::platform::GroupSignal;
 use crate::protocol::FromWorker;
 use crate::task::TaskOutput;
-use slot::{HeldFate, Slot, StopKind};
+use phase::{HeldFate, StopKind};
+use record::WorkerRecord;
 
 /// The poll token of the inbox waker; workers use their id (from 1).
 pub const WAKE_TOKEN: Token = Token(0);
@@ -68,7 +74,7 @@ struct Supervisor {
     inbox: InboxSender,
     registry: Registry,
     events: EventSender,
-    workers: BTreeMap<WorkerId, Slot>,
+    workers: BTreeMap<WorkerId, WorkerRecord>,
     next_worker: u32,
     wanted: usize,
     queue: Queue,
@@ -268,16 +274,16 @@ impl Supervisor {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Submit(tasks) => {
-                let lines = tasks.iter().map(|(_, t)| t.line.clone()).collect();
-                self.submit(tasks, lines);
-            }
             Command::Pause(w) => self.pause(w),
             Command::Resume(w) => self.resume(w),
             Command::PauseDispatch => self.set_dispatch_paused(true),
             Command::ResumeDispatch => self.set_dispatch_paused(false),
             Command::Terminate(w) => {
-                if self.workers.get(&w).is_some_and(|s| s.counts_as_alive()) {
+                if self
+                    .workers
+                    .get(&w)
+                    .is_some_and(|s| s.phase.counts_as_alive())
+                {
                     self.stop_worker(w, StopKind::Terminate);
                     self.fill_to_wanted();
                 }
@@ -332,30 +338,28 @@ impl Supervisor {
         });
     }
 
+    /// Pauses a connected worker that is ready (see `Phase::pause`).
     fn pause(&mut self, w: WorkerId) {
-        let Some(slot) = self.workers.get_mut(&w) else {
+        let Some(worker) = self.workers.get_mut(&w) else {
             return;
         };
-        // A worker that is not connected yet cannot be paused: it would
-        // miss its start deadline.
-        if slot.paused_at.is_some() || !slot.is_ready() || slot.killed.is_some() {
+        if !worker.is_ready() || !worker.phase.pause(Instant::now()) {
             return;
         }
-        proc::signal(slot.pid, GroupSignal::Stop);
-        slot.paused_at = Some(Instant::now());
+        proc::signal(worker.pid, GroupSignal::Stop);
         self.emit(PoolEvent::WorkerPaused { worker: w });
     }
 
     fn resume(&mut self, w: WorkerId) {
-        let Some(slot) = self.workers.get_mut(&w) else {
+        let Some(worker) = self.workers.get_mut(&w) else {
             return;
         };
-        let Some(paused_at) = slot.paused_at.take() else {
+        let Some(paused_at) = worker.phase.resume() else {
             return;
         };
-        proc::signal(slot.pid, GroupSignal::Cont);
+        proc::signal(worker.pid, GroupSignal::Cont);
         // Time spent paused by the user does not count against the task's timeout.
-        slot.head_since += paused_at.elapsed();
+        worker.head_since += paused_at.elapsed();
         self.emit(PoolEvent::WorkerResumed { worker: w });
     }
 
@@ -378,7 +382,7 @@ impl Supervisor {
         let alive: Vec<WorkerId> = self
             .workers
             .iter()
-            .filter(|(_, s)| s.counts_as_alive())
+            .filter(|(_, s)| s.phase.counts_as_alive())
             .map(|(id, _)| *id)
             .collect();
         if alive.len() > n {
