@@ -32,10 +32,10 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod demo;
-pub mod docs;
+pub mod cli_docs;
 pub mod headless;
 mod pool;
 pub mod report;
-mod spin;
+mod busy_wait;
 
 pub use pool::{Pool, PoolBuilder};

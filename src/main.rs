@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Config(args)) => settings::config_cmd(args),
         Some(Cmd::Completions { shell }) => {
-            commands::write_stdout(&pooltop::docs::completions(shell))
+            commands::write_stdout(&pooltop::cli_docs::completions(shell))
         }
         Some(Cmd::Man { dir }) => settings::man(dir.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(

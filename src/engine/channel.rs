@@ -81,7 +81,7 @@ impl EventSender {
 
     /// Tells the reader whether more news is due any moment (only instant
     /// tasks are in flight): then it checks again for a moment before it
-    /// sleeps (see `crate::spin`); otherwise it sleeps at once.
+    /// sleeps (see `crate::busy_wait`); otherwise it sleeps at once.
     pub fn expect_quick(&self, quick: bool) {
         self.quick.store(quick, Ordering::Relaxed);
     }
@@ -147,16 +147,16 @@ impl EventReceiver {
 
     /// The next event, waiting until `deadline` (none: for as long as it
     /// takes). While the sender says news is due any moment, it is checked
-    /// for without sleeping first (see `crate::spin`).
+    /// for without sleeping first (see `crate::busy_wait`).
     fn next_until(&mut self, deadline: Option<Instant>) -> Result<PoolEvent, RecvTimeoutError> {
         loop {
             if let Some(ev) = self.batch.pop_front() {
                 return Ok(ev);
             }
             let mut got = None;
-            let soon = deadline.is_none_or(|d| d > Instant::now() + crate::spin::SPIN);
+            let soon = deadline.is_none_or(|d| d > Instant::now() + crate::busy_wait::SPIN);
             if soon && self.quick.load(Ordering::Relaxed) {
-                crate::spin::briefly(|| match self.rx.try_recv() {
+                crate::busy_wait::briefly(|| match self.rx.try_recv() {
                     Err(TryRecvError::Empty) => false,
                     other => {
                         got = Some(other);

@@ -117,9 +117,9 @@ pub fn run() -> Result<(), Error> {
         if reader.buffer().is_empty() {
             pending.write_to(&mut send)?;
             // After an instant task the next usually follows at once (see
-            // `crate::spin`); after others the CPU is better left to them.
+            // `crate::busy_wait`); after others the CPU is better left to them.
             if last_instant {
-                crate::spin::briefly(|| platform::readable_now(ipc::raw_fd(&stream)));
+                crate::busy_wait::briefly(|| platform::readable_now(ipc::raw_fd(&stream)));
             }
         }
         let msg = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {

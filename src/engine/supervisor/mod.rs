@@ -216,7 +216,7 @@ impl Supervisor {
     /// hold only instant tasks their replies come at once, and right after
     /// news went out an order often follows (a caller that submits its next
     /// task on the last one's result), so then the sockets and inbox are
-    /// checked again without sleeping for a moment first (see `crate::spin`).
+    /// checked again without sleeping for a moment first (see `crate::busy_wait`).
     /// Not while a slower task runs: its processes need the CPU more.
     fn wait(
         &self,
@@ -233,9 +233,9 @@ impl Supervisor {
         let hot = !slow && (was_active || quick);
         // The reader spins while this thread does: news may follow at once.
         self.events.expect_quick(hot);
-        if hot && timeout.is_none_or(|t| t > crate::spin::SPIN) {
+        if hot && timeout.is_none_or(|t| t > crate::busy_wait::SPIN) {
             let mut failed = None;
-            crate::spin::briefly(|| match poll.poll(ready, Some(Duration::ZERO)) {
+            crate::busy_wait::briefly(|| match poll.poll(ready, Some(Duration::ZERO)) {
                 Ok(()) => !ready.is_empty(),
                 Err(e) => {
                     failed = Some(e);
