@@ -6,7 +6,8 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 
-use pooltop::batch::{self, BatchArgs, Plan, halt::HaltPolicy, joblog::JobLog, session};
+use pooltop::batch::joblog::{self, JobLog};
+use pooltop::batch::{self, BatchArgs, Plan, halt::HaltPolicy, session};
 use pooltop::cli::RunArgs;
 use pooltop::{config, headless};
 
@@ -110,13 +111,22 @@ fn check_options(args: &RunArgs) -> Result<(), Failure> {
 }
 
 /// The earlier run's job log, for `--resume` / `--resume-failed` (none when
-/// it does not exist yet: then everything runs).
+/// it does not exist yet: then everything runs), without a torn last row
+/// (one the warning names; its job runs again, and `JobLog::open` cuts it
+/// off before new rows are appended).
 fn read_old_log(b: &BatchArgs) -> Result<Option<String>, Failure> {
     let (Some(path), true) = (&b.joblog, b.resume || b.resume_failed) else {
         return Ok(None);
     };
     match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let (whole, torn) = joblog::drop_torn_row(&text, &path.display().to_string());
+            if let Some(warning) = torn {
+                pooltop::say!("{warning}");
+            }
+            Ok(Some(whole.to_string()))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Failure::usage(format!(
             "cannot read the job log `{}`: {e}",
@@ -164,7 +174,7 @@ fn spill_dir() -> Result<tempfile::TempDir, Failure> {
 fn open_joblog(path: &Path, resume: bool) -> Result<JobLog, Failure> {
     JobLog::open(path, resume).map_err(|e| {
         Failure::usage(format!(
-            "cannot write the job log `{}`: {e}",
+            "cannot write the job log `{}`: {e}; nothing ran",
             path.display()
         ))
     })
