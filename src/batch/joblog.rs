@@ -92,6 +92,7 @@ pub fn drop_torn_row<'a>(text: &'a str, name: &str) -> (&'a str, Option<String>)
     }
     let line = text[..whole].matches('\n').count() + 1;
     let shown: String = text[whole..].chars().take(40).collect();
+    let shown = shown.escape_debug();
     let warning = format!(
         "pooltop: Warning: the job log `{name}` ends in a torn row (line {line}, `{shown}`, \
          has no newline): it is dropped and its job runs again"
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(kept, whole);
         assert_eq!(
             warning.unwrap(),
-            "pooltop: Warning: the job log `j.log` ends in a torn row (line 3, `1328\t:\t`, \
+            "pooltop: Warning: the job log `j.log` ends in a torn row (line 3, `1328\\t:\\t`, \
              has no newline): it is dropped and its job runs again"
         );
         assert_eq!(drop_torn_row(&whole, "j.log"), (whole.as_str(), None));
