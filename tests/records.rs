@@ -126,14 +126,37 @@ fn a_job_log_on_dev_full_is_refused_before_anything_runs() {
 
 #[test]
 fn job_output_to_dev_full_is_named_once_and_exits_254() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jobs.log");
     let inputs: String = (1..=20).map(|i| format!("{i}\n")).collect();
-    let o = pooltop(&["run", "-j", "2", "--", "echo"], &inputs, true);
+    let args = [
+        "run",
+        "-j",
+        "2",
+        "--joblog",
+        log.to_str().unwrap(),
+        "--",
+        "echo",
+    ];
+    let o = pooltop(&args, &inputs, true);
     let err = stderr(&o);
     assert_eq!(
         err.lines().collect::<Vec<_>>(),
         [format!(
             "pooltop: cannot write job output on standard output: {ENOSPC}; starting no more jobs"
         )],
+    );
+    assert_eq!(o.status.code(), Some(254));
+    assert_eq!(
+        logged_seqs(&log),
+        Vec::<u64>::new(),
+        "no job's output is out, so none is in the log"
+    );
+
+    let o = pooltop(&["run", "--dry-run", "--", "echo", ":::", "a"], "", true);
+    assert_eq!(
+        stderr(&o),
+        format!("pooltop: cannot write command lines on standard output: {ENOSPC}; nothing ran\n")
     );
     assert_eq!(o.status.code(), Some(254));
 }

@@ -115,6 +115,12 @@ const LOST_THEN: &str = "starting no more jobs (`--resume` runs the ones not in 
 /// drops). A failed write is said once and remembered ([`JobLog::lost`]).
 pub struct JobLog {
     out: Sink,
+    /// The log file, to take its last row back ([`JobLog::take_back`]);
+    /// none on standard output or another file that cannot be cut.
+    file: Option<File>,
+    /// Its length: up to the end of the last row written, and before it.
+    len: u64,
+    before_last: Option<u64>,
 }
 
 impl JobLog {
@@ -130,7 +136,7 @@ impl JobLog {
             writeln!(out, "{HEADER}")?;
             out.flush()?;
             let out = Sink::new(what, Box::new(out)).then(LOST_THEN);
-            return Ok(JobLog { out });
+            return Ok(JobLog::to(out));
         }
         let kept = if append { keep_whole_rows(path)? } else { 0 };
         let mut file = if kept > 0 {
@@ -138,25 +144,69 @@ impl JobLog {
         } else {
             File::create(path)?
         };
+        let mut len = kept;
         if kept == 0 {
-            file.write_all(format!("{HEADER}\n").as_bytes())?;
+            let header = format!("{HEADER}\n");
+            file.write_all(header.as_bytes())?;
+            len = header.len() as u64;
         }
+        let cut = file
+            .metadata()?
+            .is_file()
+            .then(|| file.try_clone())
+            .transpose()?;
         let out = Sink::new(what, Box::new(file)).then(LOST_THEN);
-        Ok(JobLog { out })
+        Ok(JobLog {
+            file: cut,
+            len,
+            ..JobLog::to(out)
+        })
+    }
+
+    /// A log written to `out`, its header already there, whose rows cannot
+    /// be taken back.
+    pub(crate) fn to(out: Sink) -> JobLog {
+        JobLog {
+            out: out.then(LOST_THEN),
+            file: None,
+            len: 0,
+            before_last: None,
+        }
     }
 
     /// Writes one row, whole, and flushes it; false when the log is lost
     /// (by this write or an earlier one).
     pub fn write(&mut self, row: &Row) -> bool {
-        self.out.write_all(row.format().as_bytes()) && self.out.flush()
+        let line = row.format();
+        let written = self.out.write_all(line.as_bytes()) && self.out.flush();
+        if written {
+            self.before_last = Some(self.len);
+            self.len += line.len() as u64;
+        }
+        written
     }
 
-    /// A log written to `out` (its header already there).
-    #[cfg(test)]
-    pub(crate) fn to(out: Sink) -> JobLog {
-        JobLog {
-            out: out.then(LOST_THEN),
+    /// Takes the row just written out of the log again (its job's output
+    /// could not be printed after all, so a resume must run it); false when
+    /// it cannot be (a log on standard output, no row since the last
+    /// take-back, or the cut failed).
+    pub fn take_back(&mut self) -> bool {
+        use std::io::{Seek, SeekFrom};
+        let (Some(file), Some(at)) = (&mut self.file, self.before_last) else {
+            return false;
+        };
+        // The clone shares the written file's offset: move it back too, so
+        // that a log opened without O_APPEND goes on at the cut.
+        if file
+            .set_len(at)
+            .and_then(|()| file.seek(SeekFrom::Start(at)))
+            .is_err()
+        {
+            return false;
         }
+        self.len = at;
+        self.before_last = None;
+        true
     }
 
     /// The failure that stopped the log, if one did.
@@ -302,6 +352,39 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             format!("{HEADER}\n")
         );
+    }
+
+    #[test]
+    fn the_last_row_can_be_taken_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let row = |seq| Row {
+            seq,
+            start: UNIX_EPOCH,
+            runtime: Duration::ZERO,
+            receive: 0,
+            exitval: 0,
+            signal: 0,
+            command: "true",
+        };
+        for append in [false, true] {
+            let mut log = JobLog::open(&path, append).unwrap();
+            assert!(log.write(&row(1)) && log.write(&row(2)));
+            assert!(log.take_back());
+            assert!(!log.take_back(), "only the row just written");
+            assert!(log.write(&row(3)));
+            drop(log);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let seqs: Vec<&str> = text.lines().skip(1).map(|l| &l[..1]).collect();
+            let want: &[&str] = if append {
+                &["1", "3", "1", "3"]
+            } else {
+                &["1", "3"]
+            };
+            assert_eq!(seqs, want, "{text:?}");
+        }
+        let mut log = JobLog::to(Sink::new("stdout", Box::new(io::sink())));
+        assert!(log.write(&row(1)) && !log.take_back());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! status. No terminal, no pool: a runner feeds it events and sends the
 //! commands it returns, so a test can drive it with made-up events.
 //!
-//! A job's log row is written before its output is printed, and a job whose
-//! row cannot be written is not printed: so the log lists exactly the jobs
-//! whose output is out, and `--resume` after a full disk runs the rest. Once
-//! the job log or standard output is lost, no new job starts.
+//! A job's log row is written before its output is printed; a job whose
+//! row cannot be written is not printed, and one whose output cannot be
+//! printed has its row taken back: so the log lists exactly the jobs whose
+//! output is out, and `--resume` after a full disk runs the rest. Once the
+//! job log or standard output is lost, no new job starts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -441,7 +442,12 @@ impl Session {
                     "pooltop: cannot read the output of job {seq}: {e}"
                 );
             }
-            self.out.flush();
+            if !self.out.flush()
+                && let Some(log) = &mut self.joblog
+            {
+                // Its output is not out after all: a resume runs it again.
+                log.take_back();
+            }
         } else {
             stdout.discard();
         }
@@ -728,8 +734,9 @@ mod tests {
     #[test]
     fn job_output_that_cannot_be_written_stops_new_jobs_and_logging() {
         let mut r = rig(3, false, "never");
-        let log = Shared::default();
-        r.s.joblog = Some(JobLog::to(Sink::new("log", Box::new(log.clone()))));
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        r.s.joblog = Some(JobLog::open(&log, false).unwrap());
         let out = Shared::default();
         r.s.out = Sink::new("stdout", Box::new(Full(out.clone(), 6))).quiet_when_closed();
         for j in 1..=3 {
@@ -743,12 +750,12 @@ mod tests {
         );
         r.finish(3, TaskState::Done, Some(0));
         assert_eq!(out.text(), "out1\no");
-        let rows = log.text();
-        let seqs: Vec<&str> = rows.lines().map(|l| &l[..1]).collect();
+        let rows = std::fs::read_to_string(&log).unwrap();
+        let seqs: Vec<&str> = rows.lines().skip(1).map(|l| &l[..1]).collect();
         assert_eq!(
             seqs,
-            ["1", "2"],
-            "job 3's output was not printed: not logged"
+            ["1"],
+            "job 2's output failed: its row was taken back; job 3's was not printed: not logged"
         );
         assert_eq!(r.s.exit_status(), 254);
         assert_eq!(r.s.exit_status_with(false), 254);
