@@ -3,6 +3,12 @@
 //! input order), writes the job log, applies `--halt`, and keeps the exit
 //! status. No terminal, no pool: a runner feeds it events and sends the
 //! commands it returns, so a test can drive it with made-up events.
+//!
+//! A job's log row is written before its output is printed; a job whose
+//! row cannot be written is not printed, and one whose output cannot be
+//! printed has its row taken back: so the log lists exactly the jobs whose
+//! output is out, and `--resume` after a full disk runs the rest. Once the
+//! job log or standard output is lost, no new job starts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -14,6 +20,7 @@ use super::halt::{Halt, HaltPolicy, Verdict};
 use super::joblog::{JobLog, Row};
 use super::template::Template;
 use crate::engine::{Command, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use crate::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
 use crate::worker::exec::split_truncated;
 
 /// How a session behaves.
@@ -39,16 +46,46 @@ impl Stream {
         }
     }
 
-    /// Copies the stream to `out`; returns the bytes written. A spilled file
-    /// is removed, written or not.
-    fn write_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+    /// Copies the stream to `out`, which is lost if a write fails. An error
+    /// reading a spilled file is returned; the file is removed either way.
+    fn write_to(&self, out: &mut Sink) -> io::Result<()> {
         match self {
-            Stream::Text(t) => out.write_all(t.as_bytes()).map(|()| t.len() as u64),
-            Stream::File(path) => {
-                let copied = std::fs::File::open(path).and_then(|mut f| io::copy(&mut f, out));
-                let _ = std::fs::remove_file(path);
-                copied
+            Stream::Text(t) => {
+                out.write_all(t.as_bytes());
+                Ok(())
             }
+            Stream::File(path) => {
+                let copied = std::fs::File::open(path).and_then(|mut f| out.copy_from(&mut f));
+                let _ = std::fs::remove_file(path);
+                copied.map(drop)
+            }
+        }
+    }
+
+    /// Copies the stream to the session's stderr (whose failure is not
+    /// worth a word: it is where words go).
+    fn write_err(&self, err: &mut dyn Write) {
+        let _ = match self {
+            Stream::Text(t) => err.write_all(t.as_bytes()),
+            Stream::File(path) => std::fs::File::open(path)
+                .and_then(|mut f| io::copy(&mut f, err))
+                .map(drop),
+        };
+        self.discard();
+    }
+
+    /// Removes a spilled file that will not be printed.
+    fn discard(&self) {
+        if let Stream::File(path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Its size in bytes (the job log's Receive).
+    fn len(&self) -> u64 {
+        match self {
+            Stream::Text(t) => t.len() as u64,
+            Stream::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
         }
     }
 
@@ -93,19 +130,20 @@ pub struct Session {
     waiting: BTreeMap<usize, Finished>,
     next_to_print: usize,
     joblog: Option<JobLog>,
-    joblog_failed: bool,
     halt: Halt,
     /// After a task ends in one of these, the pool waits for our word.
     pause_after: Vec<TaskState>,
     stopping: Option<Verdict>,
-    out: Box<dyn Write + Send>,
+    /// Job output (standard output): a reader that went away stops the run
+    /// (141); any other failure is a lost record.
+    out: Sink,
     err: Box<dyn Write + Send>,
-    stdout_broken: bool,
 }
 
 impl Session {
     /// A session for `jobs` (in input order), writing job output to `out`
-    /// and `err`, and rows to `joblog`.
+    /// (unbuffered: a job's output is flushed as it is printed) and `err`,
+    /// and rows to `joblog`.
     pub fn new(
         template: Template,
         jobs: Vec<Job>,
@@ -114,6 +152,9 @@ impl Session {
         out: Box<dyn Write + Send>,
         err: Box<dyn Write + Send>,
     ) -> Session {
+        let out = Sink::new("job output on standard output", out)
+            .then("starting no more jobs")
+            .quiet_when_closed();
         let n = jobs.len();
         Session {
             template,
@@ -126,13 +167,11 @@ impl Session {
             waiting: BTreeMap::new(),
             next_to_print: 0,
             joblog,
-            joblog_failed: false,
             halt: Halt::new(options.halt, n as u64),
             pause_after: options.halt.pause_after(),
             stopping: None,
             out,
             err,
-            stdout_broken: false,
         }
     }
 
@@ -192,12 +231,30 @@ impl Session {
     }
 
     /// The exit status, as GNU parallel's (see [`Halt::exit_status`]); 141
-    /// (as if killed by SIGPIPE) when standard output went away.
-    pub fn exit_status(&self) -> i32 {
-        if self.stdout_broken {
+    /// (as if killed by SIGPIPE) when standard output went away; else
+    /// [`EXIT_BATCH_LOST_RECORDS`] when job output or the job log could not
+    /// be written, or `lost_elsewhere` (the JSON stream) says a record was
+    /// lost.
+    pub fn exit_status_with(&self, lost_elsewhere: bool) -> i32 {
+        if self.out.was_closed() {
             return 128 + libc::SIGPIPE;
         }
+        if lost_elsewhere || self.lost_records() {
+            return EXIT_BATCH_LOST_RECORDS;
+        }
         self.halt.exit_status()
+    }
+
+    /// The exit status when no other output was lost.
+    pub fn exit_status(&self) -> i32 {
+        self.exit_status_with(false)
+    }
+
+    /// Whether job output (other than to a closed pipe) or the job log
+    /// could not be written.
+    pub fn lost_records(&self) -> bool {
+        (self.out.lost().is_some() && !self.out.was_closed())
+            || self.joblog.as_ref().is_some_and(|l| l.lost().is_some())
     }
 
     /// The command line a job ran, with the slot of the worker that ran it.
@@ -277,7 +334,9 @@ impl Session {
         for w in warnings {
             let _ = writeln!(self.err, "{w}");
         }
-        let mut cmds = Vec::new();
+        // First, so that a queue cancelled for a lost record is cancelled
+        // before dispatch resumes.
+        let mut cmds = self.after_output();
         if let Some(n) = notice {
             let _ = writeln!(self.err, "pooltop: {}\n{command}", n.text());
         }
@@ -295,25 +354,31 @@ impl Session {
                 }
             }
             Verdict::Soon => {}
-            Verdict::Now => {
+            Verdict::Now if self.stopping != Some(Verdict::Now) => {
                 self.stopping = Some(Verdict::Now);
                 cmds.push(Command::KillAll);
             }
+            Verdict::Now => {}
         }
         if self.pause_after.contains(&r.state) && self.stopping != Some(Verdict::Now) {
             // The pool paused dispatch for this decision: go on (after a
             // `soon`, only retries are left to start).
             cmds.push(Command::ResumeDispatch);
         }
-        cmds.extend(self.after_output());
         cmds
     }
 
-    /// Stops everything once standard output is gone.
+    /// Stops everything once standard output is gone; starts no new job
+    /// once job output or the job log is lost (what the jobs would print
+    /// could not be printed, or not logged: `--resume` runs them).
     fn after_output(&mut self) -> Vec<Command> {
-        if self.stdout_broken && self.stopping != Some(Verdict::Now) {
+        if self.out.was_closed() && self.stopping != Some(Verdict::Now) {
             self.stopping = Some(Verdict::Now);
             return vec![Command::KillAll];
+        }
+        if self.lost_records() && self.stopping.is_none() {
+            self.stopping = Some(Verdict::Soon);
+            return vec![Command::CancelQueued];
         }
         Vec::new()
     }
@@ -331,8 +396,8 @@ impl Session {
         }
     }
 
-    /// Prints a job's stdout, then its stderr, then logs it — as parallel
-    /// does, so a job is in the log once its output is out.
+    /// Logs a job, then prints its stdout, then its stderr. A job that
+    /// cannot be logged is not printed (`--resume` runs it again).
     fn print(&mut self, i: usize, f: Finished) {
         let Finished::Ran {
             stdout,
@@ -346,50 +411,49 @@ impl Session {
         else {
             return;
         };
-        let mut receive = 0;
-        if !self.stdout_broken && !stdout.is_empty() {
-            let written = stdout
-                .write_to(&mut self.out)
-                .and_then(|n| self.out.flush().map(|()| n));
-            match written {
-                Ok(n) => receive = n,
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.stdout_broken = true,
-                Err(e) => {
-                    // Not this job's file alone (it may be gone): stdout itself.
-                    let probe = self.out.flush();
-                    if probe.is_err() {
-                        self.stdout_broken = true;
-                    }
-                    let _ = writeln!(
-                        self.err,
-                        "pooltop: cannot write the output of job {}: {e}",
-                        self.jobs[i].seq
-                    );
-                }
-            }
-        } else if let Stream::File(path) = &stdout {
-            let _ = std::fs::remove_file(path);
-        }
-        if !stderr.is_empty() {
-            let _ = stderr.write_to(&mut self.err);
-            let _ = self.err.flush();
+        let seq = self.jobs[i].seq;
+        if !self.out.is_open() && !stdout.is_empty() {
+            // Its output cannot be printed: not logged either.
+            stdout.discard();
+            stderr.discard();
+            return;
         }
         if let Some(log) = &mut self.joblog {
             let row = Row {
-                seq: self.jobs[i].seq,
+                seq,
                 start,
                 runtime,
-                receive,
+                receive: stdout.len(),
                 exitval,
                 signal,
                 command: &command,
             };
-            if let Err(e) = log.write(&row)
-                && !self.joblog_failed
-            {
-                self.joblog_failed = true;
-                let _ = writeln!(self.err, "pooltop: cannot write the job log: {e}");
+            if !log.write(&row) {
+                stdout.discard();
+                stderr.discard();
+                return;
             }
+        }
+        if self.out.is_open() && !stdout.is_empty() {
+            if let Err(e) = stdout.write_to(&mut self.out) {
+                // The job's spilled file, not stdout itself.
+                let _ = writeln!(
+                    self.err,
+                    "pooltop: cannot read the output of job {seq}: {e}"
+                );
+            }
+            if !self.out.flush()
+                && let Some(log) = &mut self.joblog
+            {
+                // Its output is not out after all: a resume runs it again.
+                log.take_back();
+            }
+        } else {
+            stdout.discard();
+        }
+        if !stderr.is_empty() {
+            stderr.write_err(&mut self.err);
+            let _ = self.err.flush();
         }
     }
 }
@@ -608,7 +672,7 @@ mod tests {
             }
         }
         let mut r = rig(2, false, "never");
-        r.s.out = Box::new(Closed);
+        r.s.out = Sink::new("stdout", Box::new(Closed)).quiet_when_closed();
         r.start(1);
         let cmds = r.finish(1, TaskState::Done, Some(0));
         assert!(matches!(cmds.as_slice(), [Command::KillAll]));
@@ -618,5 +682,90 @@ mod tests {
             "err1\n",
             "a broken pipe is not an error message"
         );
+    }
+
+    /// Takes `room` bytes, then fails as a full disk does.
+    #[derive(Clone)]
+    struct Full(Shared, usize);
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let kept = self.0.0.lock().unwrap().len();
+            let n = b.len().min(self.1.saturating_sub(kept));
+            if n == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            self.0.0.lock().unwrap().extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_job_the_log_cannot_take_is_not_printed_and_no_new_job_starts() {
+        let mut r = rig(3, false, "never");
+        let log = Shared::default();
+        // Room for job 1's row and a few bytes of job 2's.
+        let sink = Sink::new("the job log `j`", Box::new(Full(log.clone(), 60)));
+        r.s.joblog = Some(JobLog::to(sink));
+        for j in 1..=3 {
+            r.start(j);
+        }
+        assert!(r.finish(1, TaskState::Done, Some(0)).is_empty());
+        let cmds = r.finish(2, TaskState::Done, Some(0));
+        assert!(
+            matches!(cmds.as_slice(), [Command::CancelQueued]),
+            "{cmds:?}"
+        );
+        assert!(r.finish(3, TaskState::Failed, Some(1)).is_empty());
+        assert_eq!(r.out.text(), "out1\n", "only the logged job is printed");
+        assert_eq!(r.err.text(), "err1\n");
+        let rows = log.text();
+        assert!(rows.starts_with("1\t") && !rows.ends_with('\n'), "{rows:?}");
+        assert!(r.s.lost_records());
+        assert_eq!(
+            r.s.exit_status(),
+            254,
+            "a lost record wins over a failed job"
+        );
+    }
+
+    #[test]
+    fn job_output_that_cannot_be_written_stops_new_jobs_and_logging() {
+        let mut r = rig(3, false, "never");
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        r.s.joblog = Some(JobLog::open(&log, false).unwrap());
+        let out = Shared::default();
+        r.s.out = Sink::new("stdout", Box::new(Full(out.clone(), 6))).quiet_when_closed();
+        for j in 1..=3 {
+            r.start(j);
+        }
+        assert!(r.finish(1, TaskState::Done, Some(0)).is_empty());
+        let cmds = r.finish(2, TaskState::Done, Some(0));
+        assert!(
+            matches!(cmds.as_slice(), [Command::CancelQueued]),
+            "{cmds:?}"
+        );
+        r.finish(3, TaskState::Done, Some(0));
+        assert_eq!(out.text(), "out1\no");
+        let rows = std::fs::read_to_string(&log).unwrap();
+        let seqs: Vec<&str> = rows.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(
+            seqs,
+            ["1"],
+            "job 2's output failed: its row was taken back; job 3's was not printed: not logged"
+        );
+        assert_eq!(r.s.exit_status(), 254);
+    }
+
+    #[test]
+    fn a_lost_json_stream_is_a_lost_record_too() {
+        let mut r = rig(1, false, "never");
+        r.start(1);
+        r.finish(1, TaskState::Done, Some(0));
+        assert_eq!(r.s.exit_status(), 0);
+        assert_eq!(r.s.exit_status_with(true), 254);
     }
 }

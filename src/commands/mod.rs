@@ -8,8 +8,7 @@ pub mod run;
 pub mod settings;
 pub mod template;
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use clap::Parser;
@@ -17,6 +16,7 @@ use clap::Parser;
 use pooltop::cli::PoolArgs;
 use pooltop::config::{self, ConfigError, Settings};
 use pooltop::report::json::JsonSink;
+use pooltop::report::sink::Sink;
 use pooltop::task::LineError;
 use pooltop::ui::keymap::Keymap;
 
@@ -124,20 +124,19 @@ pub fn config_failure(errors: Vec<ConfigError>) -> Failure {
     }
 }
 
+/// The JSON event stream `--json` asks for, created now: a file that cannot
+/// be created stops pooltop before anything runs.
 pub fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
     let Some(path) = &args.json else {
         return Ok(None);
     };
-    if path == Path::new("-") {
-        return Ok(Some(Box::new(io::stdout())));
-    }
-    let file = File::create(path).map_err(|e| {
+    let sink = Sink::create("the JSON event stream", path).map_err(|e| {
         Failure::usage(format!(
             "cannot create JSON output `{}`: {e}",
             path.display()
         ))
     })?;
-    Ok(Some(Box::new(BufWriter::new(file))))
+    Ok(Some(sink))
 }
 /// The control endpoint's name: `--name`, checked, or `pool-PID`.
 pub fn pool_name(args: &PoolArgs) -> Result<String, Failure> {

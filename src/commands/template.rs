@@ -3,11 +3,13 @@
 //! the old job log, prints a dry run, and otherwise starts a pool whose
 //! events a batch session (`pooltop::batch::session`) turns into output.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 use std::path::Path;
 
-use pooltop::batch::{self, BatchArgs, Plan, halt::HaltPolicy, joblog::JobLog, session};
+use pooltop::batch::joblog::{self, JobLog};
+use pooltop::batch::{self, BatchArgs, Plan, halt::HaltPolicy, session};
 use pooltop::cli::RunArgs;
+use pooltop::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
 use pooltop::{config, headless};
 
 use super::{Failure, json_sink, load_settings, pool_name};
@@ -45,8 +47,7 @@ pub fn run(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
     );
     config.validate()?;
     if b.dry_run {
-        dry_run(&plan, workers);
-        return Ok(0);
+        return Ok(dry_run(&plan, workers));
     }
     // Long or binary job output is spilled here, whole, by the workers, and
     // removed once printed (as parallel's files in $TMPDIR); the folder goes
@@ -110,13 +111,22 @@ fn check_options(args: &RunArgs) -> Result<(), Failure> {
 }
 
 /// The earlier run's job log, for `--resume` / `--resume-failed` (none when
-/// it does not exist yet: then everything runs).
+/// it does not exist yet: then everything runs), without a torn last row
+/// (one the warning names; its job runs again, and `JobLog::open` cuts it
+/// off before new rows are appended).
 fn read_old_log(b: &BatchArgs) -> Result<Option<String>, Failure> {
     let (Some(path), true) = (&b.joblog, b.resume || b.resume_failed) else {
         return Ok(None);
     };
     match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let (whole, torn) = joblog::drop_torn_row(&text, &path.display().to_string());
+            if let Some(warning) = torn {
+                pooltop::say!("{warning}");
+            }
+            Ok(Some(whole.to_string()))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Failure::usage(format!(
             "cannot read the job log `{}`: {e}",
@@ -138,16 +148,25 @@ fn read_input(name: &str) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `--dry-run`: each job's command line, as it would run, on stdout.
-fn dry_run(plan: &Plan, workers: usize) {
-    let mut out = io::stdout().lock();
+/// `--dry-run`: each job's command line, as it would run, on stdout (one
+/// write each). Returns the exit status: 0, even when the reader went away,
+/// or 254 when stdout could not be written (said once).
+fn dry_run(plan: &Plan, workers: usize) -> u8 {
+    let mut out = Sink::new("command lines on standard output", Box::new(io::stdout()))
+        .then("nothing ran")
+        .quiet_when_closed();
     for (i, job) in plan.jobs.iter().enumerate() {
         let slot = batch::dry_run_slot(i, workers);
         let line = plan.template.command_line(&job.args, job.seq, Some(slot));
-        if writeln!(out, "{line}").is_err() {
+        if !out.write_all(format!("{line}\n").as_bytes()) {
             break;
         }
     }
+    out.flush();
+    if out.lost().is_some() && !out.was_closed() {
+        return EXIT_BATCH_LOST_RECORDS as u8;
+    }
+    0
 }
 
 /// A private (0700) folder for job output too long or not text enough to
@@ -164,7 +183,7 @@ fn spill_dir() -> Result<tempfile::TempDir, Failure> {
 fn open_joblog(path: &Path, resume: bool) -> Result<JobLog, Failure> {
     JobLog::open(path, resume).map_err(|e| {
         Failure::usage(format!(
-            "cannot write the job log `{}`: {e}",
+            "cannot write the job log `{}`: {e}; nothing ran",
             path.display()
         ))
     })

@@ -12,6 +12,7 @@ use crate::engine::{self, Command, EventStream, PoolEvent, Task};
 use crate::error::Error;
 use crate::report::hung::{DEFAULT_HUNG_AFTER, HungNews, HungWatch};
 use crate::report::json::{JsonLines, JsonSink, hung_json};
+use crate::report::sink::EXIT_LOST_RECORDS;
 use runner::{Mode, Out, Progress};
 
 /// How the headless runner runs.
@@ -78,7 +79,8 @@ impl Mode for TaskFile {
 }
 
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
-/// it), printing progress and the summary on stderr. Returns the exit status.
+/// it), printing progress and the summary on stderr. Returns the exit status:
+/// the tally's, or [`EXIT_LOST_RECORDS`] when the JSON stream was lost.
 pub fn run(
     pool: engine::PoolHandle,
     events: EventStream,
@@ -118,10 +120,15 @@ pub fn run(
         hung: HungWatch::new(hung_after),
         keep_alive,
     };
-    let (tally, _) = runner::run(events, out, &mut mode, workers);
+    let (tally, out) = runner::run(events, out, &mut mode, workers);
     crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
         crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+    }
+    // An output that was asked for and not written whole wins over failed
+    // tasks: the records that would say which failed are incomplete.
+    if out.json.lost().is_some() {
+        return Ok(EXIT_LOST_RECORDS);
     }
     Ok(tally.exit_code())
 }
@@ -163,7 +170,9 @@ impl Mode for Batch {
 /// session prints each job's output and writes the job log; stderr carries
 /// nothing else but warnings, unless `progress` (`--eta`) asks for a
 /// progress line and the summary. Returns the exit status: the session's
-/// (GNU parallel's), or 128 + the signal that stopped the run.
+/// (GNU parallel's, or [`EXIT_BATCH_LOST_RECORDS`](crate::report::sink::EXIT_BATCH_LOST_RECORDS)
+/// when a record was lost,
+/// the JSON stream's included), or 128 + the signal that stopped the run.
 pub fn run_batch(
     pool: engine::PoolHandle,
     events: EventStream,
@@ -195,7 +204,7 @@ pub fn run_batch(
         started,
     };
     let mut mode = Batch { session };
-    let (tally, _) = runner::run(events, out, &mut mode, workers);
+    let (tally, out) = runner::run(events, out, &mut mode, workers);
     if progress {
         crate::say!("{}", tally.summary_text());
     }
@@ -203,5 +212,5 @@ pub fn run_batch(
         crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
         return Ok(128 + sig);
     }
-    Ok(mode.session.exit_status())
+    Ok(mode.session.exit_status_with(out.json.lost().is_some()))
 }

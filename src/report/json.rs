@@ -1,8 +1,7 @@
 //! The JSON-lines event stream (`--json`): one object per event, the schema
 //! README's "JSON lines" table documents, and the writer that keeps a failed
-//! write from stopping the run.
+//! write from stopping the run (and from going unsaid).
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use crate::engine::{self, PoolEvent};
 use crate::report::Tally;
 use crate::report::hung::HungNews;
+use crate::report::sink::{Lost, Sink};
 
 /// The JSON object for one event, or none for events the stream leaves out
 /// and for a [`PoolEvent::TasksDone`], which stands for several lines (see
@@ -108,31 +108,52 @@ pub fn summary_json(tally: &Tally) -> Value {
     })
 }
 
-/// Where the JSON lines go.
-pub type JsonSink = Box<dyn Write + Send>;
+/// Where the JSON lines go: a checked output that does not buffer (the
+/// stream gathers whole lines itself).
+pub type JsonSink = Sink;
 
-/// The JSON-lines event stream, when one was asked for. A failed write stops
-/// the stream (with one warning on stderr), never the run.
+/// How many bytes of whole lines the stream gathers before it writes them.
+const GATHER: usize = 64 * 1024;
+
+/// The JSON-lines event stream, when one was asked for. Lines are gathered
+/// and handed to the sink only at a line's end, so a reader never sees half
+/// an object except where the output itself failed. A failed write stops
+/// the stream (the sink says so once on stderr, and the face's exit status
+/// says so), never the run.
 pub struct JsonLines {
     out: Option<JsonSink>,
+    gathered: Vec<u8>,
     started: Instant,
 }
 
 impl JsonLines {
     pub fn new(out: Option<JsonSink>, started: Instant) -> JsonLines {
-        JsonLines { out, started }
+        JsonLines {
+            out,
+            gathered: Vec::new(),
+            started,
+        }
     }
 
+    /// Whether lines still go out: asked for and not lost.
     pub fn is_on(&self) -> bool {
-        self.out.is_some()
+        self.out.as_ref().is_some_and(Sink::is_open)
+    }
+
+    /// Why the stream stopped, if a write or flush failed.
+    pub fn lost(&self) -> Option<&Lost> {
+        self.out.as_ref()?.lost()
     }
 
     pub fn write(&mut self, line: Value) {
-        if let Some(out) = self.out.as_mut()
-            && writeln!(out, "{line}").is_err()
-        {
-            self.out = None;
-            crate::say!("pooltop: cannot write the JSON event stream; going on without it");
+        if !self.is_on() {
+            return;
+        }
+        // A `Value` always serializes, and a Vec takes every byte.
+        let _ = serde_json::to_writer(&mut self.gathered, &line);
+        self.gathered.push(b'\n');
+        if self.gathered.len() >= GATHER {
+            self.flush();
         }
     }
 
@@ -151,13 +172,16 @@ impl JsonLines {
         }
     }
 
-    /// Hands what is buffered to the file (a no-op when nothing is).
+    /// Hands the gathered lines to the output, in one write, and flushes it.
     pub fn flush(&mut self) {
-        if let Some(out) = self.out.as_mut()
-            && out.flush().is_err()
-        {
-            self.out = None;
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        if !self.gathered.is_empty() {
+            out.write_all(&self.gathered);
+            self.gathered.clear();
         }
+        out.flush();
     }
 
     /// The summary line last, then everything out.
@@ -188,18 +212,21 @@ pub fn hung_json(news: &HungNews, since: Duration) -> Value {
 mod tests {
     use super::*;
     use crate::engine::{TaskId, TaskReport, TaskState, WorkerId};
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    /// A sink that keeps what it is given, or fails every write.
+    /// An output that keeps what it is given (and the size of each write),
+    /// or fails every write.
     #[derive(Clone, Default)]
-    struct Kept(Arc<Mutex<Vec<u8>>>, bool);
+    struct Kept(Arc<Mutex<Vec<u8>>>, bool, Arc<Mutex<Vec<usize>>>);
 
     impl Write for Kept {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
             if self.1 {
-                return Err(std::io::Error::other("disk full"));
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
             }
             self.0.lock().unwrap().extend_from_slice(b);
+            self.2.lock().unwrap().push(b.len());
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -253,7 +280,8 @@ mod tests {
     #[test]
     fn the_writer_ends_with_the_summary_and_stops_after_a_failed_write() {
         let kept = Kept::default();
-        let mut lines = JsonLines::new(Some(Box::new(kept.clone())), Instant::now());
+        let sink = Sink::new("the JSON event stream", Box::new(kept.clone()));
+        let mut lines = JsonLines::new(Some(sink), Instant::now());
         lines.event(&PoolEvent::Scaled { workers: 2 });
         lines.finish(&Tally::new(2));
         let text = String::from_utf8(kept.0.lock().unwrap().clone()).unwrap();
@@ -265,12 +293,36 @@ mod tests {
         assert_eq!(events[1]["event"], "summary");
         assert_eq!(events[1]["workers"], 2);
 
-        let mut lines = JsonLines::new(
-            Some(Box::new(Kept(Default::default(), true))),
-            Instant::now(),
-        );
+        let full = Kept(Default::default(), true, Default::default());
+        let sink = Sink::new("the JSON event stream `e.jsonl`", Box::new(full));
+        let mut lines = JsonLines::new(Some(sink), Instant::now());
         assert!(lines.is_on());
         lines.event(&PoolEvent::Scaled { workers: 2 });
+        lines.flush();
         assert!(!lines.is_on(), "a failed write turns the stream off");
+        assert_eq!(
+            lines.lost().unwrap().to_string(),
+            "cannot write the JSON event stream `e.jsonl`: No space left on device (os error 28)"
+        );
+    }
+
+    #[test]
+    fn every_write_ends_at_a_line_end() {
+        let kept = Kept::default();
+        let sink = Sink::new("the JSON event stream", Box::new(kept.clone()));
+        let mut lines = JsonLines::new(Some(sink), Instant::now());
+        for _ in 0..3000 {
+            lines.event(&report(TaskState::Done, None));
+        }
+        lines.finish(&Tally::new(1));
+        let text = kept.0.lock().unwrap().clone();
+        let sizes = kept.2.lock().unwrap().clone();
+        assert!(sizes.len() > 2, "gathered lines go out more than once");
+        let mut at = 0;
+        for n in sizes {
+            at += n;
+            assert_eq!(text[at - 1], b'\n', "a write ends mid-line at byte {at}");
+        }
+        assert_eq!(text.split(|&b| b == b'\n').count(), 3002);
     }
 }
