@@ -250,8 +250,37 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         }
         PoolEvent::Drained(_) => return None,
         PoolEvent::Stopped(_) => return None,
+        PoolEvent::Sample(s) => sample_json(s, t),
+        PoolEvent::WorkerHung {
+            worker,
+            pid,
+            task,
+            idle,
+        } => json!({"event": "worker_hung", "t": t, "worker": worker.0, "pid": pid,
+                    "task": task.0, "idle_s": idle.as_secs_f64()}),
+        PoolEvent::WorkerUnhung { worker, task } => {
+            json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
+        }
     };
     Some(v)
+}
+
+/// The `sample` line: each worker's CPU (% of one core, its process tree
+/// summed) and RSS (bytes), each core's load (%), and pooltop's own figures.
+fn sample_json(s: &engine::monitor::Sample, t: f64) -> Value {
+    // One decimal: the figures are not more exact than that.
+    let round = |x: f32| (f64::from(x) * 10.0).round() / 10.0;
+    let workers: Vec<Value> = s
+        .workers
+        .iter()
+        .map(|w| {
+            json!({"worker": w.worker.0, "pid": w.pid, "cpu": round(w.stat.cpu),
+                        "rss": w.stat.rss})
+        })
+        .collect();
+    let cores: Vec<f64> = s.cores.iter().map(|&c| round(c)).collect();
+    json!({"event": "sample", "t": t, "workers": workers, "cores": cores,
+           "own": {"cpu": round(s.own.cpu), "rss": s.own.rss}})
 }
 
 /// The summary object written last to the JSON stream.
@@ -324,185 +353,6 @@ impl JsonLines {
     }
 }
 
-/// How long a busy worker may go without progress and without CPU before it
-/// is reported as hung, unless told otherwise (or half the task timeout, if
-/// that is shorter, so the report comes before the kill).
-pub const DEFAULT_HUNG_AFTER: Duration = Duration::from_secs(10);
-
-/// Flags busy workers that look hung: their task has not finished and their
-/// process group (the worker and what its task started) has used no CPU for
-/// a while. A stopped (SIGSTOP) or deadlocked worker looks like this, and so
-/// does a task that sleeps or waits on I/O that long: it is a hint; the task
-/// timeout is what acts. Workers the user paused are not watched.
-struct HungWatch {
-    after: Duration,
-    /// How often to sample the workers' CPU time: a quarter of `after`,
-    /// within 0.1 s to 1 s (each sample reads /proc).
-    every: Duration,
-    workers: std::collections::HashMap<engine::WorkerId, Watched>,
-    last_check: Instant,
-}
-
-struct Watched {
-    pid: u32,
-    /// The task it runs, and since when it has shown no sign of life.
-    busy: Option<(engine::TaskId, Instant)>,
-    paused: bool,
-    cpu: Option<u64>,
-    flagged: bool,
-}
-
-/// A change in a worker's hung state, for the JSON stream and stderr.
-enum HungNews {
-    Hung {
-        worker: engine::WorkerId,
-        pid: u32,
-        task: engine::TaskId,
-        idle: Duration,
-    },
-    Unhung {
-        worker: engine::WorkerId,
-        task: engine::TaskId,
-    },
-}
-
-impl HungWatch {
-    fn new(after: Duration) -> HungWatch {
-        HungWatch {
-            after,
-            every: (after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1)),
-            workers: Default::default(),
-            last_check: Instant::now(),
-        }
-    }
-
-    /// Follows the pool's events; returns news when a flagged worker moved on.
-    fn observe(&mut self, ev: &PoolEvent) -> Option<HungNews> {
-        let now = Instant::now();
-        let (worker, progress) = match ev {
-            PoolEvent::WorkerReady { worker, pid } => {
-                self.workers.insert(
-                    *worker,
-                    Watched {
-                        pid: *pid,
-                        busy: None,
-                        paused: false,
-                        cpu: None,
-                        flagged: false,
-                    },
-                );
-                return None;
-            }
-            PoolEvent::WorkerExited { worker, .. } => {
-                self.workers.remove(worker);
-                return None;
-            }
-            PoolEvent::WorkerPaused { worker } => {
-                if let Some(w) = self.workers.get_mut(worker) {
-                    w.paused = true;
-                }
-                (*worker, None)
-            }
-            PoolEvent::WorkerResumed { worker } => {
-                if let Some(w) = self.workers.get_mut(worker) {
-                    w.paused = false;
-                }
-                (*worker, None)
-            }
-            PoolEvent::TaskStarted { task, worker, .. } => (*worker, Some(Some(*task))),
-            PoolEvent::TaskRetrying { worker, .. } => (*worker, Some(None)),
-            PoolEvent::TaskFinished(r) => match r.worker {
-                Some(w) => (w, Some(None)),
-                None => return None,
-            },
-            // Its tasks ended; the worker's next, if any, follows as started.
-            PoolEvent::TasksDone(run) => (run.worker(), Some(None)),
-            _ => return None,
-        };
-        let w = self.workers.get_mut(&worker)?;
-        let was = w.busy.map(|(t, _)| t);
-        match progress {
-            Some(next) => w.busy = next.map(|t| (t, now)),
-            // Paused or resumed: the clock starts again.
-            None => w.busy = w.busy.map(|(t, _)| (t, now)),
-        }
-        if std::mem::take(&mut w.flagged) {
-            return was.map(|task| HungNews::Unhung { worker, task });
-        }
-        None
-    }
-
-    /// Samples the CPU of busy workers (at most every `self.every`).
-    fn check(&mut self, now: Instant) -> Vec<HungNews> {
-        let mut news = Vec::new();
-        if now < self.last_check + self.every {
-            return news;
-        }
-        self.last_check = now;
-        let watched: Vec<u32> = self
-            .workers
-            .values()
-            .filter(|w| w.busy.is_some() && !w.paused)
-            .map(|w| w.pid)
-            .collect();
-        if watched.is_empty() {
-            return news;
-        }
-        let cpu = crate::platform::group_cpu_ticks(&watched);
-        for (&worker, w) in self.workers.iter_mut() {
-            let Some((task, since)) = w.busy.as_mut() else {
-                continue;
-            };
-            if w.paused {
-                continue;
-            }
-            let used = cpu.get(&w.pid).copied();
-            if used != w.cpu {
-                let first = w.cpu.is_none();
-                w.cpu = used;
-                if !first {
-                    *since = now;
-                    if std::mem::take(&mut w.flagged) {
-                        news.push(HungNews::Unhung {
-                            worker,
-                            task: *task,
-                        });
-                    }
-                    continue;
-                }
-            }
-            let idle = now.saturating_duration_since(*since);
-            if !w.flagged && idle >= self.after {
-                w.flagged = true;
-                news.push(HungNews::Hung {
-                    worker,
-                    pid: w.pid,
-                    task: *task,
-                    idle,
-                });
-            }
-        }
-        news
-    }
-}
-
-/// The JSON object for a change in a worker's hung state.
-fn hung_json(news: &HungNews, since: Duration) -> Value {
-    let t = (since.as_secs_f64() * 1e6).round() / 1e6;
-    match news {
-        HungNews::Hung {
-            worker,
-            pid,
-            task,
-            idle,
-        } => json!({"event": "worker_hung", "t": t, "worker": worker.0, "pid": pid,
-                    "task": task.0, "idle_s": idle.as_secs_f64()}),
-        HungNews::Unhung { worker, task } => {
-            json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
-        }
-    }
-}
-
 /// How the headless runner runs.
 pub struct Options {
     /// Where the JSON lines go, if anywhere.
@@ -511,9 +361,6 @@ pub struct Options {
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
     pub keep_alive: bool,
-    /// Report a busy worker as hung after this long without progress and
-    /// without CPU (default: [`DEFAULT_HUNG_AFTER`] or half the task timeout).
-    pub hung_after: Option<Duration>,
 }
 
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
@@ -528,14 +375,8 @@ pub fn run(
         json,
         name,
         keep_alive,
-        hung_after,
     } = opts;
     let workers = pool.config().workers;
-    let mut hung_after = hung_after.unwrap_or(DEFAULT_HUNG_AFTER);
-    if let Some(limit) = pool.config().task_timeout {
-        hung_after = hung_after.min(limit / 2);
-    }
-    let mut hung = HungWatch::new(hung_after);
     if keep_alive {
         crate::say!(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
@@ -558,45 +399,33 @@ pub fn run(
     // (`tail -f`, a script) sees every event promptly without a write per event.
     loop {
         let ev = match events.try_recv() {
-            Ok(ev) => Some(ev),
+            Ok(ev) => ev,
             Err(_) => {
                 json.flush();
-                // Wake up now and then to look for hung workers.
-                match events.recv_timeout(hung.every) {
-                    Ok(ev) => Some(ev),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                match events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
                 }
             }
         };
-        let mut news = Vec::new();
-        if let Some(ev) = &ev {
-            news.extend(hung.observe(ev));
-        }
-        news.extend(hung.check(Instant::now()));
-        for n in &news {
-            if json.is_on() {
-                json.write(hung_json(n, started.elapsed()));
-            } else if let HungNews::Hung {
-                worker,
-                pid,
-                task,
-                idle,
-            } = n
-            {
-                if show_progress {
-                    let _ = write!(io::stderr(), "\r\x1b[K");
-                }
-                crate::say!(
-                    "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
-                     progress and its processes no CPU for {:.1}s",
-                    idle.as_secs_f64()
-                );
+        // The engine reports hung workers; without a JSON stream, stderr says so.
+        if let PoolEvent::WorkerHung {
+            worker,
+            pid,
+            task,
+            idle,
+        } = &ev
+            && !json.is_on()
+        {
+            if show_progress {
+                let _ = write!(io::stderr(), "\r\x1b[K");
             }
+            crate::say!(
+                "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
+                 progress and its processes no CPU for {:.1}s",
+                idle.as_secs_f64()
+            );
         }
-        let Some(ev) = ev else {
-            continue;
-        };
         tally.observe(&ev);
         json.event(&ev);
         match ev {

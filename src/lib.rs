@@ -16,7 +16,6 @@ pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod ipc;
-pub mod monitor;
 pub mod platform;
 pub mod protocol;
 pub mod task;

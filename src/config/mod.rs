@@ -170,7 +170,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
-            hung_after: crate::headless::DEFAULT_HUNG_AFTER,
+            hung_after: crate::engine::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,
@@ -249,6 +249,7 @@ impl Settings {
         c.chunksize = self.chunksize;
         c.out_dir = self.out.clone();
         c.output_cap = self.output_cap;
+        c.hung_after = self.hung_after;
         c
     }
 

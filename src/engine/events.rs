@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::monitor::Sample;
 use crate::task::{RunValues, TaskOutput, TaskSpec};
 
 /// A worker's id: stable for the worker's life, never reused within a pool.
@@ -424,6 +425,22 @@ pub enum PoolEvent {
     Drained(Counts),
     /// The pool has shut down; this is the last event. Counts prove the invariant.
     Stopped(Counts),
+    /// A reading of the workers' processes, the cores and pooltop itself,
+    /// every `PoolConfig::sample_every`, keyed by worker id.
+    Sample(Box<Sample>),
+    /// A busy worker looks hung: its task has made no progress and its
+    /// process group has used no CPU for `idle` (at least
+    /// `PoolConfig::hung_after`). A hint, not a verdict: a task that sleeps
+    /// looks the same; the task timeout is what acts.
+    WorkerHung {
+        worker: WorkerId,
+        pid: u32,
+        task: TaskId,
+        idle: Duration,
+    },
+    /// A worker reported hung used CPU again, or its task ended (or it was
+    /// paused, resumed or retried): it is no longer flagged.
+    WorkerUnhung { worker: WorkerId, task: TaskId },
 }
 
 #[cfg(test)]

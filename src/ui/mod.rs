@@ -41,7 +41,8 @@ pub struct Options {
     pub title: String,
     /// Shut the pool down and leave once every task has finished.
     pub exit_when_done: bool,
-    /// How often the monitor samples (at least 200 ms).
+    /// How often the engine samples (at least 200 ms) when [`run`] starts
+    /// the pool: it becomes the pool's `PoolConfig::sample_every`.
     pub sample_every: Duration,
     /// The colours.
     pub theme: theme::Theme,
@@ -87,7 +88,8 @@ impl Outcome {
 /// Runs `tasks` on a pool with the live dashboard until the pool stops (the
 /// user quits, or every task is done with `exit_when_done`). The terminal is
 /// restored on every way out: return, error, panic, SIGTERM, SIGHUP.
-pub fn run(cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
+pub fn run(mut cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
+    cfg.sample_every = Some(opts.sample_every);
     // Start the pool before touching the terminal, so its errors print plainly.
     let (pool, events) = engine::start(cfg)?;
     run_with(pool, events.into(), tasks, opts)
@@ -145,13 +147,6 @@ pub fn run_with(
         handle
     };
 
-    let fwd = tx.clone();
-    // Without a monitor the dashboard still works, only without CPU figures.
-    let monitor = crate::monitor::start(opts.sample_every, move |s| {
-        run::forward(&fwd, Incoming::Sample(s))
-    })
-    .ok();
-
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
     let prev = std::panic::take_hook();
@@ -205,7 +200,6 @@ pub fn run_with(
         Wiring {
             pool: &pool,
             rx: &rx,
-            monitor: monitor.as_ref(),
             tally: &mut tally,
         },
     );

@@ -1,5 +1,5 @@
 //! The one loop: one channel fed by the input thread, the pool-event
-//! forwarder, the monitor and the signal thread; a dirty flag; separate tick
+//! forwarder (which brings the engine's samples too) and the signal thread; a dirty flag; separate tick
 //! and frame clocks. The only code here that touches the terminal is
 //! [`super::run`]'s set-up and tear-down and the `draw` call.
 
@@ -12,7 +12,6 @@ use ratatui::crossterm::event::Event;
 
 use crate::engine::{Command, PoolEvent, PoolHandle};
 use crate::headless::Tally;
-use crate::monitor::{MonitorHandle, Sample};
 
 use super::app::{App, Effect, Quitting};
 use super::msg::{Msg, Signal};
@@ -37,8 +36,6 @@ pub enum Incoming {
     Pool(PoolEvent),
     /// The pool's event stream ended.
     PoolGone,
-    /// A monitor sample.
-    Sample(Sample),
     /// A Unix signal number (SIGTERM, SIGINT, SIGHUP).
     Signal(i32),
 }
@@ -52,19 +49,13 @@ pub fn forward(tx: &Sender<Incoming>, m: Incoming) -> bool {
 pub struct Wiring<'a> {
     pub pool: &'a PoolHandle,
     pub rx: &'a Receiver<Incoming>,
-    pub monitor: Option<&'a MonitorHandle>,
     pub tally: &'a mut Tally,
 }
 
 /// Runs the app until the pool has stopped (or is gone). Draw errors mean the
 /// terminal is gone: the workers are killed and drawing stops.
 pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_>) {
-    let Wiring {
-        pool,
-        rx,
-        monitor,
-        tally,
-    } = w;
+    let Wiring { pool, rx, tally } = w;
     let mut last_draw = Instant::now() - FRAME_GAP;
     let mut next_tick = Instant::now() + TICK;
     let mut kill_deadline: Option<Instant> = None;
@@ -110,19 +101,13 @@ pub fn drive<B: Backend>(terminal: &mut Terminal<B>, app: &mut App, w: Wiring<'_
             app.set_now(Instant::now());
             let msg = match m {
                 Incoming::Term(ev) => app.keys.lookup(app.mode, &ev),
+                // The engine's samples go to the app as samples.
+                Incoming::Pool(PoolEvent::Sample(s)) => Some(Msg::Sample(*s)),
                 Incoming::Pool(ev) => {
                     tally.observe(&ev);
-                    if let Some(mon) = monitor {
-                        match &ev {
-                            PoolEvent::WorkerSpawned { pid, .. } => mon.track(*pid),
-                            PoolEvent::WorkerExited { pid, .. } => mon.untrack(*pid),
-                            _ => {}
-                        }
-                    }
                     Some(Msg::Pool(ev))
                 }
                 Incoming::PoolGone => Some(Msg::PoolGone),
-                Incoming::Sample(s) => Some(Msg::Sample(s)),
                 Incoming::Signal(sig) => Some(Msg::Signal(if sig == libc::SIGHUP {
                     Signal::Hangup
                 } else {

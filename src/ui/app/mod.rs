@@ -274,7 +274,7 @@ impl App {
             }
             Msg::Sample(s) => {
                 self.machine.sample(&s);
-                self.workers.sample(&s.procs, self.now);
+                self.workers.sample(&s.workers);
                 None
             }
             Msg::Tick => {

@@ -32,7 +32,6 @@ impl App {
                 if let (Some(at), Some(h)) = (row.paused_at.take(), row.task.as_mut()) {
                     h.paused_for += now.saturating_duration_since(at.max(h.started));
                 }
-                row.last_active = now;
                 self.log.push(now, Level::Info, format!("{worker} resumed"));
             }
             PoolEvent::WorkerStopping {
@@ -59,6 +58,7 @@ impl App {
                     .push(now, level, format!("{worker} (pid {pid}) {how}"));
                 let row = self.workers.entry(worker, now);
                 row.gone = Some((how, now));
+                row.hung_since = None;
                 row.stopping = None;
                 row.paused_at = None;
                 row.task = None;
@@ -98,7 +98,6 @@ impl App {
                 }
                 let row = self.workers.entry(worker, now);
                 row.ready = true;
-                row.last_active = now;
                 row.task = Some(Held {
                     task,
                     line,
@@ -127,7 +126,6 @@ impl App {
                 if let Some(row) = report.worker.and_then(|w| self.workers.rows.get_mut(&w)) {
                     if row.task.as_ref().is_some_and(|h| h.task == report.task) {
                         row.task = None;
-                        row.last_active = now;
                     }
                     match report.state {
                         TaskState::Done => row.done += 1,
@@ -209,6 +207,21 @@ impl App {
                 }
                 self.log.push(now, Level::Info, "pool stopped");
                 self.stopped = Some(counts);
+            }
+            PoolEvent::Sample(sample) => {
+                self.machine.sample(&sample);
+                self.workers.sample(&sample.workers);
+            }
+            // The pool's hung detector decides; the row shows it.
+            PoolEvent::WorkerHung { worker, idle, .. } => {
+                if let Some(row) = self.workers.rows.get_mut(&worker) {
+                    row.hung_since = Some(now.checked_sub(idle).unwrap_or(now));
+                }
+            }
+            PoolEvent::WorkerUnhung { worker, .. } => {
+                if let Some(row) = self.workers.rows.get_mut(&worker) {
+                    row.hung_since = None;
+                }
             }
         }
         None

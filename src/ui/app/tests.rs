@@ -92,10 +92,7 @@ fn terminate_marks_the_row_and_counts_down() {
     let mut s = script();
     assert_cmd!(s.msg(Action::Terminate), Command::Terminate(WorkerId(1)));
     let now = s.app.now;
-    assert_eq!(
-        s.app.workers.rows[&WorkerId(1)].kind(now),
-        StateKind::Stopping
-    );
+    assert_eq!(s.app.workers.rows[&WorkerId(1)].kind(), StateKind::Stopping);
     // A second t does not send again; K still kills.
     assert!(s.msg(Action::Terminate).is_none());
     s.msg(PoolEvent::WorkerStopping {
@@ -243,26 +240,43 @@ fn counters_and_worker_rows_follow_events() {
         },
     });
     assert_eq!(s.app.tasks.counts.queued, 1);
-    let now = s.app.now;
-    assert_eq!(
-        s.app.workers.rows[&WorkerId(1)].kind(now),
-        StateKind::Crashed
-    );
+    assert_eq!(s.app.workers.rows[&WorkerId(1)].kind(), StateKind::Crashed);
     assert!(s.app.log.entries.iter().any(|e| e.text.contains("crashed")));
 }
 
 #[test]
-fn a_busy_worker_without_cpu_is_flagged_hung() {
+fn a_worker_the_pool_reports_hung_is_flagged_until_it_is_not() {
     let mut s = script();
     s.queue(&["hang"]);
     s.at(1.0).start(1, 1);
     s.at(2.0)
         .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
-    let row = |s: &Script| s.app.workers.rows[&WorkerId(1)].kind(s.app.now);
-    assert_eq!(row(&s), StateKind::Busy);
-    s.at(12.0)
-        .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
+    let row = |s: &Script| s.app.workers.rows[&WorkerId(1)].kind();
+    assert_eq!(row(&s), StateKind::Busy, "no CPU alone is not hung");
+    // However short the pool's `hung_after` is (here 0.3 s), its word counts.
+    s.at(2.3).msg(PoolEvent::WorkerHung {
+        worker: WorkerId(1),
+        pid: 101,
+        task: TaskId(1),
+        idle: Duration::from_millis(300),
+    });
     assert_eq!(row(&s), StateKind::Hung);
+    let since = s.app.workers.rows[&WorkerId(1)]
+        .hung_since
+        .expect("flagged");
+    let quiet = s.app.now.saturating_duration_since(since);
+    assert_eq!(quiet, Duration::from_millis(300), "quiet since 2.0 s");
+    s.msg(PoolEvent::WorkerUnhung {
+        worker: WorkerId(1),
+        task: TaskId(1),
+    });
+    assert_eq!(row(&s), StateKind::Busy);
+    s.msg(PoolEvent::WorkerHung {
+        worker: WorkerId(1),
+        pid: 101,
+        task: TaskId(1),
+        idle: Duration::from_secs(10),
+    });
     // Paused is not hung.
     s.msg(PoolEvent::WorkerPaused {
         worker: WorkerId(1),

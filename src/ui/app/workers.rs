@@ -6,12 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::events::{ExitHow, TaskId, WorkerId};
-use crate::monitor::ProcStat;
-
-/// A busy worker that used no CPU for this long is flagged "hung?".
-pub const HUNG_AFTER: Duration = Duration::from_secs(10);
-/// Below this CPU use (% of one core) a worker counts as doing nothing.
-pub const ACTIVE_CPU: f32 = 0.5;
+use crate::engine::monitor::{ProcStat, WorkerStat};
 /// How long a gone worker stays in the table.
 pub const LINGER: Duration = Duration::from_secs(3);
 /// CPU history kept per worker (samples).
@@ -67,8 +62,9 @@ pub struct WorkerRow {
     /// The latest monitor reading (none until the monitor has seen it).
     pub stat: Option<ProcStat>,
     pub cpu_hist: VecDeque<f32>,
-    /// Last time it used CPU or was handed a task.
-    pub last_active: Instant,
+    /// Since when it has looked hung, while the pool says it does
+    /// (`PoolEvent::WorkerHung` until `PoolEvent::WorkerUnhung`).
+    pub hung_since: Option<Instant>,
 }
 
 /// What the state column says, without the timing.
@@ -101,7 +97,7 @@ impl WorkerRow {
             failed: 0,
             stat: None,
             cpu_hist: VecDeque::with_capacity(CPU_HISTORY),
-            last_active: now,
+            hung_since: None,
         }
     }
 
@@ -110,19 +106,17 @@ impl WorkerRow {
         self.gone.is_none() && self.stopping.is_none()
     }
 
-    /// Whether the row is flagged as possibly hung at `now`.
-    pub fn is_hung(&self, now: Instant) -> bool {
-        let Some(held) = &self.task else {
-            return false;
-        };
-        self.gone.is_none()
+    /// Whether the pool flags it as possibly hung (after the pool's
+    /// `hung_after` without progress and without CPU).
+    pub fn is_hung(&self) -> bool {
+        self.task.is_some()
+            && self.gone.is_none()
             && self.paused_at.is_none()
-            && self.stat.is_some()
-            && now.saturating_duration_since(self.last_active.max(held.started)) >= HUNG_AFTER
+            && self.hung_since.is_some()
     }
 
     /// The state, as the table's state column names it.
-    pub fn kind(&self, now: Instant) -> StateKind {
+    pub fn kind(&self) -> StateKind {
         match (&self.gone, &self.stopping) {
             (Some((ExitHow::Exited(_), _)), _) => StateKind::Exited,
             (Some((ExitHow::Killed { .. }, _)), _) => StateKind::Killed,
@@ -131,7 +125,7 @@ impl WorkerRow {
             (None, Some(_)) => StateKind::Stopping,
             (None, None) if self.paused_at.is_some() => StateKind::Paused,
             (None, None) if !self.ready => StateKind::Starting,
-            (None, None) if self.is_hung(now) => StateKind::Hung,
+            (None, None) if self.is_hung() => StateKind::Hung,
             (None, None) if self.task.is_some() => StateKind::Busy,
             (None, None) => StateKind::Idle,
         }
@@ -163,7 +157,6 @@ impl Workers {
         let row = self.entry(id, now);
         row.pid = Some(pid);
         row.spawned = now;
-        row.last_active = now;
     }
 
     /// Rows still alive (not gone).
@@ -223,22 +216,20 @@ impl Workers {
         true
     }
 
-    /// Applies a monitor reading to every row whose pid it covers.
-    pub fn sample(&mut self, procs: &std::collections::HashMap<u32, ProcStat>, now: Instant) {
-        for row in self.rows.values_mut() {
-            let Some(pid) = row.pid else { continue };
+    /// Applies a sample to every row it covers.
+    pub fn sample(&mut self, stats: &[WorkerStat]) {
+        for w in stats {
+            let Some(row) = self.rows.get_mut(&w.worker) else {
+                continue;
+            };
             if row.gone.is_some() {
                 continue;
             }
-            let Some(st) = procs.get(&pid) else { continue };
-            row.stat = Some(*st);
+            row.stat = Some(w.stat);
             if row.cpu_hist.len() == CPU_HISTORY {
                 row.cpu_hist.pop_front();
             }
-            row.cpu_hist.push_back(st.cpu);
-            if st.cpu >= ACTIVE_CPU {
-                row.last_active = now;
-            }
+            row.cpu_hist.push_back(w.stat.cpu);
         }
     }
 

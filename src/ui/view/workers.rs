@@ -16,15 +16,13 @@ use super::pane;
 /// The state column's text: the state's name, with its clock when it has one.
 pub fn state_text(app: &App, r: &WorkerRow) -> (StateKind, String) {
     let now = app.now;
-    let k = r.kind(now);
+    let k = r.kind();
     let t = match k {
         StateKind::Starting => "starting".to_string(),
         StateKind::Idle => "idle".to_string(),
         StateKind::Busy => "busy".to_string(),
         StateKind::Hung => {
-            let since = r
-                .last_active
-                .max(r.task.as_ref().map_or(r.last_active, |h| h.started));
+            let since = r.hung_since.unwrap_or(now);
             format!("hung? {}", fmt::secs(now.saturating_duration_since(since)))
         }
         StateKind::Paused => {
