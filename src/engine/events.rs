@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::monitor::Sample;
 use crate::task::{RunValues, TaskOutput, TaskSpec};
 
 /// A worker's id: stable for the worker's life, never reused within a pool.
@@ -350,6 +349,59 @@ impl Counts {
             TaskState::TimedOut => self.timed_out += 1,
             TaskState::Cancelled => self.cancelled += 1,
         }
+    }
+}
+
+/// CPU and memory of one process tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcStat {
+    /// CPU use since the previous sample, in % of one core (0 ..= cores × 100).
+    pub cpu: f32,
+    /// Resident memory in bytes.
+    pub rss: u64,
+    /// How many processes were summed (the tracked one and its descendants).
+    pub procs: u32,
+}
+
+/// One worker's figures in a [`Sample`]: its own process tree (the worker
+/// and what its tasks started), children summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStat {
+    pub worker: WorkerId,
+    pub pid: u32,
+    pub stat: ProcStat,
+}
+
+/// One snapshot, sent whole to the consumer. Plain serde types only: it
+/// crosses the control socket inside a `PoolEvent`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sample {
+    /// Load of each core in % of that core (0..=100), in the kernel's order.
+    pub cores: Vec<f32>,
+    /// Each tracked worker that is alive, by id, with its descendants summed
+    /// into it.
+    pub workers: Vec<WorkerStat>,
+    /// pooltop's own process (manager, dashboard and this sampler).
+    pub own: ProcStat,
+    /// The sampler thread's own CPU use since the previous sample, in % of one core.
+    pub monitor_cpu: f32,
+    /// Wall time the last refresh took.
+    pub cost: Duration,
+}
+
+impl Sample {
+    /// The machine's load: the mean of the cores, in % of the whole machine.
+    pub fn machine_load(&self) -> f32 {
+        if self.cores.is_empty() {
+            0.0
+        } else {
+            self.cores.iter().sum::<f32>() / self.cores.len() as f32
+        }
+    }
+
+    /// The figures of `worker`, if the sample has them.
+    pub fn worker(&self, worker: WorkerId) -> Option<&WorkerStat> {
+        self.workers.iter().find(|w| w.worker == worker)
     }
 }
 

@@ -249,6 +249,21 @@ impl WorkerTable {
                 r.done += run.len() as u64;
                 r.progress_at = now;
             }),
+            PoolEvent::Sample(_)
+            | PoolEvent::WorkerHung { .. }
+            | PoolEvent::WorkerUnhung { .. } => self.observe_watch(ev, now),
+            PoolEvent::TasksQueued { .. }
+            | PoolEvent::DispatchPaused(_)
+            | PoolEvent::Scaled { .. }
+            | PoolEvent::Error { .. }
+            | PoolEvent::Drained(_)
+            | PoolEvent::Stopped(_) => {}
+        }
+    }
+
+    /// The engine's watch over the workers: samples and hung news.
+    fn observe_watch(&mut self, ev: &PoolEvent, now: Instant) {
+        match ev {
             PoolEvent::Sample(sample) => {
                 for w in &sample.workers {
                     if let Some(r) = self.rows.get_mut(&w.worker)
@@ -262,12 +277,7 @@ impl WorkerTable {
                 r.hung_since = Some(now.checked_sub(*idle).unwrap_or(now));
             }),
             PoolEvent::WorkerUnhung { worker, .. } => self.row(*worker, |r| r.hung_since = None),
-            PoolEvent::TasksQueued { .. }
-            | PoolEvent::DispatchPaused(_)
-            | PoolEvent::Scaled { .. }
-            | PoolEvent::Error { .. }
-            | PoolEvent::Drained(_)
-            | PoolEvent::Stopped(_) => {}
+            _ => {}
         }
     }
 

@@ -115,37 +115,10 @@ pub fn run_with(
     let mut tally = Tally::new(cfg.workers);
     let (tx, rx) = mpsc::channel();
 
-    let fwd = tx.clone();
-    thread::Builder::new()
-        .name("pooltop-events".into())
-        .spawn(move || {
-            for ev in events {
-                if !run::forward(&fwd, Incoming::Pool(ev)) {
-                    return;
-                }
-            }
-            run::forward(&fwd, Incoming::PoolGone);
-        })?;
+    forward_events(tx.clone(), events)?;
 
     let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
-    let signals = {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-        let handle = signals.handle();
-        let fwd = tx.clone();
-        let caught = caught.clone();
-        thread::Builder::new()
-            .name("pooltop-signals".into())
-            .spawn(move || {
-                for sig in signals.forever() {
-                    let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
-                    if !run::forward(&fwd, Incoming::Signal(sig)) {
-                        return;
-                    }
-                }
-            })?;
-        handle
-    };
+    let signals = forward_signals(tx.clone(), caught.clone())?;
 
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
@@ -156,28 +129,7 @@ pub fn run_with(
     }));
 
     let stop_input = Arc::new(AtomicBool::new(false));
-    let input = {
-        let stop = stop_input.clone();
-        let fwd = tx.clone();
-        thread::Builder::new()
-            .name("pooltop-input".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match event::poll(Duration::from_millis(200)) {
-                        Ok(true) => match event::read() {
-                            Ok(ev) => {
-                                if !run::forward(&fwd, Incoming::Term(ev)) {
-                                    return;
-                                }
-                            }
-                            Err(_) => return,
-                        },
-                        Ok(false) => {}
-                        Err(_) => return,
-                    }
-                }
-            })
-    };
+    let input = forward_input(tx.clone(), stop_input.clone());
     drop(tx);
 
     let mut app = app::App::new(app_cfg, opts.theme, std::time::Instant::now());
@@ -227,4 +179,66 @@ pub fn run_with(
         signal,
         detached: app.detached,
     })
+}
+
+/// Passes the pool's events (and its samples among them) to the loop.
+fn forward_events(tx: mpsc::Sender<Incoming>, events: EventStream) -> io::Result<()> {
+    thread::Builder::new()
+        .name("pooltop-events".into())
+        .spawn(move || {
+            for ev in events {
+                if !run::forward(&tx, Incoming::Pool(ev)) {
+                    return;
+                }
+            }
+            run::forward(&tx, Incoming::PoolGone);
+        })?;
+    Ok(())
+}
+
+/// Passes SIGINT, SIGTERM and SIGHUP to the loop; the first one caught is
+/// kept in `caught`.
+fn forward_signals(
+    tx: mpsc::Sender<Incoming>,
+    caught: Arc<std::sync::atomic::AtomicI32>,
+) -> io::Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let handle = signals.handle();
+    thread::Builder::new()
+        .name("pooltop-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
+                if !run::forward(&tx, Incoming::Signal(sig)) {
+                    return;
+                }
+            }
+        })?;
+    Ok(handle)
+}
+
+/// Passes terminal events to the loop until `stop` is set.
+fn forward_input(
+    tx: mpsc::Sender<Incoming>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name("pooltop-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(200)) {
+                    Ok(true) => match event::read() {
+                        Ok(ev) => {
+                            if !run::forward(&tx, Incoming::Term(ev)) {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        })
 }

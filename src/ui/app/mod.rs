@@ -273,8 +273,7 @@ impl App {
                 None
             }
             Msg::Sample(s) => {
-                self.machine.sample(&s);
-                self.workers.sample(&s.workers);
+                self.sample(&s);
                 None
             }
             Msg::Tick => {
@@ -283,6 +282,13 @@ impl App {
             }
             Msg::Signal(sig) => self.signal(sig),
         }
+    }
+
+    /// Takes in one of the engine's samples: the cores pane and the
+    /// workers' CPU and memory.
+    fn sample(&mut self, s: &crate::engine::monitor::Sample) {
+        self.machine.sample(s);
+        self.workers.sample(&s.workers);
     }
 
     fn tick(&mut self) {

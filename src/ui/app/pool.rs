@@ -208,21 +208,12 @@ impl App {
                 self.log.push(now, Level::Info, "pool stopped");
                 self.stopped = Some(counts);
             }
-            PoolEvent::Sample(sample) => {
-                self.machine.sample(&sample);
-                self.workers.sample(&sample.workers);
-            }
+            PoolEvent::Sample(sample) => self.sample(&sample),
             // The pool's hung detector decides; the row shows it.
             PoolEvent::WorkerHung { worker, idle, .. } => {
-                if let Some(row) = self.workers.rows.get_mut(&worker) {
-                    row.hung_since = Some(now.checked_sub(idle).unwrap_or(now));
-                }
+                self.workers.hung(worker, Some(idle), now)
             }
-            PoolEvent::WorkerUnhung { worker, .. } => {
-                if let Some(row) = self.workers.rows.get_mut(&worker) {
-                    row.hung_since = None;
-                }
-            }
+            PoolEvent::WorkerUnhung { worker, .. } => self.workers.hung(worker, None, now),
         }
         None
     }

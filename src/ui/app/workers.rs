@@ -233,6 +233,13 @@ impl Workers {
         }
     }
 
+    /// Flags a row hung, quiet for `idle` until `now`, or unflags it.
+    pub fn hung(&mut self, id: WorkerId, idle: Option<Duration>, now: Instant) {
+        if let Some(row) = self.rows.get_mut(&id) {
+            row.hung_since = idle.map(|d| now.checked_sub(d).unwrap_or(now));
+        }
+    }
+
     /// Keeps the selected row inside a viewport of `height` rows.
     pub fn ensure_visible(&mut self, height: usize) {
         self.offset = visible_offset(self.offset, self.selected_pos(), self.rows.len(), height);
