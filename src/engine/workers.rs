@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::events::{ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
-use super::monitor::ProcStat;
+use super::events::{ExitHow, PoolEvent, ProcStat, Sample, TaskId, TaskState, WorkerId};
 
 /// The task a worker holds.
 #[derive(Debug, Clone)]
@@ -261,18 +260,21 @@ impl WorkerTable {
         }
     }
 
+    /// Takes in a sample: each live worker's CPU and memory.
+    pub fn sample(&mut self, sample: &Sample) {
+        for w in &sample.workers {
+            if let Some(r) = self.rows.get_mut(&w.worker)
+                && r.gone.is_none()
+            {
+                r.stat = Some(w.stat);
+            }
+        }
+    }
+
     /// The engine's watch over the workers: samples and hung news.
     fn observe_watch(&mut self, ev: &PoolEvent, now: Instant) {
         match ev {
-            PoolEvent::Sample(sample) => {
-                for w in &sample.workers {
-                    if let Some(r) = self.rows.get_mut(&w.worker)
-                        && r.gone.is_none()
-                    {
-                        r.stat = Some(w.stat);
-                    }
-                }
-            }
+            PoolEvent::Sample(sample) => self.sample(sample),
             PoolEvent::WorkerHung { worker, idle, .. } => self.row(*worker, |r| {
                 r.hung_since = Some(now.checked_sub(*idle).unwrap_or(now));
             }),
@@ -291,8 +293,8 @@ impl WorkerTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::events::WorkerStat;
     use crate::engine::events::{DoneRun, TaskReport};
-    use crate::engine::monitor::{Sample, WorkerStat};
 
     fn started(task: u64, worker: WorkerId) -> PoolEvent {
         PoolEvent::TaskStarted {

@@ -160,12 +160,7 @@ impl Script {
         let workers: Vec<WorkerStat> = procs
             .iter()
             .filter_map(|&(pid, cpu, mib)| {
-                let row = self
-                    .app
-                    .workers
-                    .rows
-                    .values()
-                    .find(|r| r.pid == Some(pid))?;
+                let row = self.app.workers.rows().find(|r| r.pid == pid)?;
                 Some(WorkerStat {
                     worker: row.id,
                     pid,

@@ -224,7 +224,7 @@ impl App {
 
     /// The frame's layout for the current size.
     pub fn areas(&self) -> Areas {
-        Areas::compute(self.size, self.machine.cores.len(), self.workers.rows.len())
+        Areas::compute(self.size, self.machine.cores.len(), self.workers.len())
     }
 
     /// Milliseconds since the start, for compact task timestamps.
@@ -267,7 +267,11 @@ impl App {
                 self.size = Rect::new(0, 0, width, height);
                 None
             }
-            Msg::Pool(ev) => self.pool_event(ev),
+            Msg::Pool(ev) => {
+                // Once per event: the table counts a run of tasks as a run.
+                self.workers.observe(&ev, self.now);
+                self.pool_event(ev)
+            }
             Msg::PoolGone => {
                 self.pool_gone = true;
                 None
@@ -288,7 +292,7 @@ impl App {
     /// workers' CPU and memory.
     fn sample(&mut self, s: &crate::engine::monitor::Sample) {
         self.machine.sample(s);
-        self.workers.sample(&s.workers);
+        self.workers.sample(s);
     }
 
     fn tick(&mut self) {

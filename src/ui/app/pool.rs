@@ -4,7 +4,6 @@ use crate::engine::events::{Command, ExitHow, PoolEvent, TaskState};
 use crate::ui::fmt;
 
 use super::log::Level;
-use super::workers::{Held, Stopping};
 use super::{App, Effect, Quitting};
 
 impl App {
@@ -12,36 +11,22 @@ impl App {
         let now = self.now;
         match ev {
             PoolEvent::WorkerSpawned { worker, pid } => {
-                self.workers.spawned(worker, pid, now);
                 self.log
                     .push(now, Level::Info, format!("{worker} started (pid {pid})"));
             }
-            // The dashboard does not show job slots (yet).
-            PoolEvent::WorkerSlot { .. } => {}
-            PoolEvent::WorkerReady { worker, pid } => {
-                let row = self.workers.entry(worker, now);
-                row.pid = Some(pid);
-                row.ready = true;
-            }
+            // The dashboard does not show job slots (yet); the worker table
+            // (`App::workers`, fed in `App::update`) has taken in the rest.
+            PoolEvent::WorkerSlot { .. } | PoolEvent::WorkerReady { .. } => {}
             PoolEvent::WorkerPaused { worker } => {
-                self.workers.entry(worker, now).paused_at = Some(now);
                 self.log.push(now, Level::Info, format!("{worker} paused"));
             }
             PoolEvent::WorkerResumed { worker } => {
-                let row = self.workers.entry(worker, now);
-                if let (Some(at), Some(h)) = (row.paused_at.take(), row.task.as_mut()) {
-                    h.paused_for += now.saturating_duration_since(at.max(h.started));
-                }
                 self.log.push(now, Level::Info, format!("{worker} resumed"));
             }
             PoolEvent::WorkerStopping {
                 worker,
                 join_timeout,
             } => {
-                self.workers.entry(worker, now).stopping = Some(Stopping {
-                    deadline: join_timeout.map(|t| now + t),
-                    pending: false,
-                });
                 let text = match join_timeout {
                     Some(t) => format!("{worker} stopping (killed after {})", fmt::dur(t)),
                     None => format!("{worker} retiring after its task"),
@@ -56,12 +41,6 @@ impl App {
                 };
                 self.log
                     .push(now, level, format!("{worker} (pid {pid}) {how}"));
-                let row = self.workers.entry(worker, now);
-                row.gone = Some((how, now));
-                row.hung_since = None;
-                row.stopping = None;
-                row.paused_at = None;
-                row.task = None;
             }
             PoolEvent::TasksQueued {
                 first,
@@ -88,7 +67,7 @@ impl App {
                 ..
             } => {
                 let ms = self.ms_since_start();
-                let line = self.tasks.started(task, worker, attempt, ms);
+                self.tasks.started(task, worker, attempt, ms);
                 if attempt > 1 {
                     self.log.push(
                         now,
@@ -96,15 +75,6 @@ impl App {
                         format!("{task} attempt {attempt} on {worker}"),
                     );
                 }
-                let row = self.workers.entry(worker, now);
-                row.ready = true;
-                row.task = Some(Held {
-                    task,
-                    line,
-                    attempt,
-                    started: now,
-                    paused_for: Default::default(),
-                });
             }
             PoolEvent::TaskRetrying {
                 task,
@@ -117,22 +87,8 @@ impl App {
                     Level::Warn,
                     format!("{task} will retry ({worker}: {reason})"),
                 );
-                let row = self.workers.entry(worker, now);
-                if row.task.as_ref().is_some_and(|h| h.task == task) {
-                    row.task = None;
-                }
             }
             PoolEvent::TaskFinished(report) => {
-                if let Some(row) = report.worker.and_then(|w| self.workers.rows.get_mut(&w)) {
-                    if row.task.as_ref().is_some_and(|h| h.task == report.task) {
-                        row.task = None;
-                    }
-                    match report.state {
-                        TaskState::Done => row.done += 1,
-                        TaskState::Failed | TaskState::TimedOut => row.failed += 1,
-                        TaskState::Cancelled => {}
-                    }
-                }
                 let on = report
                     .worker
                     .map(|w| format!(" on {w}"))
@@ -209,11 +165,8 @@ impl App {
                 self.stopped = Some(counts);
             }
             PoolEvent::Sample(sample) => self.sample(&sample),
-            // The pool's hung detector decides; the row shows it.
-            PoolEvent::WorkerHung { worker, idle, .. } => {
-                self.workers.hung(worker, Some(idle), now)
-            }
-            PoolEvent::WorkerUnhung { worker, .. } => self.workers.hung(worker, None, now),
+            // The pool's hung detector decides; the worker table shows it.
+            PoolEvent::WorkerHung { .. } | PoolEvent::WorkerUnhung { .. } => {}
         }
         None
     }

@@ -7,16 +7,16 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
-use crate::ui::app::workers::{StateKind, WorkerRow, visible_offset};
+use crate::ui::app::workers::{StateKind, WorkerInfo, visible_offset};
 use crate::ui::app::{App, Pane};
 use crate::ui::fmt;
 
 use super::pane;
 
 /// The state column's text: the state's name, with its clock when it has one.
-pub fn state_text(app: &App, r: &WorkerRow) -> (StateKind, String) {
+pub fn state_text(app: &App, r: &WorkerInfo) -> (StateKind, String) {
     let now = app.now;
-    let k = r.kind();
+    let k = app.workers.kind(r);
     let t = match k {
         StateKind::Starting => "starting".to_string(),
         StateKind::Idle => "idle".to_string(),
@@ -63,8 +63,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let wide = area.width >= 100;
     let height = inner.height.saturating_sub(1) as usize;
-    let offset = visible_offset(ws.offset, ws.selected_pos(), ws.rows.len(), height);
-    let rows = ws.rows.values().skip(offset).take(height).map(|r| {
+    let offset = visible_offset(ws.offset, ws.selected_pos(), ws.len(), height);
+    let rows = ws.rows().skip(offset).take(height).map(|r| {
         let (kind, state) = state_text(app, r);
         let (task, held) = match &r.task {
             Some(h) => {
@@ -83,7 +83,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         let mut cells = vec![
             Cell::from(r.id.to_string()),
-            Cell::from(r.pid.map(|p| p.to_string()).unwrap_or_default()),
+            Cell::from(r.pid.to_string()),
             Cell::from(Span::styled(state, th.state(kind))),
             Cell::from(task),
             Cell::from(Line::from(held).right_aligned()),
@@ -100,7 +100,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ];
         if wide {
             cells.push(Cell::from(Span::styled(
-                fmt::sparkline(r.cpu_hist.iter(), 100.0, 10),
+                fmt::sparkline(ws.history(r.id), 100.0, 10),
                 th.good(),
             )));
         }
