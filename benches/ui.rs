@@ -161,7 +161,7 @@ fn monitor() {
             let t = Instant::now();
             let sample = s.sample();
             v.push(t.elapsed());
-            assert_eq!(sample.procs.len(), n);
+            assert_eq!(sample.workers.len(), n);
         }
         v.sort();
         let med = v[v.len() / 2];
