@@ -14,15 +14,26 @@ use super::monitor::{MonitorHandle, Sample};
 pub(crate) struct Watch {
     monitor: Option<MonitorHandle>,
     hung: HungDetector,
+    /// When the supervisor's current round began: the time of the events it
+    /// sends in that round. Reading the clock once a round, not once an
+    /// event, keeps the hot path cheap; a round takes microseconds.
+    now: Instant,
 }
 
 impl Watch {
     /// Watches a pool run with `config`; `monitor` is its sampler, if any.
     pub(crate) fn new(config: &PoolConfig, monitor: Option<MonitorHandle>) -> Watch {
+        let now = Instant::now();
         Watch {
             monitor,
-            hung: HungDetector::new(config.hung_report_after(), Instant::now()),
+            hung: HungDetector::new(config.hung_report_after(), now),
+            now,
         }
+    }
+
+    /// The supervisor starts a round (it has just waited) at `now`.
+    pub(crate) fn new_round(&mut self, now: Instant) {
+        self.now = now;
     }
 
     /// Follows an event the supervisor is about to send. Returns an event
@@ -41,7 +52,7 @@ impl Watch {
             }
             _ => {}
         }
-        self.hung.observe(ev, Instant::now())
+        self.hung.observe(ev, self.now)
     }
 
     /// When the hung detector wants to look at the workers' CPU next.
@@ -50,11 +61,11 @@ impl Watch {
     }
 
     /// The hung detector's news, if it is time to look (see [`HungDetector::check`]).
-    pub(crate) fn check(&mut self, now: Instant) -> Vec<PoolEvent> {
-        if now < self.hung.next_check() {
+    pub(crate) fn check(&mut self) -> Vec<PoolEvent> {
+        if self.now < self.hung.next_check() {
             return Vec::new();
         }
-        self.hung.check(now)
+        self.hung.check(self.now)
     }
 
     /// The event that publishes a sample from the sampler. A worker that

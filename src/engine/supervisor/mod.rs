@@ -169,6 +169,7 @@ impl Supervisor {
                 self.shutdown(true);
                 std::thread::sleep(Duration::from_millis(10));
             }
+            self.watch.new_round(Instant::now());
             for ev in ready.iter() {
                 if ev.token() != WAKE_TOKEN
                     && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
@@ -191,7 +192,7 @@ impl Supervisor {
                 }
             }
             self.on_timers(Instant::now());
-            for news in self.watch.check(Instant::now()) {
+            for news in self.watch.check() {
                 self.emit(news);
             }
             self.dispatch();
