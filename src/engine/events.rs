@@ -368,7 +368,9 @@ pub struct ProcStat {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkerStat {
     pub worker: WorkerId,
+    /// The worker process, root of the tree.
     pub pid: u32,
+    /// The tree's figures.
     pub stat: ProcStat,
 }
 

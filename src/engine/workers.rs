@@ -17,8 +17,11 @@ use super::events::{ExitHow, PoolEvent, ProcStat, Sample, TaskId, TaskState, Wor
 #[derive(Debug, Clone)]
 pub struct Held {
     pub task: TaskId,
+    /// The task line as written.
     pub line: Arc<str>,
+    /// 1 for the first run.
     pub attempt: u32,
+    /// When this attempt started.
     pub started: Instant,
     /// Time spent paused while holding it (its timeout clock stops then).
     pub paused_for: Duration,
@@ -46,6 +49,7 @@ pub struct Stopping {
 #[derive(Debug, Clone)]
 pub struct WorkerInfo {
     pub id: WorkerId,
+    /// The worker process (the leader of its process group).
     pub pid: u32,
     /// Its job slot, once the pool said (see `PoolEvent::WorkerSlot`).
     pub slot: Option<u32>,
@@ -53,7 +57,9 @@ pub struct WorkerInfo {
     pub spawned: Instant,
     /// Whether its handshake is done.
     pub ready: bool,
+    /// The task it runs, if any.
     pub task: Option<Held>,
+    /// When the user paused it, while paused.
     pub paused_at: Option<Instant>,
     pub stopping: Option<Stopping>,
     /// How it ended, and when (the row stays until the face removes it).
