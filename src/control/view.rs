@@ -327,4 +327,58 @@ mod tests {
         assert_eq!(status.workers[0].done, 2);
         assert_eq!(status.workers[0].task, Some(1));
     }
+
+    #[test]
+    fn status_and_a_new_subscriber_get_the_latest_sample_and_hung_flag() {
+        use crate::engine::events::{ProcStat, Sample, WorkerStat};
+        let mut view = View::new("p".into(), "t".into(), 1);
+        let w = WorkerId(1);
+        view.observe(&PoolEvent::WorkerSpawned { worker: w, pid: 42 });
+        view.observe(&PoolEvent::WorkerReady { worker: w, pid: 42 });
+        view.observe(&PoolEvent::TaskStarted {
+            task: TaskId(1),
+            worker: w,
+            attempt: 1,
+            line: Arc::from("hang"),
+        });
+        let stat = ProcStat {
+            cpu: 0.0,
+            rss: 8 << 20,
+            procs: 1,
+        };
+        let sample = Sample {
+            cores: vec![12.0, 80.0],
+            workers: vec![WorkerStat {
+                worker: w,
+                pid: 42,
+                stat,
+            }],
+            ..Sample::default()
+        };
+        view.observe(&PoolEvent::Sample(Box::new(sample)));
+        view.observe(&PoolEvent::WorkerHung {
+            worker: w,
+            pid: 42,
+            task: TaskId(1),
+            idle: Duration::from_secs(3),
+        });
+        let status = view.status(7);
+        assert_eq!(status.cores, [12.0, 80.0]);
+        let row = &status.workers[0];
+        assert_eq!(
+            (row.cpu, row.rss, row.hung),
+            (Some(0.0), Some(8 << 20), true)
+        );
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let replay = view.subscribe(tx);
+        assert!(
+            matches!(replay.last(), Some(PoolEvent::Sample(s)) if s.cores == [12.0, 80.0]),
+            "{replay:?}"
+        );
+        let hung = replay.iter().any(|e| {
+            matches!(e, PoolEvent::WorkerHung { worker, idle, .. }
+                if *worker == w && *idle >= Duration::from_secs(3))
+        });
+        assert!(hung, "{replay:?}");
+    }
 }
