@@ -19,8 +19,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
+use pooltop::engine::monitor::Sampler;
 use pooltop::engine::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
-use pooltop::monitor::Sampler;
 use pooltop::task::TaskOutput;
 use pooltop::ui::app::AppConfig;
 use pooltop::ui::msg::{Action, Edit, Msg};
@@ -153,7 +153,7 @@ fn monitor() {
             .collect();
         let mut s = Sampler::new().expect("sysinfo");
         for k in &kids {
-            s.track(k.id());
+            s.track(pooltop::WorkerId(k.id()), k.id());
         }
         let mut v = Vec::new();
         for _ in 0..12 {
@@ -161,7 +161,7 @@ fn monitor() {
             let t = Instant::now();
             let sample = s.sample();
             v.push(t.elapsed());
-            assert_eq!(sample.procs.len(), n);
+            assert_eq!(sample.workers.len(), n);
         }
         v.sort();
         let med = v[v.len() / 2];

@@ -16,7 +16,6 @@ pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod ipc;
-pub mod monitor;
 pub mod platform;
 pub mod protocol;
 pub mod task;
@@ -28,14 +27,14 @@ pub use engine::{
     TaskReport, TaskState, WorkerId,
 };
 pub use error::Error;
+mod busy_wait;
 pub mod cli;
+pub mod cli_docs;
 pub mod config;
 pub mod control;
 pub mod demo;
-pub mod cli_docs;
 pub mod headless;
 mod pool;
 pub mod report;
-mod busy_wait;
 
 pub use pool::{Pool, PoolBuilder};

@@ -418,3 +418,36 @@ fn stop_signal_shuts_the_pool_down(signal: i32, name: &str) {
     assert!(stderr(&out).contains(&format!("stopped by {name}")));
     assert!(pids_with_marker(&marker).is_empty());
 }
+
+#[test]
+fn the_json_stream_has_samples_of_each_worker_and_the_cores() {
+    let out = pooltop(
+        &["run", "--headless", "--json", "-", "-j", "2", "-"],
+        "spin 1500000000\nspin 1500000000\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let samples: Vec<&Value> = events.iter().filter(|e| e["event"] == "sample").collect();
+    assert!(!samples.is_empty(), "no sample in {events:?}");
+    // Some sample saw a worker spinning: its CPU near a whole core.
+    let busy = samples
+        .iter()
+        .flat_map(|s| s["workers"].as_array().unwrap());
+    let busy: Vec<&Value> = busy.filter(|w| w["cpu"].as_f64().unwrap() > 20.0).collect();
+    assert!(!busy.is_empty(), "{samples:?}");
+    for w in &busy {
+        assert!((1..=2).contains(&w["worker"].as_u64().unwrap()), "{w}");
+        assert!(
+            w["pid"].as_u64().unwrap() > 0 && w["rss"].as_u64().unwrap() > 0,
+            "{w}"
+        );
+    }
+    for s in &samples {
+        assert!(s["t"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(!s["cores"].as_array().unwrap().is_empty(), "{s}");
+        assert!(s["own"]["rss"].as_u64().unwrap() > 0, "{s}");
+    }
+}

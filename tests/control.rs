@@ -402,3 +402,36 @@ fn the_orders_only_a_dashboard_gives_reach_the_pool_over_the_wire() {
     let run = pool.wait().unwrap();
     assert_eq!(run.code(), Some(1), "a task was cancelled");
 }
+
+#[test]
+fn status_shows_each_workers_cpu_and_memory_and_the_cores() {
+    let dir = private_control_dir();
+    let d = dir.path();
+    let pool = keep_alive_pool(d, "busy", "1", &d.join("events.jsonl"));
+    // A spin long enough for a few samples (one a second by default).
+    let out = pooltop(d, &["submit", "--pool", "busy", "-"], "spin 3000000000\n");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let mut last = Value::Null;
+    wait_for("a sample of the spinning worker", LONG, || {
+        last = status(d, "busy");
+        last["workers"][0]["cpu"].as_f64().is_some_and(|c| c > 20.0)
+    });
+    let w = &last["workers"][0];
+    assert_eq!(w["state"], "busy", "{last}");
+    assert!(w["rss"].as_u64().is_some_and(|r| r > 0), "{last}");
+    assert_eq!(w["hung"], false, "{last}");
+    let cores = last["cores"].as_array().expect("cores");
+    assert!(!cores.is_empty(), "{last}");
+    assert!(
+        cores
+            .iter()
+            .all(|c| c.as_f64().is_some_and(|c| (0.0..=100.5).contains(&c)))
+    );
+    // The text status has the columns too.
+    let out = pooltop(d, &["status", "--pool", "busy"], "");
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("CPU") && stdout.contains("RSS"), "{stdout}");
+    assert!(stdout.contains("cores"), "{stdout}");
+    pooltop(d, &["stop", "--pool", "busy"], "");
+    let _ = pool.wait_with_output();
+}

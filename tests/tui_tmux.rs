@@ -447,3 +447,40 @@ fn attach_detach_and_stop_a_headless_pool() {
         "{s}"
     );
 }
+
+#[test]
+fn the_dashboard_flags_a_hang_after_the_config_files_hung_after() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("t.tasks");
+    std::fs::write(&tasks, "hang\n").unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[pool]\nhung_after = 0.3\n").unwrap();
+    let marker = format!("POOLTOP_TUI_HUNG_{}", std::process::id());
+    let args = format!(
+        "run -j 1 --join-timeout 0.5 --config {} {}",
+        config.display(),
+        tasks.display()
+    );
+    let t = start_pooltop(&marker, &args, 1);
+    t.wait("the hang to be busy", Duration::from_secs(20), |s| {
+        s.contains("hang")
+    });
+    let busy_at = Instant::now();
+    // The engine checks a 0.3 s limit every 0.1 s; the old fixed 10 s (or
+    // the 10 s default) would take far longer than this.
+    let s = t.wait("the worker flagged hung", Duration::from_secs(4), |s| {
+        rows(s).iter().any(|r| r.state == "hung?")
+    });
+    assert!(busy_at.elapsed() < Duration::from_secs(4), "{s}");
+    t.keys(&["q"]);
+    t.wait("the shell prompt again", Duration::from_secs(20), |s| {
+        s.contains("POOLTOP_EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    helpers::wait_for("every pooltop process gone", Duration::from_secs(5), || {
+        pids_with_marker(&marker).is_empty()
+    });
+}

@@ -83,6 +83,10 @@ fn run_pool(
     // lines are asked for on stdout, which the dashboard would cover).
     let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
     let dashboard = !args.headless && !json_on_stdout && io::stdout().is_terminal();
+    if dashboard {
+        // The engine samples for the dashboard, at its refresh rate.
+        config.sample_every = Some(loaded.settings.refresh);
+    }
     let json = if dashboard { None } else { json_sink(args)? };
     // The control server lives until the face returns.
     let (pool, events, _control) = pooltop::control::start_pool(config, &name, title)?;
@@ -106,7 +110,6 @@ fn run_pool(
         json,
         name,
         keep_alive: args.keep_alive,
-        hung_after: Some(loaded.settings.hung_after),
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)

@@ -177,7 +177,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
-            hung_after: crate::report::hung::DEFAULT_HUNG_AFTER,
+            hung_after: crate::engine::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,
@@ -259,6 +259,9 @@ impl Settings {
         c.chunksize = self.chunksize;
         c.out_dir = self.out.clone();
         c.output_cap = self.output_cap;
+        c.hung_after = self.hung_after;
+        // 0 turns sampling (and with it the `sample` events) off.
+        c.sample_every = (!self.sample_every.is_zero()).then_some(self.sample_every);
         c
     }
 

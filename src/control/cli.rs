@@ -150,9 +150,13 @@ fn print_status(s: &StatusView) {
         c.cancelled,
         c.submitted
     );
+    if !s.cores.is_empty() {
+        let cores: Vec<String> = s.cores.iter().map(|c| format!("{c:.0}%")).collect();
+        println!("cores {}", cores.join(" "));
+    }
     println!(
-        "{:>6} {:>8} {:<9} {:>6} {:>6}  TASK",
-        "WORKER", "PID", "STATE", "DONE", "FAILED"
+        "{:>6} {:>8} {:<9} {:>6} {:>6} {:>5} {:>8}  TASK",
+        "WORKER", "PID", "STATE", "DONE", "FAILED", "CPU", "RSS"
     );
     for w in &s.workers {
         let task = match (&w.task, &w.task_line) {
@@ -160,9 +164,15 @@ fn print_status(s: &StatusView) {
             (Some(id), None) => format!("#{id} ({:.1}s)", w.task_s),
             _ => String::new(),
         };
+        let state = if w.hung { "hung?" } else { w.state.as_str() };
+        // Dashes until the first sample covered the worker.
+        let cpu = w.cpu.map_or("–".to_string(), |c| format!("{c:.0}%"));
+        let rss = w.rss.map_or("–".to_string(), |b| {
+            format!("{:.1}M", b as f64 / (1024.0 * 1024.0))
+        });
         println!(
-            "{:>6} {:>8} {:<9} {:>6} {:>6}  {}",
-            w.id, w.pid, w.state, w.done, w.failed, task
+            "{:>6} {:>8} {:<9} {:>6} {:>6} {:>5} {:>8}  {}",
+            w.id, w.pid, state, w.done, w.failed, cpu, rss, task
         );
     }
 }

@@ -1,24 +1,13 @@
 //! The control server's picture of the pool, kept up to date from the event
 //! stream (it never asks the supervisor), and woken waiters.
 
-use std::collections::BTreeMap;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::wire::{StatusView, WorkerView};
-use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
-
-#[derive(Debug)]
-struct WorkerRow {
-    pid: u32,
-    ready: bool,
-    paused: bool,
-    stopping: bool,
-    task: Option<(TaskId, Arc<str>, Instant)>,
-    done: u64,
-    failed: u64,
-}
+use crate::engine::monitor::Sample;
+use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerTable};
 
 /// What the pool looks like, as told by its events.
 #[derive(Debug)]
@@ -32,7 +21,10 @@ pub struct View {
     dispatch_paused: bool,
     counts: Counts,
     running: u64,
-    workers: BTreeMap<WorkerId, WorkerRow>,
+    /// The live workers (a gone one is removed at once).
+    workers: WorkerTable,
+    /// The latest sample, for `status` and for a dashboard that attaches.
+    sample: Option<Box<Sample>>,
     /// The terminal state of every task by id (index = id - 1); 0 = not yet.
     states: Vec<u8>,
     /// Every task's line by id (index = id - 1), for attached dashboards.
@@ -68,7 +60,8 @@ impl View {
             dispatch_paused: false,
             counts: Counts::default(),
             running: 0,
-            workers: BTreeMap::new(),
+            workers: WorkerTable::default(),
+            sample: None,
             states: Vec::new(),
             lines: Vec::new(),
             subscribers: Vec::new(),
@@ -77,29 +70,10 @@ impl View {
     }
 
     pub fn observe(&mut self, ev: &PoolEvent) {
+        self.workers.observe(ev, Instant::now());
         match ev {
-            PoolEvent::WorkerSpawned { worker, pid } => {
-                self.workers.insert(
-                    *worker,
-                    WorkerRow {
-                        pid: *pid,
-                        ready: false,
-                        paused: false,
-                        stopping: false,
-                        task: None,
-                        done: 0,
-                        failed: 0,
-                    },
-                );
-            }
-            // Job slots matter to command templates, not to this view.
-            PoolEvent::WorkerSlot { .. } => {}
-            PoolEvent::WorkerReady { worker, .. } => self.row(*worker, |r| r.ready = true),
-            PoolEvent::WorkerPaused { worker } => self.row(*worker, |r| r.paused = true),
-            PoolEvent::WorkerResumed { worker } => self.row(*worker, |r| r.paused = false),
-            PoolEvent::WorkerStopping { worker, .. } => self.row(*worker, |r| r.stopping = true),
             PoolEvent::WorkerExited { worker, .. } => {
-                self.workers.remove(worker);
+                self.workers.remove(*worker);
             }
             PoolEvent::TasksQueued {
                 first,
@@ -114,41 +88,17 @@ impl View {
                 self.lines.truncate(start);
                 self.lines.extend(lines.iter().cloned());
             }
-            PoolEvent::TaskStarted {
-                task, worker, line, ..
-            } => {
-                self.running += 1;
-                let line = line.clone();
-                self.row(*worker, |r| r.task = Some((*task, line, Instant::now())));
-            }
-            PoolEvent::TaskRetrying { worker, .. } => {
-                self.running = self.running.saturating_sub(1);
-                self.row(*worker, |r| r.task = None);
-            }
+            PoolEvent::TaskStarted { .. } => self.running += 1,
+            PoolEvent::TaskRetrying { .. } => self.running = self.running.saturating_sub(1),
             PoolEvent::TaskFinished(r) => {
                 self.counts.record(r.state);
                 if r.attempts > 0 {
                     self.running = self.running.saturating_sub(1);
                 }
-                if let Some(w) = r.worker {
-                    let failed = r.state != TaskState::Done;
-                    self.row(w, |row| {
-                        if row.task.as_ref().is_some_and(|t| t.0 == r.task) {
-                            row.task = None;
-                        }
-                        if failed {
-                            row.failed += 1;
-                        } else {
-                            row.done += 1;
-                        }
-                    });
-                }
                 self.set_state(r.task, r.state);
             }
             PoolEvent::TasksDone(run) => {
-                let n = run.len() as u64;
-                self.counts.done += n;
-                self.row(run.worker(), |row| row.done += n);
+                self.counts.done += run.len() as u64;
                 for (task, ..) in run.iter() {
                     self.set_state(task, TaskState::Done);
                 }
@@ -159,7 +109,9 @@ impl View {
                 self.counts = *c;
                 self.stopped = true;
             }
-            PoolEvent::Error { .. } | PoolEvent::Drained(_) => {}
+            PoolEvent::Sample(sample) => self.sample = Some(sample.clone()),
+            // The worker table has taken in the rest.
+            _ => {}
         }
     }
 
@@ -181,15 +133,16 @@ impl View {
         if self.dispatch_paused {
             out.push(PoolEvent::DispatchPaused(true));
         }
-        for (&worker, r) in &self.workers {
+        for r in self.workers.rows() {
+            let worker = r.id;
             out.push(PoolEvent::WorkerSpawned { worker, pid: r.pid });
             if r.ready {
                 out.push(PoolEvent::WorkerReady { worker, pid: r.pid });
             }
-            if r.paused {
+            if r.paused_at.is_some() {
                 out.push(PoolEvent::WorkerPaused { worker });
             }
-            if r.stopping {
+            if r.stopping.is_some() {
                 out.push(PoolEvent::WorkerStopping {
                     worker,
                     join_timeout: None,
@@ -224,15 +177,27 @@ impl View {
                 line: self.lines.get(i).cloned().unwrap_or_else(|| Arc::from("?")),
             })));
         }
-        for (&worker, r) in &self.workers {
-            if let Some((task, line, _)) = &r.task {
+        for r in self.workers.rows() {
+            if let Some(held) = &r.task {
                 out.push(PoolEvent::TaskStarted {
-                    task: *task,
-                    worker,
-                    attempt: 1,
-                    line: line.clone(),
+                    task: held.task,
+                    worker: r.id,
+                    attempt: held.attempt,
+                    line: held.line.clone(),
                 });
             }
+            if let (Some(since), Some(held)) = (r.hung_since, &r.task) {
+                out.push(PoolEvent::WorkerHung {
+                    worker: r.id,
+                    pid: r.pid,
+                    task: held.task,
+                    idle: since.elapsed(),
+                });
+            }
+        }
+        // The cores pane and the CPU columns fill at once, not a second later.
+        if let Some(sample) = &self.sample {
+            out.push(PoolEvent::Sample(sample.clone()));
         }
         out
     }
@@ -243,12 +208,6 @@ impl View {
             self.states.resize(i + 1, 0);
         }
         self.states[i] = state_code(state);
-    }
-
-    fn row(&mut self, w: WorkerId, f: impl FnOnce(&mut WorkerRow)) {
-        if let Some(r) = self.workers.get_mut(&w) {
-            f(r);
-        }
     }
 
     pub fn counts(&self) -> Counts {
@@ -287,29 +246,23 @@ impl View {
         let now = Instant::now();
         let workers = self
             .workers
-            .iter()
-            .map(|(id, r)| {
-                let state = if !r.ready {
-                    "starting"
-                } else if r.stopping {
-                    "stopping"
-                } else if r.paused {
-                    "paused"
-                } else if r.task.is_some() {
-                    "busy"
-                } else {
-                    "idle"
-                };
-                WorkerView {
-                    id: id.0,
-                    pid: r.pid,
-                    state: state.into(),
-                    task: r.task.as_ref().map(|t| t.0.0),
-                    task_line: r.task.as_ref().map(|t| t.1.to_string()),
-                    task_s: r.task.as_ref().map_or(0.0, |t| (now - t.2).as_secs_f64()),
-                    done: r.done,
-                    failed: r.failed,
-                }
+            .rows()
+            .map(|r| WorkerView {
+                id: r.id.0,
+                pid: r.pid,
+                state: r.state_word().into(),
+                task: r.task.as_ref().map(|t| t.task.0),
+                task_line: r.task.as_ref().map(|t| t.line.to_string()),
+                task_s: r
+                    .task
+                    .as_ref()
+                    .map_or(0.0, |t| (now - t.started).as_secs_f64()),
+                done: r.done,
+                // A cancelled task counts as not done, as it always has here.
+                failed: r.failed + r.cancelled,
+                cpu: r.stat.map(|s| s.cpu),
+                rss: r.stat.map(|s| s.rss),
+                hung: r.is_hung(),
             })
             .collect();
         let c = self.counts;
@@ -325,6 +278,10 @@ impl View {
             running: self.running,
             queued: c.submitted.saturating_sub(c.finished() + self.running),
             workers,
+            cores: self
+                .sample
+                .as_ref()
+                .map_or_else(Vec::new, |s| s.cores.clone()),
         }
     }
 }
@@ -335,7 +292,7 @@ pub type Shared = Arc<(Mutex<View>, Condvar)>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::DoneRun;
+    use crate::engine::{DoneRun, WorkerId};
 
     #[test]
     fn a_run_of_tasks_done_counts_each_task_for_its_worker() {
@@ -363,5 +320,59 @@ mod tests {
         let status = view.status(7);
         assert_eq!(status.workers[0].done, 2);
         assert_eq!(status.workers[0].task, Some(1));
+    }
+
+    #[test]
+    fn status_and_a_new_subscriber_get_the_latest_sample_and_hung_flag() {
+        use crate::engine::events::{ProcStat, Sample, WorkerStat};
+        let mut view = View::new("p".into(), "t".into(), 1);
+        let w = WorkerId(1);
+        view.observe(&PoolEvent::WorkerSpawned { worker: w, pid: 42 });
+        view.observe(&PoolEvent::WorkerReady { worker: w, pid: 42 });
+        view.observe(&PoolEvent::TaskStarted {
+            task: TaskId(1),
+            worker: w,
+            attempt: 1,
+            line: Arc::from("hang"),
+        });
+        let stat = ProcStat {
+            cpu: 0.0,
+            rss: 8 << 20,
+            procs: 1,
+        };
+        let sample = Sample {
+            cores: vec![12.0, 80.0],
+            workers: vec![WorkerStat {
+                worker: w,
+                pid: 42,
+                stat,
+            }],
+            ..Sample::default()
+        };
+        view.observe(&PoolEvent::Sample(Box::new(sample)));
+        view.observe(&PoolEvent::WorkerHung {
+            worker: w,
+            pid: 42,
+            task: TaskId(1),
+            idle: Duration::from_secs(3),
+        });
+        let status = view.status(7);
+        assert_eq!(status.cores, [12.0, 80.0]);
+        let row = &status.workers[0];
+        assert_eq!(
+            (row.cpu, row.rss, row.hung),
+            (Some(0.0), Some(8 << 20), true)
+        );
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let replay = view.subscribe(tx);
+        assert!(
+            matches!(replay.last(), Some(PoolEvent::Sample(s)) if s.cores == [12.0, 80.0]),
+            "{replay:?}"
+        );
+        let hung = replay.iter().any(|e| {
+            matches!(e, PoolEvent::WorkerHung { worker, idle, .. }
+                if *worker == w && *idle >= Duration::from_secs(3))
+        });
+        assert!(hung, "{replay:?}");
     }
 }

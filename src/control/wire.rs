@@ -114,6 +114,9 @@ pub struct StatusView {
     pub running: u64,
     pub queued: u64,
     pub workers: Vec<WorkerView>,
+    /// Each core's load (% of that core) at the latest sample; empty when
+    /// the pool does not sample or has not yet.
+    pub cores: Vec<f32>,
 }
 
 /// One worker at one moment.
@@ -129,4 +132,10 @@ pub struct WorkerView {
     pub task_s: f64,
     pub done: u64,
     pub failed: u64,
+    /// CPU (% of one core, its process tree summed) and resident memory
+    /// (bytes) at the latest sample; none until one covered it.
+    pub cpu: Option<f32>,
+    pub rss: Option<u64>,
+    /// Whether the pool reports it hung (see `PoolEvent::WorkerHung`).
+    pub hung: bool,
 }

@@ -353,6 +353,61 @@ impl Counts {
     }
 }
 
+/// CPU and memory of one process tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcStat {
+    /// CPU use since the previous sample, in % of one core (0 ..= cores × 100).
+    pub cpu: f32,
+    /// Resident memory in bytes.
+    pub rss: u64,
+    /// How many processes were summed (the tracked one and its descendants).
+    pub procs: u32,
+}
+
+/// One worker's figures in a [`Sample`]: its own process tree (the worker
+/// and what its tasks started), children summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStat {
+    pub worker: WorkerId,
+    /// The worker process, root of the tree.
+    pub pid: u32,
+    /// The tree's figures.
+    pub stat: ProcStat,
+}
+
+/// One snapshot, sent whole to the consumer. Plain serde types only: it
+/// crosses the control socket inside a `PoolEvent`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sample {
+    /// Load of each core in % of that core (0..=100), in the kernel's order.
+    pub cores: Vec<f32>,
+    /// Each tracked worker that is alive, by id, with its descendants summed
+    /// into it.
+    pub workers: Vec<WorkerStat>,
+    /// pooltop's own process (manager, dashboard and this sampler).
+    pub own: ProcStat,
+    /// The sampler thread's own CPU use since the previous sample, in % of one core.
+    pub monitor_cpu: f32,
+    /// Wall time the last refresh took.
+    pub cost: Duration,
+}
+
+impl Sample {
+    /// The machine's load: the mean of the cores, in % of the whole machine.
+    pub fn machine_load(&self) -> f32 {
+        if self.cores.is_empty() {
+            0.0
+        } else {
+            self.cores.iter().sum::<f32>() / self.cores.len() as f32
+        }
+    }
+
+    /// The figures of `worker`, if the sample has them.
+    pub fn worker(&self, worker: WorkerId) -> Option<&WorkerStat> {
+        self.workers.iter().find(|w| w.worker == worker)
+    }
+}
+
 /// Everything the pool reports, in the order it happened.
 /// Serializable so a pool can stream its events to an attached dashboard
 /// (plain types only: bincode is not self-describing).
@@ -425,6 +480,22 @@ pub enum PoolEvent {
     Drained(Counts),
     /// The pool has shut down; this is the last event. Counts prove the invariant.
     Stopped(Counts),
+    /// A reading of the workers' processes, the cores and pooltop itself,
+    /// every `PoolConfig::sample_every`, keyed by worker id.
+    Sample(Box<Sample>),
+    /// A busy worker looks hung: its task has made no progress and its
+    /// process group has used no CPU for `idle` (at least
+    /// `PoolConfig::hung_after`). A hint, not a verdict: a task that sleeps
+    /// looks the same; the task timeout is what acts.
+    WorkerHung {
+        worker: WorkerId,
+        pid: u32,
+        task: TaskId,
+        idle: Duration,
+    },
+    /// A worker reported hung used CPU again, or its task ended (or it was
+    /// paused, resumed or retried): it is no longer flagged.
+    WorkerUnhung { worker: WorkerId, task: TaskId },
 }
 
 #[cfg(test)]

@@ -7,12 +7,16 @@
 mod channel;
 mod conn;
 pub mod events;
+mod hung;
 mod idmap;
 mod median;
+pub mod monitor;
 mod proc;
 mod queue;
 mod stream;
 mod supervisor;
+mod watch;
+pub mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +28,9 @@ pub use channel::{EventReceiver, EventSender, event_channel};
 pub use events::{
     Command, Counts, DoneRun, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
 };
+pub use hung::DEFAULT_HUNG_AFTER;
 pub use stream::{EventStream, Tap};
+pub use workers::{WorkerInfo, WorkerTable};
 
 use crate::error::Error;
 
@@ -89,6 +95,17 @@ pub struct PoolConfig {
     /// started with the argument `worker` and must call
     /// [`crate::worker::run_if_worker`] before anything else.
     pub worker_program: Option<PathBuf>,
+    /// How often the engine samples the workers' CPU and memory, the cores
+    /// and its own process, and publishes a [`PoolEvent::Sample`]; none
+    /// turns sampling off. Never more often than every
+    /// [`monitor::MIN_INTERVAL`] (200 ms). Default: every second.
+    pub sample_every: Option<Duration>,
+    /// A busy worker whose task has made no progress and whose processes
+    /// have used no CPU for this long is reported hung
+    /// ([`PoolEvent::WorkerHung`]); with a task timeout, at most half of it,
+    /// so the report comes before the kill (see
+    /// [`PoolConfig::hung_report_after`]). Default: [`DEFAULT_HUNG_AFTER`].
+    pub hung_after: Duration,
 }
 
 /// How many tasks a worker is handed at once ([`PoolConfig::chunksize`]).
@@ -163,11 +180,26 @@ impl Default for PoolConfig {
             work_dir: None,
             output_cap: 64 * 1024,
             worker_program: None,
+            sample_every: Some(DEFAULT_SAMPLE_EVERY),
+            hung_after: DEFAULT_HUNG_AFTER,
         }
     }
 }
 
+/// How often a pool samples by default ([`PoolConfig::sample_every`]).
+pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
 impl PoolConfig {
+    /// After how long without progress and CPU a busy worker is reported
+    /// hung: [`PoolConfig::hung_after`], or half the task timeout if that is
+    /// shorter.
+    pub fn hung_report_after(&self) -> Duration {
+        match self.task_timeout {
+            Some(limit) => self.hung_after.min(limit / 2),
+            None => self.hung_after,
+        }
+    }
+
     /// Checks the values that have limits.
     pub fn validate(&self) -> Result<(), Error> {
         if self.workers == 0 {
@@ -209,6 +241,8 @@ pub(crate) enum Inbound {
     },
     /// From the handshake threads and the reapers.
     Conn(conn::ConnEvent),
+    /// From the sampler thread.
+    Sample(Box<monitor::Sample>),
 }
 
 /// The sending side of the supervisor's inbox: a channel, plus a waker that
@@ -365,7 +399,21 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
     };
     let (events_tx, events_rx) = event_channel();
     let config = Arc::new(config);
-    supervisor::spawn(config.clone(), program, poll, tx.clone(), rx, events_tx)?;
+    // Without a sampler the pool runs all the same, only without samples.
+    let sampler = config.sample_every.and_then(|every| {
+        let inbox = tx.clone();
+        monitor::start(every, move |s| inbox.send(Inbound::Sample(Box::new(s)))).ok()
+    });
+    let watch = watch::Watch::new(&config, sampler);
+    supervisor::spawn(
+        config.clone(),
+        program,
+        poll,
+        tx.clone(),
+        rx,
+        events_tx,
+        watch,
+    )?;
     let handle = PoolHandle {
         orders: Orders::Local {
             tx,

@@ -5,13 +5,12 @@
 
 mod runner;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::batch::session::Session;
 use crate::engine::{self, Command, EventStream, PoolEvent, Task};
 use crate::error::Error;
-use crate::report::hung::{DEFAULT_HUNG_AFTER, HungNews, HungWatch};
-use crate::report::json::{JsonLines, JsonSink, hung_json};
+use crate::report::json::{JsonLines, JsonSink};
 use crate::report::sink::EXIT_LOST_RECORDS;
 use runner::{Mode, Out, Progress};
 
@@ -23,40 +22,28 @@ pub struct Options {
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
     pub keep_alive: bool,
-    /// Report a busy worker as hung after this long without progress and
-    /// without CPU (default: [`DEFAULT_HUNG_AFTER`] or half the task timeout).
-    pub hung_after: Option<Duration>,
 }
 
-/// A task-file run: hung workers are reported, the pool is shut down once
-/// the queue drains (unless it is kept alive).
+/// A task-file run: hung workers are named on stderr (when no JSON stream
+/// carries them), the pool is shut down once the queue drains (unless it is
+/// kept alive).
 struct TaskFile {
-    hung: HungWatch,
     keep_alive: bool,
 }
 
 impl Mode for TaskFile {
-    fn wake_every(&self) -> Option<Duration> {
-        // Wake up now and then to look for hung workers.
-        Some(self.hung.every)
-    }
-
-    fn before(&mut self, ev: Option<&PoolEvent>, out: &mut Out) {
-        let mut news = Vec::new();
-        if let Some(ev) = ev {
-            news.extend(self.hung.observe(ev));
-        }
-        news.extend(self.hung.check(Instant::now()));
-        for n in &news {
-            if out.json.is_on() {
-                out.json.write(hung_json(n, out.started.elapsed()));
-            } else if let HungNews::Hung {
+    fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
+        match ev {
+            PoolEvent::Drained(_) if !self.keep_alive => {
+                out.pool.send(Command::Shutdown);
+            }
+            // The engine reports hung workers; without a JSON stream, stderr says so.
+            PoolEvent::WorkerHung {
                 worker,
                 pid,
                 task,
                 idle,
-            } = n
-            {
+            } if !out.json.is_on() => {
                 out.progress.clear();
                 crate::say!(
                     "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
@@ -64,12 +51,7 @@ impl Mode for TaskFile {
                     idle.as_secs_f64()
                 );
             }
-        }
-    }
-
-    fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
-        if matches!(ev, PoolEvent::Drained(_)) && !self.keep_alive {
-            out.pool.send(Command::Shutdown);
+            _ => {}
         }
     }
 
@@ -91,13 +73,8 @@ pub fn run(
         json,
         name,
         keep_alive,
-        hung_after,
     } = opts;
     let workers = pool.config().workers;
-    let mut hung_after = hung_after.unwrap_or(DEFAULT_HUNG_AFTER);
-    if let Some(limit) = pool.config().task_timeout {
-        hung_after = hung_after.min(limit / 2);
-    }
     if keep_alive {
         crate::say!(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
@@ -114,12 +91,8 @@ pub fn run(
         pool,
         json: JsonLines::new(json, started),
         progress: Progress::when_terminal(),
-        started,
     };
-    let mut mode = TaskFile {
-        hung: HungWatch::new(hung_after),
-        keep_alive,
-    };
+    let mut mode = TaskFile { keep_alive };
     let (tally, out) = runner::run(events, out, &mut mode, workers);
     crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
@@ -140,10 +113,6 @@ struct Batch {
 }
 
 impl Mode for Batch {
-    fn wake_every(&self) -> Option<Duration> {
-        None
-    }
-
     fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
         if matches!(
             ev,
@@ -201,7 +170,6 @@ pub fn run_batch(
         pool,
         json: JsonLines::new(json, started),
         progress: Progress::asked(progress),
-        started,
     };
     let mut mode = Batch { session };
     let (tally, out) = runner::run(events, out, &mut mode, workers);

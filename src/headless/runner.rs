@@ -3,7 +3,6 @@
 //! JSON stream, keep the progress line, and let the mode act on each one.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Command, EventStream, PoolEvent, PoolHandle};
@@ -16,18 +15,10 @@ pub(super) struct Out {
     pub pool: PoolHandle,
     pub json: JsonLines,
     pub progress: Progress,
-    /// When the run started (the JSON stream's `t` counts from here).
-    pub started: Instant,
 }
 
 /// What differs between a task-file run and a command batch.
 pub(super) trait Mode {
-    /// How long the loop may wait for an event before it gives the mode a
-    /// turn without one (none: wait as long as it takes).
-    fn wake_every(&self) -> Option<Duration>;
-    /// The mode's turn before an event is counted, or with none when the
-    /// loop woke up without one.
-    fn before(&mut self, _ev: Option<&PoolEvent>, _out: &mut Out) {}
     /// The mode's turn after the event was counted and written.
     fn after(&mut self, ev: &PoolEvent, out: &mut Out);
     /// Whether a pool error goes to stderr (when nothing else shows it).
@@ -125,23 +116,14 @@ pub(super) fn run(
         // (`tail -f`, a script) sees every event promptly without a write
         // per event.
         let ev = match events.try_recv() {
-            Ok(ev) => Some(ev),
+            Ok(ev) => ev,
             Err(_) => {
                 out.json.flush();
-                let next = match mode.wake_every() {
-                    Some(every) => events.recv_timeout(every),
-                    None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                };
-                match next {
-                    Ok(ev) => Some(ev),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
+                match events.recv() {
+                    Ok(ev) => ev,
+                    Err(_) => break,
                 }
             }
-        };
-        mode.before(ev.as_ref(), &mut out);
-        let Some(ev) = ev else {
-            continue;
         };
         tally.observe(&ev);
         out.json.event(&ev);

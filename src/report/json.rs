@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use crate::engine::{self, PoolEvent};
 use crate::report::Tally;
-use crate::report::hung::HungNews;
 use crate::report::sink::{Lost, Sink};
 
 /// The JSON object for one event, or none for events the stream leaves out
@@ -91,10 +90,39 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         PoolEvent::Error { worker, message } => {
             json!({"event": "error", "t": t, "worker": worker.map(|w| w.0), "message": message})
         }
+        PoolEvent::Sample(s) => sample_json(s, t),
+        PoolEvent::WorkerHung {
+            worker,
+            pid,
+            task,
+            idle,
+        } => json!({"event": "worker_hung", "t": t, "worker": worker.0, "pid": pid,
+                    "task": task.0, "idle_s": idle.as_secs_f64()}),
+        PoolEvent::WorkerUnhung { worker, task } => {
+            json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
+        }
         PoolEvent::Drained(_) => return None,
         PoolEvent::Stopped(_) => return None,
     };
     Some(v)
+}
+
+/// The `sample` line: each worker's CPU (% of one core, its process tree
+/// summed) and RSS (bytes), each core's load (%), and pooltop's own figures.
+fn sample_json(s: &engine::monitor::Sample, t: f64) -> Value {
+    // One decimal: the figures are not more exact than that.
+    let round = |x: f32| (f64::from(x) * 10.0).round() / 10.0;
+    let workers: Vec<Value> = s
+        .workers
+        .iter()
+        .map(|w| {
+            json!({"worker": w.worker.0, "pid": w.pid, "cpu": round(w.stat.cpu),
+                        "rss": w.stat.rss})
+        })
+        .collect();
+    let cores: Vec<f64> = s.cores.iter().map(|&c| round(c)).collect();
+    json!({"event": "sample", "t": t, "workers": workers, "cores": cores,
+           "own": {"cpu": round(s.own.cpu), "rss": s.own.rss}})
 }
 
 /// The summary object written last to the JSON stream.
@@ -188,23 +216,6 @@ impl JsonLines {
     pub fn finish(&mut self, tally: &Tally) {
         self.write(summary_json(tally));
         self.flush();
-    }
-}
-
-/// The JSON object for a change in a worker's hung state.
-pub fn hung_json(news: &HungNews, since: Duration) -> Value {
-    let t = (since.as_secs_f64() * 1e6).round() / 1e6;
-    match news {
-        HungNews::Hung {
-            worker,
-            pid,
-            task,
-            idle,
-        } => json!({"event": "worker_hung", "t": t, "worker": worker.0, "pid": pid,
-                    "task": task.0, "idle_s": idle.as_secs_f64()}),
-        HungNews::Unhung { worker, task } => {
-            json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
-        }
     }
 }
 

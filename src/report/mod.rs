@@ -1,12 +1,11 @@
 //! What every face says about a run: the running totals and their summary
 //! ([`Tally`]), durations for people ([`human`]), the JSON-lines event
-//! stream ([`json`]), hung workers ([`hung`]), the signals that stop a
+//! stream ([`json`]), the signals that stop a
 //! run ([`signals`]) and the checked outputs every record goes through
 //! ([`sink`]). The headless runner, the dashboard and the control CLI
 //! all use this layer; none of them uses another face.
 
 mod human;
-pub mod hung;
 pub mod json;
 pub mod signals;
 pub mod sink;

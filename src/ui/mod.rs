@@ -43,7 +43,8 @@ pub struct Options {
     pub title: String,
     /// Shut the pool down and leave once every task has finished.
     pub exit_when_done: bool,
-    /// How often the monitor samples (at least 200 ms).
+    /// How often the engine samples (at least 200 ms) when [`run`] starts
+    /// the pool: it becomes the pool's `PoolConfig::sample_every`.
     pub sample_every: Duration,
     /// The colours.
     pub theme: theme::Theme,
@@ -89,7 +90,8 @@ impl Outcome {
 /// Runs `tasks` on a pool with the live dashboard until the pool stops (the
 /// user quits, or every task is done with `exit_when_done`). The terminal is
 /// restored on every way out: return, error, panic, SIGTERM, SIGHUP.
-pub fn run(cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
+pub fn run(mut cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
+    cfg.sample_every = Some(opts.sample_every);
     // Start the pool before touching the terminal, so its errors print plainly.
     let (pool, events) = engine::start(cfg)?;
     run_with(pool, events.into(), tasks, opts)
@@ -115,44 +117,10 @@ pub fn run_with(
     let mut tally = Tally::new(cfg.workers);
     let (tx, rx) = mpsc::channel();
 
-    let fwd = tx.clone();
-    thread::Builder::new()
-        .name("pooltop-events".into())
-        .spawn(move || {
-            for ev in events {
-                if !run::forward(&fwd, Incoming::Pool(ev)) {
-                    return;
-                }
-            }
-            run::forward(&fwd, Incoming::PoolGone);
-        })?;
+    forward_events(tx.clone(), events)?;
 
     let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
-    let signals = {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-        let handle = signals.handle();
-        let fwd = tx.clone();
-        let caught = caught.clone();
-        thread::Builder::new()
-            .name("pooltop-signals".into())
-            .spawn(move || {
-                for sig in signals.forever() {
-                    let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
-                    if !run::forward(&fwd, Incoming::Signal(sig)) {
-                        return;
-                    }
-                }
-            })?;
-        handle
-    };
-
-    let fwd = tx.clone();
-    // Without a monitor the dashboard still works, only without CPU figures.
-    let monitor = crate::monitor::start(opts.sample_every, move |s| {
-        run::forward(&fwd, Incoming::Sample(s))
-    })
-    .ok();
+    let signals = forward_signals(tx.clone(), caught.clone())?;
 
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
@@ -163,28 +131,7 @@ pub fn run_with(
     }));
 
     let stop_input = Arc::new(AtomicBool::new(false));
-    let input = {
-        let stop = stop_input.clone();
-        let fwd = tx.clone();
-        thread::Builder::new()
-            .name("pooltop-input".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match event::poll(Duration::from_millis(200)) {
-                        Ok(true) => match event::read() {
-                            Ok(ev) => {
-                                if !run::forward(&fwd, Incoming::Term(ev)) {
-                                    return;
-                                }
-                            }
-                            Err(_) => return,
-                        },
-                        Ok(false) => {}
-                        Err(_) => return,
-                    }
-                }
-            })
-    };
+    let input = forward_input(tx.clone(), stop_input.clone());
     drop(tx);
 
     let mut app = app::App::new(app_cfg, opts.theme, std::time::Instant::now());
@@ -207,7 +154,6 @@ pub fn run_with(
         Wiring {
             pool: &pool,
             rx: &rx,
-            monitor: monitor.as_ref(),
             tally: &mut tally,
         },
     );
@@ -235,4 +181,66 @@ pub fn run_with(
         signal,
         detached: app.detached,
     })
+}
+
+/// Passes the pool's events (and its samples among them) to the loop.
+fn forward_events(tx: mpsc::Sender<Incoming>, events: EventStream) -> io::Result<()> {
+    thread::Builder::new()
+        .name("pooltop-events".into())
+        .spawn(move || {
+            for ev in events {
+                if !run::forward(&tx, Incoming::Pool(ev)) {
+                    return;
+                }
+            }
+            run::forward(&tx, Incoming::PoolGone);
+        })?;
+    Ok(())
+}
+
+/// Passes SIGINT, SIGTERM and SIGHUP to the loop; the first one caught is
+/// kept in `caught`.
+fn forward_signals(
+    tx: mpsc::Sender<Incoming>,
+    caught: Arc<std::sync::atomic::AtomicI32>,
+) -> io::Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let handle = signals.handle();
+    thread::Builder::new()
+        .name("pooltop-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
+                if !run::forward(&tx, Incoming::Signal(sig)) {
+                    return;
+                }
+            }
+        })?;
+    Ok(handle)
+}
+
+/// Passes terminal events to the loop until `stop` is set.
+fn forward_input(
+    tx: mpsc::Sender<Incoming>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name("pooltop-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(200)) {
+                    Ok(true) => match event::read() {
+                        Ok(ev) => {
+                            if !run::forward(&tx, Incoming::Term(ev)) {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        })
 }

@@ -3,7 +3,7 @@
 //! outside world reports (pool events, monitor samples, the clock, signals).
 
 use crate::engine::events::PoolEvent;
-use crate::monitor::Sample;
+use crate::engine::monitor::Sample;
 
 /// An intent a key (or a click) stands for. Plain data: the keymap, the help
 /// overlay and the footer all talk about these.

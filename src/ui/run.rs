@@ -1,6 +1,6 @@
 //! The one loop: one channel fed by the input thread, the pool-event
-//! forwarder, the monitor and the signal thread; a dirty flag; separate tick
-//! and frame clocks. The only code here that touches the terminal is
+//! forwarder (which brings the engine's samples too) and the signal thread;
+//! a dirty flag; separate tick//! and frame clocks. The only code here that touches the terminal is
 //! [`super::run`]'s set-up and tear-down and the `draw` call.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -11,7 +11,6 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 
 use crate::engine::{Command, PoolEvent, PoolHandle};
-use crate::monitor::{MonitorHandle, Sample};
 use crate::report::Tally;
 
 use super::app::{App, Effect, Quitting};
@@ -37,8 +36,6 @@ pub enum Incoming {
     Pool(PoolEvent),
     /// The pool's event stream ended.
     PoolGone,
-    /// A monitor sample.
-    Sample(Sample),
     /// A Unix signal number (SIGTERM, SIGINT, SIGHUP).
     Signal(i32),
 }
@@ -52,7 +49,6 @@ pub fn forward(tx: &Sender<Incoming>, m: Incoming) -> bool {
 pub struct Wiring<'a> {
     pub pool: &'a PoolHandle,
     pub rx: &'a Receiver<Incoming>,
-    pub monitor: Option<&'a MonitorHandle>,
     pub tally: &'a mut Tally,
 }
 
@@ -101,7 +97,6 @@ fn drive_on<B: Backend>(
 /// pool events, and the clocks.
 struct Loop<'a> {
     pool: &'a PoolHandle,
-    monitor: Option<&'a MonitorHandle>,
     tally: &'a mut Tally,
     clock: &'a dyn Fn() -> Instant,
     last_draw: Instant,
@@ -115,7 +110,6 @@ impl<'a> Loop<'a> {
         let now = clock();
         Loop {
             pool: w.pool,
-            monitor: w.monitor,
             tally: w.tally,
             clock,
             last_draw: now - FRAME_GAP,
@@ -164,24 +158,17 @@ impl<'a> Loop<'a> {
     }
 
     /// What an incoming message means to the app (nothing, for a key that
-    /// is bound to nothing). Pool events are tallied, and the monitor
-    /// follows the workers' pids.
+    /// is bound to nothing). Pool events are tallied; the engine's samples
+    /// go to the app as samples.
     fn message_for(&mut self, app: &App, m: Incoming) -> Option<Msg> {
         match m {
             Incoming::Term(ev) => app.keys.lookup(app.mode, &ev),
+            Incoming::Pool(PoolEvent::Sample(s)) => Some(Msg::Sample(*s)),
             Incoming::Pool(ev) => {
                 self.tally.observe(&ev);
-                if let Some(mon) = self.monitor {
-                    match &ev {
-                        PoolEvent::WorkerSpawned { pid, .. } => mon.track(*pid),
-                        PoolEvent::WorkerExited { pid, .. } => mon.untrack(*pid),
-                        _ => {}
-                    }
-                }
                 Some(Msg::Pool(ev))
             }
             Incoming::PoolGone => Some(Msg::PoolGone),
-            Incoming::Sample(s) => Some(Msg::Sample(s)),
             Incoming::Signal(sig) => Some(Msg::Signal(if sig == libc::SIGHUP {
                 Signal::Hangup
             } else {

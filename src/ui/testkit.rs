@@ -2,12 +2,11 @@
 //! samples and feeds them to an [`App`] on a fake clock, so every duration on
 //! screen is exact.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::events::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
-use crate::monitor::{ProcStat, Sample};
+use crate::engine::monitor::{ProcStat, Sample, WorkerStat};
 use crate::task::TaskOutput;
 
 use super::app::{App, AppConfig, Effect};
@@ -157,22 +156,25 @@ impl Script {
 
     /// A monitor sample: core loads and (pid, cpu %, rss MiB) per process.
     pub fn sample(&mut self, cores: &[f32], procs: &[(u32, f32, u64)]) -> &mut Script {
-        let procs: HashMap<u32, ProcStat> = procs
+        // Figures are given by pid; the sample names the worker of each.
+        let workers: Vec<WorkerStat> = procs
             .iter()
-            .map(|&(pid, cpu, mib)| {
-                (
+            .filter_map(|&(pid, cpu, mib)| {
+                let row = self.app.workers.rows().find(|r| r.pid == pid)?;
+                Some(WorkerStat {
+                    worker: row.id,
                     pid,
-                    ProcStat {
+                    stat: ProcStat {
                         cpu,
                         rss: mib * 1024 * 1024,
                         procs: 1,
                     },
-                )
+                })
             })
             .collect();
         self.msg(Msg::Sample(Sample {
             cores: cores.to_vec(),
-            procs,
+            workers,
             own: ProcStat {
                 cpu: 0.4,
                 rss: 9 * 1024 * 1024,

@@ -31,6 +31,7 @@ use mio::{Events, Poll, Registry, Token};
 use super::events::*;
 use super::median::RunningMedian;
 use super::queue::Queue;
+use super::watch::Watch;
 use super::{EventSender, conn, proc};
 use super::{Inbound, InboxSender, PoolConfig};
 use crate::error::Error;
@@ -90,6 +91,8 @@ struct Supervisor {
     /// Run times of the tasks done: for `PoolConfig::task_timeout_median`,
     /// quick prefetch and automatic chunks.
     run_times: RunningMedian,
+    /// The sampler's handle and the hung detector, fed from `emit`.
+    watch: Watch,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -100,6 +103,7 @@ pub fn spawn(
     inbox: InboxSender,
     rx: Receiver<Inbound>,
     events: EventSender,
+    watch: Watch,
 ) -> Result<(), Error> {
     std::fs::create_dir_all(&config.out_dir).map_err(|source| Error::OutDir {
         path: config.out_dir.clone(),
@@ -136,6 +140,7 @@ pub fn spawn(
         drained_reported: false,
         frames: Vec::new(),
         run_times: RunningMedian::default(),
+        watch,
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -155,9 +160,9 @@ impl Supervisor {
         let mut ready = Events::with_capacity(256);
         self.fill_to_wanted();
         loop {
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let next = self.next_deadline();
+            let next = next.map_or(self.watch.next_check(), |d| d.min(self.watch.next_check()));
+            let timeout = Some(next.saturating_duration_since(Instant::now()));
             // Whether the last round had news from a socket or the inbox.
             let was_active = !ready.is_empty();
             if let Err(e) = self.wait(&mut poll, &mut ready, timeout, was_active)
@@ -170,6 +175,7 @@ impl Supervisor {
                 self.shutdown(true);
                 std::thread::sleep(Duration::from_millis(10));
             }
+            self.watch.new_round(Instant::now());
             for ev in ready.iter() {
                 if ev.token() != WAKE_TOKEN
                     && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
@@ -192,6 +198,9 @@ impl Supervisor {
                 }
             }
             self.on_timers(Instant::now());
+            for news in self.watch.check() {
+                self.emit(news);
+            }
             self.dispatch();
             self.prefetch_quick();
             self.flush_outboxes();
@@ -259,8 +268,12 @@ impl Supervisor {
             .any(|s| s.is_ready() && s.held.is_empty())
     }
 
-    /// Sends an event; a consumer that has gone away is not an error.
+    /// Sends an event; a consumer that has gone away is not an error. The
+    /// sampler and the hung detector follow the workers through it.
     fn emit(&mut self, event: PoolEvent) {
+        if let Some(unhung) = self.watch.observe(&event) {
+            self.events.push(unhung);
+        }
         self.events.push(event);
     }
 
@@ -269,6 +282,10 @@ impl Supervisor {
             Inbound::Command(cmd) => self.command(cmd),
             Inbound::Submit { tasks, lines } => self.submit(tasks, lines),
             Inbound::Conn(ev) => self.conn_event(ev),
+            Inbound::Sample(s) => {
+                let ev = self.watch.sample(*s, |w| self.workers.contains_key(&w));
+                self.emit(ev);
+            }
         }
     }
 

@@ -5,7 +5,6 @@ use crate::ui::layout::Hit;
 use crate::ui::msg::{Action, Edit};
 
 use super::prompt::Prompt;
-use super::workers::Stopping;
 use super::{App, Effect, Quitting};
 use crate::ui::focus::{Mode, Pane};
 use crate::ui::status::Level;
@@ -98,7 +97,7 @@ impl App {
                 let task = match self.focus {
                     Pane::Workers => self
                         .selected_worker()
-                        .and_then(|id| self.workers.rows.get(&id))
+                        .and_then(|id| self.workers.row(id))
                         .and_then(|r| r.task.as_ref().map(|h| h.task)),
                     _ => self.tasks.focus_task(areas.task_rows()),
                 };
@@ -157,12 +156,12 @@ impl App {
     pub fn selected_worker(&self) -> Option<WorkerId> {
         self.workers
             .selected
-            .filter(|id| self.workers.rows.contains_key(id))
+            .filter(|id| self.workers.row(*id).is_some())
     }
 
     fn toggle_pause(&mut self) -> Option<Effect> {
         let id = self.selected_worker()?;
-        let row = self.workers.rows.get(&id)?;
+        let row = self.workers.row(id)?;
         if row.gone.is_some() {
             self.toast(Level::Warn, format!("{id} is gone"));
             return None;
@@ -170,7 +169,7 @@ impl App {
         if row.paused_at.is_some() {
             return Some(Effect::Send(Command::Resume(id)));
         }
-        if row.stopping.is_some() {
+        if self.workers.is_stopping(row) {
             self.toast(Level::Warn, format!("{id} is stopping: not paused"));
             return None;
         }
@@ -179,7 +178,7 @@ impl App {
 
     fn terminate(&mut self, kill: bool) -> Option<Effect> {
         let id = self.selected_worker()?;
-        let row = self.workers.rows.get_mut(&id)?;
+        let row = self.workers.row(id)?;
         if row.gone.is_some() {
             self.toast(Level::Warn, format!("{id} is already gone"));
             return None;
@@ -187,10 +186,7 @@ impl App {
         if kill {
             return Some(Effect::Send(Command::Kill(id)));
         }
-        if row
-            .stopping
-            .is_some_and(|s| s.deadline.is_some() || s.pending)
-        {
+        if self.workers.stop_under_way(row) {
             let k = self.key_of(Action::Kill);
             self.toast(
                 Level::Info,
@@ -198,10 +194,7 @@ impl App {
             );
             return None;
         }
-        row.stopping = Some(Stopping {
-            deadline: None,
-            pending: true,
-        });
+        self.workers.stop_sent(id);
         Some(Effect::Send(Command::Terminate(id)))
     }
 

@@ -188,7 +188,7 @@ impl App {
 
     /// The frame's layout for the current size.
     pub fn areas(&self) -> Areas {
-        Areas::compute(self.size, self.machine.cores.len(), self.workers.rows.len())
+        Areas::compute(self.size, self.machine.cores.len(), self.workers.len())
     }
 
     /// Milliseconds since the start, for compact task timestamps.
@@ -231,14 +231,17 @@ impl App {
                 self.size = Rect::new(0, 0, width, height);
                 None
             }
-            Msg::Pool(ev) => self.pool_event(ev),
+            Msg::Pool(ev) => {
+                // Once per event: the table counts a run of tasks as a run.
+                self.workers.observe(&ev, self.now);
+                self.pool_event(ev)
+            }
             Msg::PoolGone => {
                 self.pool_gone = true;
                 None
             }
             Msg::Sample(s) => {
-                self.machine.sample(&s);
-                self.workers.sample(&s.procs, self.now);
+                self.sample(&s);
                 None
             }
             Msg::Tick => {
@@ -247,6 +250,13 @@ impl App {
             }
             Msg::Signal(sig) => self.signal(sig),
         }
+    }
+
+    /// Takes in one of the engine's samples: the cores pane and the
+    /// workers' CPU and memory.
+    fn sample(&mut self, s: &crate::engine::monitor::Sample) {
+        self.machine.sample(s);
+        self.workers.sample(s);
     }
 
     fn tick(&mut self) {

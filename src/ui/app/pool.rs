@@ -13,16 +13,15 @@ use crate::engine::events::{
 use crate::ui::fmt;
 use crate::ui::status::Level;
 
-use super::workers::{Held, Stopping};
 use super::{App, Effect, Quitting};
 
 impl App {
     pub(super) fn pool_event(&mut self, ev: PoolEvent) -> Option<Effect> {
         match ev {
             PoolEvent::WorkerSpawned { worker, pid } => self.worker_spawned(worker, pid),
-            // The dashboard does not show job slots (yet).
-            PoolEvent::WorkerSlot { .. } => {}
-            PoolEvent::WorkerReady { worker, pid } => self.worker_ready(worker, pid),
+            // The dashboard does not show job slots (yet); the worker table
+            // (`App::workers`, fed in `App::update`) has taken in the rest.
+            PoolEvent::WorkerSlot { .. } | PoolEvent::WorkerReady { .. } => {}
             PoolEvent::WorkerPaused { worker } => self.worker_paused(worker),
             PoolEvent::WorkerResumed { worker } => self.worker_resumed(worker),
             PoolEvent::WorkerStopping {
@@ -58,6 +57,9 @@ impl App {
             PoolEvent::Error { worker, message } => self.pool_error(worker, message),
             PoolEvent::Drained(counts) => return self.pool_drained(counts),
             PoolEvent::Stopped(counts) => self.pool_stopped(counts),
+            PoolEvent::Sample(sample) => self.sample(&sample),
+            // The pool's hung detector decides; the worker table shows it.
+            PoolEvent::WorkerHung { .. } | PoolEvent::WorkerUnhung { .. } => {}
         }
         None
     }
@@ -66,7 +68,6 @@ impl App {
 /// A worker's life: spawned, ready, paused and resumed, stopping, exited.
 impl App {
     fn worker_spawned(&mut self, worker: WorkerId, pid: u32) {
-        self.workers.spawned(worker, pid, self.now);
         self.log.push(
             self.now,
             Level::Info,
@@ -74,40 +75,22 @@ impl App {
         );
     }
 
-    fn worker_ready(&mut self, worker: WorkerId, pid: u32) {
-        let row = self.workers.entry(worker, self.now);
-        row.pid = Some(pid);
-        row.ready = true;
-    }
-
     fn worker_paused(&mut self, worker: WorkerId) {
-        let now = self.now;
-        self.workers.entry(worker, now).paused_at = Some(now);
-        self.log.push(now, Level::Info, format!("{worker} paused"));
+        self.log
+            .push(self.now, Level::Info, format!("{worker} paused"));
     }
 
     fn worker_resumed(&mut self, worker: WorkerId) {
-        let now = self.now;
-        let row = self.workers.entry(worker, now);
-        // The time it spent paused does not count against its task.
-        if let (Some(at), Some(h)) = (row.paused_at.take(), row.task.as_mut()) {
-            h.paused_for += now.saturating_duration_since(at.max(h.started));
-        }
-        row.last_active = now;
-        self.log.push(now, Level::Info, format!("{worker} resumed"));
+        self.log
+            .push(self.now, Level::Info, format!("{worker} resumed"));
     }
 
     fn worker_stopping(&mut self, worker: WorkerId, join_timeout: Option<Duration>) {
-        let now = self.now;
-        self.workers.entry(worker, now).stopping = Some(Stopping {
-            deadline: join_timeout.map(|t| now + t),
-            pending: false,
-        });
         let text = match join_timeout {
             Some(t) => format!("{worker} stopping (killed after {})", fmt::dur(t)),
             None => format!("{worker} retiring after its task"),
         };
-        self.log.push(now, Level::Info, text);
+        self.log.push(self.now, Level::Info, text);
     }
 
     fn worker_exited(&mut self, worker: WorkerId, pid: u32, how: ExitHow) {
@@ -119,11 +102,6 @@ impl App {
         };
         self.log
             .push(now, level, format!("{worker} (pid {pid}) {how}"));
-        let row = self.workers.entry(worker, now);
-        row.gone = Some((how, now));
-        row.stopping = None;
-        row.paused_at = None;
-        row.task = None;
     }
 }
 
@@ -147,7 +125,7 @@ impl App {
     fn task_started(&mut self, task: TaskId, worker: WorkerId, attempt: u32) {
         let now = self.now;
         let ms = self.ms_since_start();
-        let line = self.tasks.started(task, worker, attempt, ms);
+        self.tasks.started(task, worker, attempt, ms);
         if attempt > 1 {
             self.log.push(
                 now,
@@ -155,16 +133,6 @@ impl App {
                 format!("{task} attempt {attempt} on {worker}"),
             );
         }
-        let row = self.workers.entry(worker, now);
-        row.ready = true;
-        row.last_active = now;
-        row.task = Some(Held {
-            task,
-            line,
-            attempt,
-            started: now,
-            paused_for: Default::default(),
-        });
     }
 
     fn task_retrying(&mut self, task: TaskId, worker: WorkerId, reason: String) {
@@ -175,25 +143,10 @@ impl App {
             Level::Warn,
             format!("{task} will retry ({worker}: {reason})"),
         );
-        let row = self.workers.entry(worker, now);
-        if row.task.as_ref().is_some_and(|h| h.task == task) {
-            row.task = None;
-        }
     }
 
     fn task_finished(&mut self, report: Box<TaskReport>) {
         let now = self.now;
-        if let Some(row) = report.worker.and_then(|w| self.workers.rows.get_mut(&w)) {
-            if row.task.as_ref().is_some_and(|h| h.task == report.task) {
-                row.task = None;
-                row.last_active = now;
-            }
-            match report.state {
-                TaskState::Done => row.done += 1,
-                TaskState::Failed | TaskState::TimedOut => row.failed += 1,
-                TaskState::Cancelled => {}
-            }
-        }
         let on = report
             .worker
             .map(|w| format!(" on {w}"))

@@ -60,7 +60,7 @@ fn actions_aim_at_the_selected_worker_id_even_when_rows_move() {
         how: ExitHow::Exited(0),
     });
     s.at(10.0).msg(Msg::Tick);
-    assert_eq!(s.app.workers.rows.len(), 1);
+    assert_eq!(s.app.workers.len(), 1);
     assert_cmd!(s.msg(Action::TogglePause), Command::Pause(WorkerId(2)));
     assert_cmd!(s.msg(Action::Kill), Command::Kill(WorkerId(2)));
 }
@@ -94,7 +94,7 @@ fn terminate_marks_the_row_and_counts_down() {
     assert_cmd!(s.msg(Action::Terminate), Command::Terminate(WorkerId(1)));
     let now = s.app.now;
     assert_eq!(
-        s.app.workers.rows[&WorkerId(1)].kind(now),
+        s.app.workers.kind_of(WorkerId(1)).unwrap(),
         StateKind::Stopping
     );
     // A second t does not send again; K still kills.
@@ -103,7 +103,7 @@ fn terminate_marks_the_row_and_counts_down() {
         worker: WorkerId(1),
         join_timeout: Some(Duration::from_secs(5)),
     });
-    let row = &s.app.workers.rows[&WorkerId(1)];
+    let row = s.app.workers.row(WorkerId(1)).unwrap();
     assert_eq!(
         row.stopping.unwrap().deadline,
         Some(now + Duration::from_secs(5))
@@ -226,9 +226,9 @@ fn counters_and_worker_rows_follow_events() {
     s.at(1.5).finish(2, 2, TaskState::Done, "4", None, 0.5);
     let c = s.app.tasks.counts;
     assert_eq!((c.queued, c.running, c.done), (0, 1, 1));
-    let w1 = &s.app.workers.rows[&WorkerId(1)];
+    let w1 = s.app.workers.row(WorkerId(1)).unwrap();
     assert_eq!(w1.task.as_ref().map(|h| h.task), Some(TaskId(1)));
-    assert_eq!(s.app.workers.rows[&WorkerId(2)].done, 1);
+    assert_eq!(s.app.workers.row(WorkerId(2)).unwrap().done, 1);
     // w1 dies holding task 1: it is retried.
     s.msg(PoolEvent::TaskRetrying {
         task: TaskId(1),
@@ -244,26 +244,50 @@ fn counters_and_worker_rows_follow_events() {
         },
     });
     assert_eq!(s.app.tasks.counts.queued, 1);
-    let now = s.app.now;
     assert_eq!(
-        s.app.workers.rows[&WorkerId(1)].kind(now),
+        s.app.workers.kind_of(WorkerId(1)).unwrap(),
         StateKind::Crashed
     );
     assert!(s.app.log.entries.iter().any(|e| e.text.contains("crashed")));
 }
 
 #[test]
-fn a_busy_worker_without_cpu_is_flagged_hung() {
+fn a_worker_the_pool_reports_hung_is_flagged_until_it_is_not() {
     let mut s = script();
     s.queue(&["hang"]);
     s.at(1.0).start(1, 1);
     s.at(2.0)
         .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
-    let row = |s: &Script| s.app.workers.rows[&WorkerId(1)].kind(s.app.now);
-    assert_eq!(row(&s), StateKind::Busy);
-    s.at(12.0)
-        .sample(&[1.0, 1.0], &[(101, 0.0, 5), (102, 0.0, 5)]);
+    let row = |s: &Script| s.app.workers.kind_of(WorkerId(1)).unwrap();
+    assert_eq!(row(&s), StateKind::Busy, "no CPU alone is not hung");
+    // However short the pool's `hung_after` is (here 0.3 s), its word counts.
+    s.at(2.3).msg(PoolEvent::WorkerHung {
+        worker: WorkerId(1),
+        pid: 101,
+        task: TaskId(1),
+        idle: Duration::from_millis(300),
+    });
     assert_eq!(row(&s), StateKind::Hung);
+    let since = s
+        .app
+        .workers
+        .row(WorkerId(1))
+        .unwrap()
+        .hung_since
+        .expect("flagged");
+    let quiet = s.app.now.saturating_duration_since(since);
+    assert_eq!(quiet, Duration::from_millis(300), "quiet since 2.0 s");
+    s.msg(PoolEvent::WorkerUnhung {
+        worker: WorkerId(1),
+        task: TaskId(1),
+    });
+    assert_eq!(row(&s), StateKind::Busy);
+    s.msg(PoolEvent::WorkerHung {
+        worker: WorkerId(1),
+        pid: 101,
+        task: TaskId(1),
+        idle: Duration::from_secs(10),
+    });
     // Paused is not hung.
     s.msg(PoolEvent::WorkerPaused {
         worker: WorkerId(1),
@@ -378,9 +402,9 @@ fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
     run.push("9", Duration::from_micros(3), "square 3".into());
     run.push("16", Duration::from_micros(4), "square 4".into());
     s.msg(PoolEvent::TasksDone(Box::new(run)));
-    assert_eq!(s.app.workers.rows[&WorkerId(1)].done, 3);
+    assert_eq!(s.app.workers.row(WorkerId(1)).unwrap().done, 3);
     assert!(
-        s.app.workers.rows[&WorkerId(1)].task.is_none(),
+        s.app.workers.row(WorkerId(1)).unwrap().task.is_none(),
         "idle again"
     );
     assert_eq!(s.app.tasks.counts.done, 3);

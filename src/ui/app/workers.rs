@@ -1,183 +1,152 @@
-//! The workers table's model: one row per worker, keyed by its id, and the
-//! selection (also an id, never a row index).
+//! The workers table's model: the engine's [`WorkerTable`], built from the
+//! pool's events like every face's, with what only the dashboard keeps
+//! beside it (each worker's CPU history, the stop orders it sent that the
+//! pool has not confirmed yet), and the selection (an id, never a row index).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{ExitHow, TaskId, WorkerId};
-use crate::monitor::ProcStat;
+use crate::engine::events::{ExitHow, PoolEvent, WorkerId};
+use crate::engine::monitor::Sample;
+use crate::engine::workers::WorkerTable;
+pub use crate::engine::workers::{Held, WorkerInfo};
 use crate::ui::status::StateKind;
 
-/// A busy worker that used no CPU for this long is flagged "hung?".
-pub const HUNG_AFTER: Duration = Duration::from_secs(10);
-/// Below this CPU use (% of one core) a worker counts as doing nothing.
-pub const ACTIVE_CPU: f32 = 0.5;
 /// How long a gone worker stays in the table.
 pub const LINGER: Duration = Duration::from_secs(3);
 /// CPU history kept per worker (samples).
 pub const CPU_HISTORY: usize = 32;
 
-/// The task a worker holds.
-#[derive(Debug, Clone)]
-pub struct Held {
-    pub task: TaskId,
-    pub line: Arc<str>,
-    pub attempt: u32,
-    pub started: Instant,
-    /// Time spent paused while holding it (its timeout clock stops then).
-    pub paused_for: Duration,
-}
-
-impl Held {
-    /// How long the task has run, paused time excluded.
-    pub fn running_for(&self, now: Instant, paused_at: Option<Instant>) -> Duration {
-        let until = paused_at.unwrap_or(now);
-        until
-            .saturating_duration_since(self.started)
-            .saturating_sub(self.paused_for)
-    }
-}
-
-/// A worker asked to stop.
-#[derive(Debug, Clone, Copy)]
-pub struct Stopping {
-    /// When it will be killed if it has not left; none while retiring (it
-    /// finishes its task) or until the pool confirms.
-    pub deadline: Option<Instant>,
-    /// The pool has not confirmed yet (the key was just pressed).
-    pub pending: bool,
-}
-
-/// One worker's row.
-#[derive(Debug, Clone)]
-pub struct WorkerRow {
-    pub id: WorkerId,
-    pub pid: Option<u32>,
-    /// When the process was started.
-    pub spawned: Instant,
-    /// Whether its handshake is done.
-    pub ready: bool,
-    pub task: Option<Held>,
-    pub paused_at: Option<Instant>,
-    pub stopping: Option<Stopping>,
-    /// How it ended, and when.
-    pub gone: Option<(ExitHow, Instant)>,
-    pub done: u64,
-    pub failed: u64,
-    /// The latest monitor reading (none until the monitor has seen it).
-    pub stat: Option<ProcStat>,
-    pub cpu_hist: VecDeque<f32>,
-    /// Last time it used CPU or was handed a task.
-    pub last_active: Instant,
-}
-
-impl WorkerRow {
-    fn new(id: WorkerId, pid: Option<u32>, now: Instant) -> WorkerRow {
-        WorkerRow {
-            id,
-            pid,
-            spawned: now,
-            ready: false,
-            task: None,
-            paused_at: None,
-            stopping: None,
-            gone: None,
-            done: 0,
-            failed: 0,
-            stat: None,
-            cpu_hist: VecDeque::with_capacity(CPU_HISTORY),
-            last_active: now,
-        }
-    }
-
-    /// Alive and not on its way out: it can be paused, terminated.
-    pub fn is_active(&self) -> bool {
-        self.gone.is_none() && self.stopping.is_none()
-    }
-
-    /// Whether the row is flagged as possibly hung at `now`.
-    pub fn is_hung(&self, now: Instant) -> bool {
-        let Some(held) = &self.task else {
-            return false;
-        };
-        self.gone.is_none()
-            && self.paused_at.is_none()
-            && self.stat.is_some()
-            && now.saturating_duration_since(self.last_active.max(held.started)) >= HUNG_AFTER
-    }
-
-    /// The state, as the table's state column names it.
-    pub fn kind(&self, now: Instant) -> StateKind {
-        match (&self.gone, &self.stopping) {
-            (Some((ExitHow::Exited(_), _)), _) => StateKind::Exited,
-            (Some((ExitHow::Killed { .. }, _)), _) => StateKind::Killed,
-            (Some((ExitHow::Crashed { .. }, _)), _) => StateKind::Crashed,
-            (None, Some(s)) if s.deadline.is_none() && !s.pending => StateKind::Retiring,
-            (None, Some(_)) => StateKind::Stopping,
-            (None, None) if self.paused_at.is_some() => StateKind::Paused,
-            (None, None) if !self.ready => StateKind::Starting,
-            (None, None) if self.is_hung(now) => StateKind::Hung,
-            (None, None) if self.task.is_some() => StateKind::Busy,
-            (None, None) => StateKind::Idle,
-        }
-    }
-}
-
 /// All rows, ordered by id, and the selection.
 #[derive(Debug, Default)]
 pub struct Workers {
-    pub rows: BTreeMap<WorkerId, WorkerRow>,
+    /// The rows, as the pool's events tell them.
+    table: WorkerTable,
+    /// Each live row's CPU readings, oldest first (the sparkline).
+    history: BTreeMap<WorkerId, VecDeque<f32>>,
+    /// Workers this dashboard asked to stop, until the pool says so.
+    stop_sent: BTreeSet<WorkerId>,
     pub selected: Option<WorkerId>,
     /// First visible row (kept by `ensure_visible`).
     pub offset: usize,
 }
 
 impl Workers {
-    /// The row of `id`, created if the pool speaks of a worker not seen yet.
-    pub fn entry(&mut self, id: WorkerId, now: Instant) -> &mut WorkerRow {
-        if self.selected.is_none() {
-            self.selected = Some(id);
+    /// Takes one pool event into account (a run of tasks done once, not
+    /// once per task it stands for).
+    pub fn observe(&mut self, ev: &PoolEvent, now: Instant) {
+        self.table.observe(ev, now);
+        match ev {
+            PoolEvent::WorkerSpawned { worker, .. } => {
+                if self.selected.is_none() {
+                    self.selected = Some(*worker);
+                }
+                self.history
+                    .insert(*worker, VecDeque::with_capacity(CPU_HISTORY));
+            }
+            PoolEvent::WorkerStopping { worker, .. } | PoolEvent::WorkerExited { worker, .. } => {
+                self.stop_sent.remove(worker);
+            }
+            _ => {}
         }
-        self.rows
-            .entry(id)
-            .or_insert_with(|| WorkerRow::new(id, None, now))
     }
 
-    /// A worker process was started.
-    pub fn spawned(&mut self, id: WorkerId, pid: u32, now: Instant) {
-        let row = self.entry(id, now);
-        row.pid = Some(pid);
-        row.spawned = now;
-        row.last_active = now;
+    /// The row of `id`.
+    pub fn row(&self, id: WorkerId) -> Option<&WorkerInfo> {
+        self.table.get(id)
+    }
+
+    /// Every row, ordered by id, gone ones too (until they are pruned).
+    pub fn rows(&self) -> impl DoubleEndedIterator<Item = &WorkerInfo> + Clone {
+        self.table.rows()
+    }
+
+    /// How many rows the table shows.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the table has no row.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     /// Rows still alive (not gone).
-    pub fn alive(&self) -> impl Iterator<Item = &WorkerRow> {
-        self.rows.values().filter(|r| r.gone.is_none())
+    pub fn alive(&self) -> impl Iterator<Item = &WorkerInfo> {
+        self.table.rows().filter(|r| r.gone.is_none())
+    }
+
+    /// A row's CPU readings, oldest first.
+    pub fn history(&self, id: WorkerId) -> impl DoubleEndedIterator<Item = &f32> {
+        self.history.get(&id).into_iter().flatten()
+    }
+
+    /// Notes that this dashboard asked `id` to stop (shown as stopping
+    /// until the pool confirms).
+    pub fn stop_sent(&mut self, id: WorkerId) {
+        self.stop_sent.insert(id);
+    }
+
+    /// Whether `r` is on its way out (or was just asked to be).
+    pub fn is_stopping(&self, r: &WorkerInfo) -> bool {
+        r.stopping.is_some() || self.stop_sent.contains(&r.id)
+    }
+
+    /// Whether the pool has set a kill deadline for `r`, or this dashboard
+    /// has just asked it to stop: a second terminate would do nothing.
+    pub fn stop_under_way(&self, r: &WorkerInfo) -> bool {
+        r.stopping.is_some_and(|s| s.deadline.is_some()) || self.stop_sent.contains(&r.id)
+    }
+
+    /// Alive and not on its way out: it can be paused, terminated.
+    pub fn is_active(&self, r: &WorkerInfo) -> bool {
+        r.gone.is_none() && !self.is_stopping(r)
+    }
+
+    /// The state of `r`, as the table's state column names it.
+    pub fn kind(&self, r: &WorkerInfo) -> StateKind {
+        let sent = self.stop_sent.contains(&r.id);
+        match (&r.gone, &r.stopping) {
+            (Some((ExitHow::Exited(_), _)), _) => StateKind::Exited,
+            (Some((ExitHow::Killed { .. }, _)), _) => StateKind::Killed,
+            (Some((ExitHow::Crashed { .. }, _)), _) => StateKind::Crashed,
+            (None, Some(s)) if s.deadline.is_none() && !sent => StateKind::Retiring,
+            (None, Some(_)) => StateKind::Stopping,
+            (None, None) if sent => StateKind::Stopping,
+            (None, None) if r.paused_at.is_some() => StateKind::Paused,
+            (None, None) if !r.ready => StateKind::Starting,
+            (None, None) if r.is_hung() && r.task.is_some() => StateKind::Hung,
+            (None, None) if r.task.is_some() => StateKind::Busy,
+            (None, None) => StateKind::Idle,
+        }
+    }
+
+    /// The state of the row of `id`, if there is one.
+    pub fn kind_of(&self, id: WorkerId) -> Option<StateKind> {
+        self.row(id).map(|r| self.kind(r))
     }
 
     /// Where the selected row is among the rows (0 when none).
     pub fn selected_pos(&self) -> usize {
         match self.selected {
-            Some(id) => self.rows.range(..id).count(),
+            Some(id) => self.table.position(id),
             None => 0,
         }
     }
 
     /// The id of the row at `pos`.
     pub fn id_at(&self, pos: usize) -> Option<WorkerId> {
-        self.rows.keys().nth(pos).copied()
+        self.table.ids().nth(pos)
     }
 
     /// Moves the selection by `delta` rows, clamped to the table.
     pub fn move_by(&mut self, delta: isize) {
-        if self.rows.is_empty() {
+        if self.table.is_empty() {
             self.selected = None;
             return;
         }
         let pos = self.selected_pos() as isize + delta;
-        let pos = pos.clamp(0, self.rows.len() as isize - 1) as usize;
+        let pos = pos.clamp(0, self.table.len() as isize - 1) as usize;
         self.selected = self.id_at(pos);
     }
 
@@ -185,8 +154,8 @@ impl Workers {
     /// the row that takes the removed one's place.
     pub fn prune(&mut self, now: Instant) -> bool {
         let old: Vec<WorkerId> = self
-            .rows
-            .values()
+            .table
+            .rows()
             .filter(|r| {
                 r.gone
                     .as_ref()
@@ -200,37 +169,34 @@ impl Workers {
         let pos = self.selected_pos();
         let selected_removed = self.selected.is_some_and(|s| old.contains(&s));
         for id in &old {
-            self.rows.remove(id);
+            self.table.remove(*id);
+            self.history.remove(id);
         }
         if selected_removed {
-            let pos = pos.min(self.rows.len().saturating_sub(1));
+            let pos = pos.min(self.table.len().saturating_sub(1));
             self.selected = self.id_at(pos);
         }
         true
     }
 
-    /// Applies a monitor reading to every row whose pid it covers.
-    pub fn sample(&mut self, procs: &std::collections::HashMap<u32, ProcStat>, now: Instant) {
-        for row in self.rows.values_mut() {
-            let Some(pid) = row.pid else { continue };
-            if row.gone.is_some() {
-                continue;
-            }
-            let Some(st) = procs.get(&pid) else { continue };
-            row.stat = Some(*st);
-            if row.cpu_hist.len() == CPU_HISTORY {
-                row.cpu_hist.pop_front();
-            }
-            row.cpu_hist.push_back(st.cpu);
-            if st.cpu >= ACTIVE_CPU {
-                row.last_active = now;
+    /// Applies a sample to every live row it covers.
+    pub fn sample(&mut self, sample: &Sample) {
+        self.table.sample(sample);
+        for w in &sample.workers {
+            if self.table.get(w.worker).is_some_and(|r| r.gone.is_none())
+                && let Some(ring) = self.history.get_mut(&w.worker)
+            {
+                if ring.len() == CPU_HISTORY {
+                    ring.pop_front();
+                }
+                ring.push_back(w.stat.cpu);
             }
         }
     }
 
     /// Keeps the selected row inside a viewport of `height` rows.
     pub fn ensure_visible(&mut self, height: usize) {
-        self.offset = visible_offset(self.offset, self.selected_pos(), self.rows.len(), height);
+        self.offset = visible_offset(self.offset, self.selected_pos(), self.table.len(), height);
     }
 }
 

@@ -194,7 +194,6 @@ impl Run {
             Wiring {
                 pool: &handle,
                 rx: &rx,
-                monitor: None,
                 tally: &mut tally,
             },
             &clock,

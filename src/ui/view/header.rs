@@ -41,7 +41,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let (mut alive, mut busy, mut idle, mut paused, mut stopping, mut hung) = (0, 0, 0, 0, 0, 0);
     for r in app.workers.alive() {
         alive += 1;
-        match r.kind(now) {
+        match app.workers.kind(r) {
             StateKind::Busy => busy += 1,
             StateKind::Hung => {
                 busy += 1;

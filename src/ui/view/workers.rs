@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use crate::ui::app::App;
-use crate::ui::app::workers::{WorkerRow, visible_offset};
+use crate::ui::app::workers::{WorkerInfo, visible_offset};
 use crate::ui::fmt;
 use crate::ui::focus::Pane;
 use crate::ui::status::StateKind;
@@ -16,17 +16,15 @@ use crate::ui::status::StateKind;
 use super::pane;
 
 /// The state column's text: the state's name, with its clock when it has one.
-pub fn state_text(app: &App, r: &WorkerRow) -> (StateKind, String) {
+pub fn state_text(app: &App, r: &WorkerInfo) -> (StateKind, String) {
     let now = app.now;
-    let k = r.kind(now);
+    let k = app.workers.kind(r);
     let t = match k {
         StateKind::Starting => "starting".to_string(),
         StateKind::Idle => "idle".to_string(),
         StateKind::Busy => "busy".to_string(),
         StateKind::Hung => {
-            let since = r
-                .last_active
-                .max(r.task.as_ref().map_or(r.last_active, |h| h.started));
+            let since = r.hung_since.unwrap_or(now);
             format!("hung? {}", fmt::secs(now.saturating_duration_since(since)))
         }
         StateKind::Paused => {
@@ -70,10 +68,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // The CPU history column only fits a wide terminal.
     let wide = area.width >= 100;
     let height = inner.height.saturating_sub(1) as usize;
-    let offset = visible_offset(ws.offset, ws.selected_pos(), ws.rows.len(), height);
+    let offset = visible_offset(ws.offset, ws.selected_pos(), ws.len(), height);
     let rows = ws
-        .rows
-        .values()
+        .rows()
         .skip(offset)
         .take(height)
         .map(|r| row(app, r, wide));
@@ -85,7 +82,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// One worker's row: the selected one highlighted, a gone one dimmed.
-fn row<'a>(app: &App, r: &WorkerRow, wide: bool) -> Row<'a> {
+fn row<'a>(app: &App, r: &WorkerInfo, wide: bool) -> Row<'a> {
     let th = app.theme;
     let (kind, state) = state_text(app, r);
     let (task, held) = match &r.task {
@@ -105,7 +102,7 @@ fn row<'a>(app: &App, r: &WorkerRow, wide: bool) -> Row<'a> {
     };
     let mut cells = vec![
         Cell::from(r.id.to_string()),
-        Cell::from(r.pid.map(|p| p.to_string()).unwrap_or_default()),
+        Cell::from(r.pid.to_string()),
         Cell::from(Span::styled(state, th.state(kind))),
         Cell::from(task),
         Cell::from(Line::from(held).right_aligned()),
@@ -122,7 +119,7 @@ fn row<'a>(app: &App, r: &WorkerRow, wide: bool) -> Row<'a> {
     ];
     if wide {
         cells.push(Cell::from(Span::styled(
-            fmt::sparkline(r.cpu_hist.iter(), 100.0, 10),
+            fmt::sparkline(app.workers.history(r.id), 100.0, 10),
             th.good(),
         )));
     }

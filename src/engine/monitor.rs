@@ -1,17 +1,22 @@
 //! CPU and memory sampling of the pool's own processes and of every core.
 //!
-//! The only file that names `sysinfo`. One sampler thread keeps one long-lived
-//! `System` and refreshes, a few times a second, only what the dashboard
-//! shows: the per-core load, the tracked worker processes together with their
-//! descendants (shell tasks run in the worker's process tree), and pooltop
-//! itself. It never lists every process of the machine.
+//! The only file that names `sysinfo`. One sampler thread, started by the
+//! engine (see `PoolConfig::sample_every`), keeps one long-lived `System` and
+//! refreshes, about once a second, only what the faces show: the per-core
+//! load, the tracked worker processes together with their descendants (shell
+//! tasks run in the worker's process tree), and pooltop itself. It never
+//! lists every process of the machine. The supervisor tells it which workers
+//! to follow and publishes each [`Sample`] as a `PoolEvent::Sample`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+use super::events::WorkerId;
+pub use super::events::{ProcStat, Sample, WorkerStat};
 
 /// The shortest interval between two samples: sysinfo needs this much time
 /// between two CPU refreshes to compute a meaningful percentage.
@@ -21,46 +26,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// shell task must not make the monitor expensive).
 const MAX_DESCENDANTS: usize = 64;
 
-/// CPU and memory of one process tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ProcStat {
-    /// CPU use since the previous sample, in % of one core (0 ..= cores × 100).
-    pub cpu: f32,
-    /// Resident memory in bytes.
-    pub rss: u64,
-    /// How many processes were summed (the tracked one and its descendants).
-    pub procs: u32,
-}
-
-/// One snapshot, sent whole to the consumer.
-#[derive(Debug, Clone, Default)]
-pub struct Sample {
-    /// Load of each core in % of that core (0..=100), in the kernel's order.
-    pub cores: Vec<f32>,
-    /// Each tracked pid that is alive, with its descendants summed into it.
-    pub procs: HashMap<u32, ProcStat>,
-    /// pooltop's own process (manager, dashboard and this sampler).
-    pub own: ProcStat,
-    /// The sampler thread's own CPU use since the previous sample, in % of one core.
-    pub monitor_cpu: f32,
-    /// Wall time the last refresh took.
-    pub cost: Duration,
-}
-
-impl Sample {
-    /// The machine's load: the mean of the cores, in % of the whole machine.
-    pub fn machine_load(&self) -> f32 {
-        if self.cores.is_empty() {
-            0.0
-        } else {
-            self.cores.iter().sum::<f32>() / self.cores.len() as f32
-        }
-    }
-}
-
 enum Ctl {
-    Track(u32),
-    Untrack(u32),
+    Track(WorkerId, u32),
+    Untrack(WorkerId),
 }
 
 /// Controls a running sampler; dropping it (and every clone) stops the thread.
@@ -70,15 +38,16 @@ pub struct MonitorHandle {
 }
 
 impl MonitorHandle {
-    /// Starts sampling `pid` (and its descendants) from the next sample on.
-    pub fn track(&self, pid: u32) {
+    /// Starts sampling `worker`'s process `pid` (and its descendants) from
+    /// the next sample on.
+    pub fn track(&self, worker: WorkerId, pid: u32) {
         // The sampler is gone only when the consumer stopped it: nothing to do then.
-        let _ = self.tx.send(Ctl::Track(pid));
+        let _ = self.tx.send(Ctl::Track(worker, pid));
     }
 
-    /// Stops sampling `pid`.
-    pub fn untrack(&self, pid: u32) {
-        let _ = self.tx.send(Ctl::Untrack(pid));
+    /// Stops sampling `worker`.
+    pub fn untrack(&self, worker: WorkerId) {
+        let _ = self.tx.send(Ctl::Untrack(worker));
     }
 }
 
@@ -104,11 +73,9 @@ pub fn start(
                 loop {
                     let left = next.saturating_duration_since(Instant::now());
                     match rx.recv_timeout(left) {
-                        Ok(Ctl::Track(pid)) => {
-                            sampler.tracked.insert(pid);
-                        }
-                        Ok(Ctl::Untrack(pid)) => {
-                            sampler.tracked.remove(&pid);
+                        Ok(Ctl::Track(worker, pid)) => sampler.track(worker, pid),
+                        Ok(Ctl::Untrack(worker)) => {
+                            sampler.tracked.remove(&worker);
                         }
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => return,
@@ -128,7 +95,7 @@ pub fn start(
 /// The sampling state: one `System`, kept for the life of the thread.
 pub struct Sampler {
     sys: System,
-    tracked: HashSet<u32>,
+    tracked: BTreeMap<WorkerId, u32>,
     own: u32,
     last_thread_cpu: Duration,
     last_at: Instant,
@@ -140,7 +107,7 @@ impl Sampler {
     pub fn new() -> Result<Sampler, sysinfo::Error> {
         let mut s = Sampler {
             sys: System::new()?,
-            tracked: HashSet::new(),
+            tracked: BTreeMap::new(),
             own: std::process::id(),
             last_thread_cpu: thread_cpu_time(),
             last_at: Instant::now(),
@@ -149,9 +116,10 @@ impl Sampler {
         Ok(s)
     }
 
-    /// Starts tracking `pid` (for callers that drive the sampler themselves).
-    pub fn track(&mut self, pid: u32) {
-        self.tracked.insert(pid);
+    /// Starts tracking `worker`'s process `pid` (for callers that drive the
+    /// sampler themselves).
+    pub fn track(&mut self, worker: WorkerId, pid: u32) {
+        self.tracked.insert(worker, pid);
     }
 
     /// Takes one sample now. Calls closer together than [`MIN_INTERVAL`] give
@@ -163,15 +131,19 @@ impl Sampler {
         // stay at 0 %.
         self.sys.refresh_cpu_usage();
 
-        let mut trees: Vec<(u32, Vec<u32>)> = Vec::with_capacity(self.tracked.len() + 1);
+        // The worker's trees, then pooltop's own process (no worker id).
+        let roots = self.tracked.iter().map(|(&w, &pid)| (Some(w), pid));
+        let roots = roots.chain(std::iter::once((None, self.own)));
+        let mut trees: Vec<(Option<WorkerId>, u32, Vec<u32>)> =
+            Vec::with_capacity(self.tracked.len() + 1);
         let mut all: Vec<Pid> = Vec::new();
-        for &root in self.tracked.iter().chain(std::iter::once(&self.own)) {
+        for (worker, root) in roots {
             let mut tree = vec![root];
-            if root != self.own {
+            if worker.is_some() {
                 descendants(&mut tree);
             }
             all.extend(tree.iter().map(|&p| Pid::from_u32(p)));
-            trees.push((root, tree));
+            trees.push((worker, root, tree));
         }
         self.sys.refresh_processes_specifics(
             ProcessesToUpdate::Some(&all),
@@ -182,9 +154,9 @@ impl Sampler {
                 .without_tasks(),
         );
 
-        let mut procs = HashMap::with_capacity(trees.len());
+        let mut workers = Vec::with_capacity(trees.len());
         let mut own = ProcStat::default();
-        for (root, tree) in trees {
+        for (worker, pid, tree) in trees {
             let mut st = ProcStat::default();
             for pid in tree {
                 if let Some(p) = self.sys.process(Pid::from_u32(pid)) {
@@ -193,10 +165,14 @@ impl Sampler {
                     st.procs += 1;
                 }
             }
-            if root == self.own {
-                own = st;
-            } else if st.procs > 0 {
-                procs.insert(root, st);
+            match worker {
+                None => own = st,
+                Some(worker) if st.procs > 0 => workers.push(WorkerStat {
+                    worker,
+                    pid,
+                    stat: st,
+                }),
+                Some(_) => {}
             }
         }
         let cores = self.sys.cpus().iter().map(|c| c.usage()).collect();
@@ -214,7 +190,7 @@ impl Sampler {
         self.last_thread_cpu = cpu_now;
         Sample {
             cores,
-            procs,
+            workers,
             own,
             monitor_cpu,
             cost: now.duration_since(t0),
@@ -280,16 +256,16 @@ mod tests {
             .spawn()
             .expect("spawn sh");
         let mut s = Sampler::new().expect("sysinfo");
-        s.track(child.id());
+        let w = WorkerId(1);
+        s.track(w, child.id());
         let mut last = Sample::default();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             thread::sleep(Duration::from_millis(300));
             last = s.sample();
             if last
-                .procs
-                .get(&child.id())
-                .is_some_and(|p| p.cpu > 20.0 && p.procs >= 2)
+                .worker(w)
+                .is_some_and(|p| p.stat.cpu > 20.0 && p.stat.procs >= 2)
             {
                 break;
             }
@@ -304,7 +280,9 @@ mod tests {
             "cores {:?}",
             last.cores
         );
-        let tree = last.procs.get(&child.id()).expect("tracked tree");
+        let found = last.worker(w).expect("tracked tree");
+        assert_eq!(found.pid, child.id());
+        let tree = found.stat;
         assert!(tree.procs >= 2, "{tree:?}");
         assert!(tree.cpu > 20.0, "{tree:?}");
         assert!(tree.rss > 0);
@@ -315,7 +293,7 @@ mod tests {
     fn thread_sends_samples_and_stops_with_its_sink() {
         let (tx, rx) = mpsc::channel();
         let h = start(Duration::from_millis(200), move |s| tx.send(s).is_ok()).unwrap();
-        h.track(std::process::id());
+        h.track(WorkerId(1), std::process::id());
         let s = rx.recv_timeout(Duration::from_secs(5)).expect("a sample");
         assert!(!s.cores.is_empty());
         drop(rx);
