@@ -12,6 +12,23 @@
 //! monitor: one `Sampler::sample()` tracking 2, 16 and 64 sleeping processes
 //!   (wall time per sample, and the CPU share at one sample every 500 ms).
 
+// The dashboard is a face of the binary, not part of the library: the bench
+// compiles its modules (and the faces they use) itself, as `main.rs` does.
+// (Bench targets are built with `cfg(test)`, so `ui::testkit` is there,
+// and so are the modules' unit tests, unused: hence the allow.)
+#![allow(unused)]
+
+#[path = "../src/batch/mod.rs"]
+mod batch;
+#[path = "../src/cli.rs"]
+mod cli;
+#[path = "../src/config/mod.rs"]
+mod config;
+#[path = "../src/report/mod.rs"]
+mod report;
+#[path = "../src/ui/mod.rs"]
+mod ui;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,9 +39,9 @@ use ratatui::widgets::Widget;
 use pooltop::engine::monitor::Sampler;
 use pooltop::engine::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
 use pooltop::task::TaskOutput;
-use pooltop::ui::app::AppConfig;
-use pooltop::ui::msg::{Action, Edit, Msg};
-use pooltop::ui::testkit::Script;
+use ui::app::AppConfig;
+use ui::msg::{Action, Edit, Msg};
+use ui::testkit::Script;
 
 fn stats(name: &str, mut v: Vec<Duration>) {
     v.sort();

@@ -15,7 +15,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 # Modules that are faces: none may name another.
-FACES = ["ui", "headless", "remote", "control::cli"]
+FACES = ["ui", "headless", "control::cli"]
 
 
 def module_of(path: Path) -> list[str]:

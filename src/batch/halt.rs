@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::engine::TaskState;
+use pooltop::engine::TaskState;
 
 /// When to stop once the condition is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,15 +189,6 @@ impl Halt {
             failed: 0,
             exit_status: None,
         }
-    }
-
-    pub fn failed(&self) -> u64 {
-        self.failed
-    }
-
-    /// Whether the condition has been met.
-    pub fn triggered(&self) -> bool {
-        self.exit_status.is_some()
     }
 
     /// Counts a job that ran to its end: its exit status (-1 when it did not

@@ -18,9 +18,9 @@ use std::collections::HashSet;
 use std::io;
 use std::time::Duration;
 
-use crate::engine::{PoolConfig, Task};
-use crate::task::TaskSpec;
 use input::Source;
+use pooltop::engine::{PoolConfig, Task};
+use pooltop::task::TaskSpec;
 use template::Template;
 
 pub use args::BatchArgs;
@@ -36,7 +36,9 @@ pub const OUTPUT_CAP: usize = 1024 * 1024;
 pub struct Plan {
     pub template: Template,
     pub jobs: Vec<Job>,
-    /// Jobs left out because the old job log lists them (`--resume`).
+    /// Jobs left out because the old job log lists them (`--resume`;
+    /// parallel says nothing of them, and neither does pooltop: tests read it).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub skipped: usize,
 }
 
@@ -197,7 +199,7 @@ pub fn dry_run_slot(index: usize, workers: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::TaskState;
+    use pooltop::engine::TaskState;
 
     #[test]
     fn timeouts_in_seconds_units_or_percent() {

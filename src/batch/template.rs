@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::task::ExecSpec;
+use pooltop::task::ExecSpec;
 
 /// Environment variable with the job's sequence number, as parallel sets it.
 pub const ENV_SEQ: &str = "PARALLEL_SEQ";
@@ -194,15 +194,9 @@ impl Template {
     }
 
     /// Whether jobs run without a shell.
+    #[cfg(test)]
     pub fn is_direct(&self) -> bool {
         self.direct.is_some()
-    }
-
-    /// Whether the command uses the job slot `{%}`.
-    pub fn uses_slot(&self) -> bool {
-        self.parts
-            .iter()
-            .any(|p| matches!(p, Part::Repl(r) if r.kind == Kind::Slot))
     }
 
     /// The shell command line of a job: the command with every replacement

@@ -22,14 +22,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::{ChunkSize, PoolConfig};
+use pooltop::engine::{ChunkSize, PoolConfig};
 
 pub use file::parse;
 pub use flags::SettingFlags;
-pub use schema::{
-    Flag, Key, Kind, SECTIONS, SETTINGS, Setting, ThemeChoice, Value, Workers, quote, setting,
-};
-pub use value::{Raw, cpus, worker_count};
+pub use schema::{Key, SETTINGS, ThemeChoice, Value, Workers, quote};
+pub use value::{Raw, worker_count};
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "POOLTOP_CONFIG";
@@ -127,6 +125,7 @@ pub struct KeyBind {
 pub type KeyCheck<'a> = &'a dyn Fn(&[KeyBind]) -> Vec<ConfigError>;
 
 /// A [`KeyCheck`] that accepts every `[keys]` entry.
+#[cfg(test)]
 pub fn no_key_check(_: &[KeyBind]) -> Vec<ConfigError> {
     Vec::new()
 }
@@ -177,7 +176,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
-            hung_after: crate::engine::DEFAULT_HUNG_AFTER,
+            hung_after: pooltop::engine::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,

@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use super::schema::setting;
+use super::value::cpus;
 use super::*;
 use crate::cli::{Cli, Cmd, PoolArgs};
 use crate::ui::keymap::{self, Keymap};

@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::orders::order_for;
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
-use crate::engine::{
-    Command, EventReceiver, PoolConfig, PoolHandle, RemotePool, Task, TaskId, event_channel,
+use pooltop::engine::{
+    AttachedPool, Command, EventReceiver, PoolConfig, PoolHandle, Task, TaskId, event_channel,
 };
-use crate::ipc::{self, Stream};
-use crate::protocol::frame;
+use pooltop::ipc::{self, Stream};
+use pooltop::protocol::frame;
 
 /// A connection to one running pool.
 pub struct Client {
@@ -92,7 +92,7 @@ impl AttachedOrders {
     }
 }
 
-impl RemotePool for AttachedOrders {
+impl AttachedPool for AttachedOrders {
     fn send(&self, cmd: Command) -> bool {
         let Some(order) = order_for(cmd) else {
             return false;
@@ -160,7 +160,7 @@ pub fn attach(name: Option<&str>) -> Result<(PoolHandle, EventReceiver, String, 
     };
     let title = summary.title;
     Ok((
-        PoolHandle::remote(Arc::new(orders), config),
+        PoolHandle::attached(Arc::new(orders), config),
         rx,
         name,
         title,

@@ -17,10 +17,10 @@ use super::orders::commands_for;
 use super::view::{Shared, View};
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
-use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
-use crate::ipc::{self, Stream};
-use crate::protocol::frame;
-use crate::task::parse_lines;
+use pooltop::engine::{PoolEvent, PoolHandle, Tap, Task};
+use pooltop::ipc::{self, Stream};
+use pooltop::protocol::frame;
+use pooltop::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
 const SUBSCRIBER_BACKLOG: usize = 100_000;
@@ -29,7 +29,6 @@ const WAIT_POLL: Duration = Duration::from_millis(200);
 
 /// A running control endpoint; dropping it removes the socket and its info.
 pub struct ControlServer {
-    name: String,
     socket: PathBuf,
     info: PathBuf,
     stop: Arc<AtomicBool>,
@@ -42,12 +41,6 @@ type Streams = Arc<(Mutex<usize>, Condvar)>;
 /// How long a closing pool waits for attached dashboards to receive its last
 /// events (they end their stream after `Stopped`).
 const STREAM_FLUSH: Duration = Duration::from_secs(1);
-
-impl ControlServer {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
@@ -63,7 +56,7 @@ impl Drop for ControlServer {
 
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
-/// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
+/// reading them runs it on its own thread: see [`pooltop::engine::EventStream`]).
 pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
@@ -101,7 +94,6 @@ pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlSe
     let stop = Arc::new(AtomicBool::new(false));
     let streams: Streams = Arc::new((Mutex::new(0), Condvar::new()));
     let server = ControlServer {
-        name: name.to_string(),
         socket,
         info,
         stop: stop.clone(),

@@ -234,7 +234,7 @@ impl DoneRun {
     }
 
     /// Adds the next task: it must be `self.next()`.
-    pub(crate) fn push(&mut self, value: &str, wall: Duration, line: Arc<str>) {
+    pub fn push(&mut self, value: &str, wall: Duration, line: Arc<str>) {
         self.values.push(value, wall.as_nanos() as u64);
         self.lines.push(line);
     }

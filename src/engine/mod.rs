@@ -267,7 +267,7 @@ impl InboxSender {
 
 /// A pool running in another process, reached through its control socket
 /// (see `control::client`), so a dashboard can attach to it.
-pub trait RemotePool: Send + Sync {
+pub trait AttachedPool: Send + Sync {
     /// Sends an order; false once the pool is gone.
     fn send(&self, cmd: Command) -> bool;
     /// Queues tasks; the pool chooses their ids.
@@ -284,7 +284,7 @@ enum Orders {
         tx: InboxSender,
         next_task: Arc<AtomicU64>,
     },
-    Remote(Arc<dyn RemotePool>),
+    Attached(Arc<dyn AttachedPool>),
 }
 
 /// How many tasks one submission hands the supervisor at most.
@@ -301,23 +301,23 @@ pub struct PoolHandle {
 impl PoolHandle {
     /// A handle on a pool in another process. `config` describes it as far
     /// as it is known (the dashboard shows the worker count and timeouts).
-    pub fn remote(pool: Arc<dyn RemotePool>, config: PoolConfig) -> PoolHandle {
+    pub fn attached(pool: Arc<dyn AttachedPool>, config: PoolConfig) -> PoolHandle {
         PoolHandle {
-            orders: Orders::Remote(pool),
+            orders: Orders::Attached(pool),
             config: Arc::new(config),
         }
     }
 
     /// Whether the pool runs in another process.
-    pub fn is_remote(&self) -> bool {
-        matches!(self.orders, Orders::Remote(_))
+    pub fn is_attached(&self) -> bool {
+        matches!(self.orders, Orders::Attached(_))
     }
 
     /// Sends an order; returns false once the pool has stopped.
     pub fn send(&self, cmd: Command) -> bool {
         match &self.orders {
             Orders::Local { tx, .. } => tx.send(Inbound::Command(cmd)),
-            Orders::Remote(pool) => pool.send(cmd),
+            Orders::Attached(pool) => pool.send(cmd),
         }
     }
 
@@ -358,7 +358,7 @@ impl PoolHandle {
                 }
                 ids
             }
-            Orders::Remote(pool) => pool.submit_all(tasks.into_iter().collect()),
+            Orders::Attached(pool) => pool.submit_all(tasks.into_iter().collect()),
         }
     }
 
@@ -366,7 +366,7 @@ impl PoolHandle {
     pub fn tasks_allocated(&self) -> u64 {
         match &self.orders {
             Orders::Local { next_task, .. } => next_task.load(Ordering::Relaxed) - 1,
-            Orders::Remote(pool) => pool.tasks_allocated(),
+            Orders::Attached(pool) => pool.tasks_allocated(),
         }
     }
 

@@ -116,6 +116,7 @@ pub fn gauge(pct: f32, width: usize) -> String {
 }
 
 /// Cuts `s` to at most `width` characters, ending with `…` when cut.
+#[cfg(test)]
 pub fn cut(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();

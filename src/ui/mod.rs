@@ -15,7 +15,8 @@ pub mod layout;
 pub mod msg;
 mod run;
 pub mod status;
-#[doc(hidden)]
+// Helpers for the ui's tests; benches/ui.rs includes the file too.
+#[cfg(test)]
 pub mod testkit;
 pub mod theme;
 mod view;
@@ -30,11 +31,12 @@ use std::time::Duration;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::execute;
 
-use crate::engine::{self, EventStream, PoolConfig, PoolHandle, Task};
-use crate::error::Error;
 use crate::report::Tally;
+use crate::report::signals::SignalWatch;
+use pooltop::engine::{self, EventStream, PoolHandle, Task};
+use pooltop::error::Error;
 
-pub use run::{FRAME_GAP, Incoming, TICK, Wiring, drive};
+pub use run::{Incoming, Wiring, drive};
 
 /// How the dashboard runs, beyond the pool's own configuration.
 #[derive(Debug, Clone)]
@@ -43,9 +45,6 @@ pub struct Options {
     pub title: String,
     /// Shut the pool down and leave once every task has finished.
     pub exit_when_done: bool,
-    /// How often the engine samples (at least 200 ms) when [`run`] starts
-    /// the pool: it becomes the pool's `PoolConfig::sample_every`.
-    pub sample_every: Duration,
     /// The colours.
     pub theme: theme::Theme,
     /// The keys (the built-in ones, or the config file's).
@@ -57,7 +56,6 @@ impl Default for Options {
         Options {
             title: "pooltop".into(),
             exit_when_done: false,
-            sample_every: Duration::from_millis(500),
             theme: theme::Theme::from_env(),
             keys: keymap::Keymap::default(),
         }
@@ -87,18 +85,10 @@ impl Outcome {
     }
 }
 
-/// Runs `tasks` on a pool with the live dashboard until the pool stops (the
-/// user quits, or every task is done with `exit_when_done`). The terminal is
+/// Runs `tasks` on a started pool (its events may pass through a control
+/// server first) with the live dashboard until the pool stops (the user
+/// quits, or every task is done with `exit_when_done`). The terminal is
 /// restored on every way out: return, error, panic, SIGTERM, SIGHUP.
-pub fn run(mut cfg: PoolConfig, tasks: Vec<Task>, opts: Options) -> Result<Outcome, Error> {
-    cfg.sample_every = Some(opts.sample_every);
-    // Start the pool before touching the terminal, so its errors print plainly.
-    let (pool, events) = engine::start(cfg)?;
-    run_with(pool, events.into(), tasks, opts)
-}
-
-/// Like [`run`], on a pool that is already started (for example one whose
-/// events pass through a control server first).
 pub fn run_with(
     pool: PoolHandle,
     events: EventStream,
@@ -112,15 +102,16 @@ pub fn run_with(
         join_timeout: cfg.join_timeout,
         task_timeout: cfg.task_timeout,
         exit_when_done: opts.exit_when_done,
-        attached: pool.is_remote(),
+        attached: pool.is_attached(),
     };
     let mut tally = Tally::new(cfg.workers);
     let (tx, rx) = mpsc::channel();
 
     forward_events(tx.clone(), events)?;
 
-    let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
-    let signals = forward_signals(tx.clone(), caught.clone())?;
+    // SIGINT, SIGTERM and SIGHUP go to the loop (the app decides).
+    let fwd = tx.clone();
+    let signals = SignalWatch::start(move |sig, _| run::forward(&fwd, Incoming::Signal(sig)))?;
 
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
@@ -172,13 +163,9 @@ pub fn run_with(
     if app.stopped.is_none() && !app.detached {
         pool.send(engine::Command::KillAll);
     }
-    let signal = match caught.load(Ordering::Relaxed) {
-        0 => None,
-        s => Some(s),
-    };
     Ok(Outcome {
         tally,
-        signal,
+        signal: signals.caught(),
         detached: app.detached,
     })
 }
@@ -196,28 +183,6 @@ fn forward_events(tx: mpsc::Sender<Incoming>, events: EventStream) -> io::Result
             run::forward(&tx, Incoming::PoolGone);
         })?;
     Ok(())
-}
-
-/// Passes SIGINT, SIGTERM and SIGHUP to the loop; the first one caught is
-/// kept in `caught`.
-fn forward_signals(
-    tx: mpsc::Sender<Incoming>,
-    caught: Arc<std::sync::atomic::AtomicI32>,
-) -> io::Result<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    let handle = signals.handle();
-    thread::Builder::new()
-        .name("pooltop-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let _ = caught.compare_exchange(0, sig, Ordering::Relaxed, Ordering::Relaxed);
-                if !run::forward(&tx, Incoming::Signal(sig)) {
-                    return;
-                }
-            }
-        })?;
-    Ok(handle)
 }
 
 /// Passes terminal events to the loop until `stop` is set.

@@ -17,11 +17,11 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 
-use crate::engine::events::{Counts, ExitHow, TaskId, TaskReport, TaskState, WorkerId};
-use crate::engine::{PoolConfig, RemotePool, Task};
-use crate::task::TaskOutput;
 use crate::ui::app::AppConfig;
 use crate::ui::theme::Theme;
+use pooltop::engine::events::{Counts, ExitHow, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::engine::{AttachedPool, PoolConfig, Task};
+use pooltop::task::TaskOutput;
 
 use super::*;
 
@@ -34,7 +34,7 @@ struct Recorder {
     allocated: AtomicU64,
 }
 
-impl RemotePool for Recorder {
+impl AttachedPool for Recorder {
     fn send(&self, cmd: Command) -> bool {
         self.sent.lock().unwrap().push(cmd);
         true
@@ -179,7 +179,7 @@ impl Run {
             attached: false,
         };
         let mut app = App::new(cfg, Theme::COLOR, t0);
-        let handle = PoolHandle::remote(
+        let handle = PoolHandle::attached(
             pool.clone(),
             PoolConfig {
                 workers: 2,
