@@ -304,7 +304,7 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// `pooltop 0.1.0 (protocol 1)`: what `--version` prints after the name.
+/// `pooltop 0.1.0 (protocol N)`: what `--version` prints after the name.
 pub fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
