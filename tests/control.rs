@@ -75,6 +75,13 @@ fn submit_wait_pause_scale_and_stop_from_other_processes() {
     let d = dir.path();
     let json = d.join("events.jsonl");
     let pool = keep_alive_pool(d, "main", "2", &json);
+    // Started with no task file, it says so (not `<stdin>`).
+    let out = pooltop(d, &["status", "--pool", "main"], "");
+    assert!(
+        text(&out).0.contains("running (kept alive, no task file), up"),
+        "{:?}",
+        text(&out)
+    );
 
     // Submit from another process: ids come back, one per line.
     let out = pooltop(
