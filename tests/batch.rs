@@ -652,9 +652,24 @@ fn a_nul_byte_in_template_input_is_refused_before_anything_runs() {
     // From `:::: FILE`, `-a FILE` and standard input alike (a `:::` argument
     // cannot hold a NUL: the kernel ends each argument at one).
     for (opts, cmd, stdin, needle) in [
-        (&[][..], &["touch", "{}", "::::", "list.txt"][..], "", "list.txt: input 2"),
-        (&["-a", "list.txt"], &["touch", "{}"], "", "list.txt: input 2"),
-        (&[], &["touch", "{}"], "first\nok\nn\0ul\n", "<stdin>: input 3"),
+        (
+            &[][..],
+            &["touch", "{}", "::::", "list.txt"][..],
+            "",
+            "list.txt: input 2",
+        ),
+        (
+            &["-a", "list.txt"],
+            &["touch", "{}"],
+            "",
+            "list.txt: input 2",
+        ),
+        (
+            &[],
+            &["touch", "{}"],
+            "first\nok\nn\0ul\n",
+            "<stdin>: input 3",
+        ),
     ] {
         let o = pooltop(opts, cmd, d, stdin);
         let err = text(&o.stderr);

@@ -431,7 +431,10 @@ fn the_readme_shows_what_version_prints() {
         .filter(|l| l.starts_with("pooltop --version"))
         .filter_map(|l| l.split_once('#').map(|(_, c)| c.trim()))
         .collect();
-    assert!(!shown.is_empty(), "README shows no `pooltop --version` line");
+    assert!(
+        !shown.is_empty(),
+        "README shows no `pooltop --version` line"
+    );
     for line in shown {
         assert_eq!(line, printed, "README's `pooltop --version` line");
     }

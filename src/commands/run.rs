@@ -42,10 +42,7 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    let no_file = args
-        .taskfile
-        .as_deref()
-        .is_none_or(|p| p == Path::new("-"));
+    let no_file = args.taskfile.as_deref().is_none_or(|p| p == Path::new("-"));
     let title = title_of(&name, no_file, &tasks, args.pool.keep_alive);
     run_pool(&args.pool, loaded, tasks, &title, None)
 }
