@@ -304,6 +304,9 @@ impl Conn {
         let req = match taken {
             Ok(Some((req, used))) => {
                 self.input.drain(..used);
+                if self.input.capacity() > 4 * READ_CHUNK && self.input.len() < READ_CHUNK {
+                    self.input.shrink_to(READ_CHUNK); // a big submission is over
+                }
                 self.partial_since = (!self.input.is_empty()).then_some(now);
                 req
             }
