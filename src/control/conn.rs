@@ -27,6 +27,21 @@ const READ_CHUNK: usize = 64 * 1024;
 /// channel (up to [`SUBSCRIBER_BACKLOG`] events).
 const STREAM_BUFFER: usize = 1024 * 1024;
 
+/// Steps one connection gets before the others have their turn.
+const STEPS_PER_TURN: usize = 64;
+
+/// How a turn of [`Conn::serve`] left the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Open; served again when its socket or the pool's picture changes.
+    Open,
+    /// Open with more to do at once: served again after the others (the
+    /// socket will not say so again).
+    Again,
+    /// To be dropped.
+    Closed,
+}
+
 /// Where a connection's conversation is.
 enum Phase {
     /// Connected; nothing but a hello is answered.
@@ -73,7 +88,7 @@ impl Output {
     }
 
     /// Writes what the socket takes. An error means the client is gone.
-    fn write_to(&mut self, stream: &Stream, now: Instant) -> io::Result<()> {
+    fn write_to(&mut self, stream: &Stream) -> io::Result<()> {
         while self.at < self.buf.len() {
             match (&mut &*stream).write(&self.buf[self.at..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -83,7 +98,7 @@ impl Output {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stalled_since.get_or_insert(now);
+                    self.stalled_since.get_or_insert_with(Instant::now);
                     break;
                 }
                 Err(e) => return Err(e),
@@ -109,13 +124,13 @@ impl Output {
 }
 
 impl Conn {
-    pub fn new(stream: Stream, now: Instant) -> Conn {
+    pub fn new(stream: Stream) -> Conn {
         Conn {
             stream,
             phase: Phase::Hello,
             input: Vec::new(),
             output: Output::default(),
-            opened: now,
+            opened: Instant::now(),
             partial_since: None,
             orders: Vec::new(),
             read_closed: false,
@@ -175,7 +190,7 @@ impl Conn {
         };
         let message = format!("dropped: {why} within {}s", READ_DEADLINE.as_secs_f64());
         self.output.push(&Reply::Error { message });
-        let _ = self.output.write_to(&self.stream, Instant::now());
+        let _ = self.output.write_to(&self.stream);
     }
 
     /// Gives the orders whose reply was written (or can no longer be): the
@@ -186,35 +201,39 @@ impl Conn {
         }
     }
 
-    /// Does all there is to do now: reads what the client sent, answers,
-    /// writes. Returns whether the connection stays open.
-    pub fn serve(&mut self, answers: &Answers, now: Instant) -> bool {
-        self.read(now);
-        loop {
-            if self.output.write_to(&self.stream, now).is_err() {
-                return false;
+    /// Does what there is to do now, up to [`STEPS_PER_TURN`] steps: reads
+    /// what the client sent, answers, writes.
+    pub fn serve(&mut self, answers: &Answers) -> Served {
+        self.read();
+        for _ in 0..STEPS_PER_TURN {
+            if self.output.write_to(&self.stream).is_err() {
+                return Served::Closed;
             }
             if self.output.pending() > 0 {
-                return true; // the socket is full: served again once writable
+                return Served::Open; // the socket is full: served again once writable
             }
             self.give_orders(answers);
             if self.closing.is_some() {
-                return false;
+                return Served::Closed;
             }
-            if !self.step(answers, now) {
-                break;
+            if !self.step(answers) {
+                // Nothing more to do now. A client that closed its end is
+                // dropped once its last request is answered.
+                return if self.read_closed {
+                    Served::Closed
+                } else {
+                    Served::Open
+                };
             }
-            self.read(now);
+            self.read();
         }
-        // Nothing more to do now. A client that closed its end is dropped
-        // once its last request is answered.
-        !self.read_closed
+        Served::Again
     }
 
     /// Reads what the socket holds, up to the end of the first whole frame
     /// (the rest waits until that one is answered). A dashboard's bytes are
     /// read and dropped, only to see it leave.
-    fn read(&mut self, now: Instant) {
+    fn read(&mut self) {
         let mut dropped = [0u8; 4096];
         while !self.read_closed && !self.whole_frame() {
             let len = self.input.len();
@@ -230,7 +249,7 @@ impl Conn {
                 Ok((0, _)) => self.read_closed = true,
                 Ok((_, kept)) => {
                     if len == 0 && kept > 0 {
-                        self.partial_since = Some(now);
+                        self.partial_since = Some(Instant::now());
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -261,12 +280,12 @@ impl Conn {
     }
 
     /// One step of the conversation; returns whether it made any.
-    fn step(&mut self, answers: &Answers, now: Instant) -> bool {
+    fn step(&mut self, answers: &Answers) -> bool {
         match &mut self.phase {
             Phase::Streaming(s) => {
                 let more = refill(s, &mut self.output);
                 if more.ended {
-                    self.closing = Some(now);
+                    self.closing = Some(Instant::now());
                 }
                 more.wrote
             }
@@ -280,12 +299,12 @@ impl Conn {
                 // client that leaves meanwhile is not waited for).
                 None => false,
             },
-            Phase::Hello | Phase::Ready => self.next_request(answers, now),
+            Phase::Hello | Phase::Ready => self.next_request(answers),
         }
     }
 
     /// Answers the frame at the front of `input`, if it is whole.
-    fn next_request(&mut self, answers: &Answers, now: Instant) -> bool {
+    fn next_request(&mut self, answers: &Answers) -> bool {
         if !self.whole_frame() {
             if self.input.is_empty() {
                 self.partial_since = None;
@@ -307,14 +326,14 @@ impl Conn {
                 if self.input.capacity() > 4 * READ_CHUNK && self.input.len() < READ_CHUNK {
                     self.input.shrink_to(READ_CHUNK); // a big submission is over
                 }
-                self.partial_since = (!self.input.is_empty()).then_some(now);
+                self.partial_since = (!self.input.is_empty()).then(Instant::now);
                 req
             }
             Ok(None) => return false,
             Err(e) => {
                 let message = format!("bad request: {e}");
                 self.output.push(&Reply::Error { message });
-                self.closing = Some(now);
+                self.closing = Some(Instant::now());
                 return true;
             }
         };

@@ -18,7 +18,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use super::answer::Answers;
-use super::conn::Conn;
+use super::conn::{Conn, Served};
 use super::wire::Reply;
 use crate::ipc::{self, Listener, Stream};
 use crate::protocol::frame;
@@ -73,6 +73,8 @@ pub struct Server {
     answers: Answers,
     streams: Streams,
     conns: HashMap<Token, Conn>,
+    /// Connections whose turn ended with more to do.
+    again: Vec<Token>,
     next_token: usize,
 }
 
@@ -103,6 +105,7 @@ impl Server {
             answers,
             streams,
             conns: HashMap::new(),
+            again: Vec::new(),
             next_token: 2,
         };
         Ok((server, wake))
@@ -112,12 +115,15 @@ impl Server {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(256);
         while !self.wake.stop.load(SeqCst) {
-            let timeout = self
-                .conns
-                .values()
-                .filter_map(Conn::deadline)
-                .min()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if self.again.is_empty() {
+                self.conns
+                    .values()
+                    .filter_map(Conn::deadline)
+                    .min()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -133,6 +139,7 @@ impl Server {
                     token => self.serve(token),
                 }
             }
+            self.serve_again();
             self.serve_watchers();
             self.expire();
         }
@@ -196,7 +203,7 @@ impl Server {
         if registered.is_err() {
             return;
         }
-        self.conns.insert(token, Conn::new(stream, Instant::now()));
+        self.conns.insert(token, Conn::new(stream));
         // Its hello is usually there already: greet it before the next
         // connection could take its place.
         self.serve(token);
@@ -206,8 +213,21 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        if !conn.serve(&self.answers, Instant::now()) {
-            self.close(token);
+        match conn.serve(&self.answers) {
+            Served::Open => {}
+            Served::Again => {
+                if !self.again.contains(&token) {
+                    self.again.push(token);
+                }
+            }
+            Served::Closed => self.close(token),
+        }
+    }
+
+    /// Gives another turn to the connections that had more to do.
+    fn serve_again(&mut self) {
+        for token in std::mem::take(&mut self.again) {
+            self.serve(token);
         }
     }
 
