@@ -230,7 +230,7 @@ pub fn version() -> &'static str {
         format!(
             "{} (protocol {})",
             env!("CARGO_PKG_VERSION"),
-            crate::protocol::PROTOCOL_VERSION
+            pooltop::protocol::PROTOCOL_VERSION
         )
     })
 }
@@ -345,7 +345,7 @@ mod tests {
             format!(
                 "{} (protocol {})",
                 env!("CARGO_PKG_VERSION"),
-                crate::protocol::PROTOCOL_VERSION
+                pooltop::protocol::PROTOCOL_VERSION
             )
         );
     }

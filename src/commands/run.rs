@@ -5,8 +5,9 @@
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
-use pooltop::cli::{PoolArgs, RunArgs};
-use pooltop::{Task, config, demo, headless, task};
+use crate::cli::{PoolArgs, RunArgs};
+use crate::{config, demo, headless};
+use pooltop::{Task, task};
 
 use super::{
     EXIT_TEMPLATE_USAGE, Failure, Loaded, dashboard_options, json_sink, load_settings, pool_name,
@@ -106,14 +107,14 @@ fn run_pool(
     }
     let json = if dashboard { None } else { json_sink(args)? };
     // The control server lives until the face returns.
-    let (pool, events, _control) = pooltop::control::start_pool(config, &name, title)?;
+    let (pool, events, _control) = crate::control::start_pool(config, &name, title)?;
     if dashboard {
-        let opts = pooltop::ui::Options {
+        let opts = crate::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
             ..dashboard_options(&loaded)
         };
-        let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
+        let outcome = crate::ui::run_with(pool, events, tasks, opts)?;
         pooltop::say!("{}", outcome.summary_text());
         if let Some(sig) = outcome.signal {
             pooltop::say!(

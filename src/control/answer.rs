@@ -8,8 +8,8 @@ use std::sync::mpsc::{self, Receiver};
 use super::orders::commands_for;
 use super::view::Shared;
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
-use crate::engine::{Command, PoolEvent, PoolHandle, Task};
-use crate::task::parse_lines;
+use pooltop::engine::{Command, PoolEvent, PoolHandle, Task};
+use pooltop::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
 pub const SUBSCRIBER_BACKLOG: usize = 100_000;

@@ -9,8 +9,8 @@ use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{Order, Reply, Request, StatusView};
-use crate::engine::Counts;
 use crate::report::human;
+use pooltop::engine::Counts;
 
 /// Verbs aimed at workers.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +63,7 @@ pub fn ls(json: bool) -> Result<u8, String> {
         return Ok(0);
     }
     if rows.is_empty() {
-        crate::say!("pooltop: no pool is running");
+        pooltop::say!("pooltop: no pool is running");
         return Ok(0);
     }
     println!(
@@ -182,7 +182,7 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     match c.request(&Request::Wait { tasks })? {
         Reply::Waited(counts) => {
-            crate::say!("pooltop: {}", counts_line(&counts));
+            pooltop::say!("pooltop: {}", counts_line(&counts));
             let all_done = counts.done == counts.submitted;
             Ok(if all_done { 0 } else { 1 })
         }
@@ -226,7 +226,7 @@ pub fn stop(pool: Option<&str>) -> Result<u8, String> {
 fn done(reply: Reply) -> Result<u8, String> {
     match reply {
         Reply::Done { message } => {
-            crate::say!("pooltop: {message}");
+            pooltop::say!("pooltop: {message}");
             Ok(0)
         }
         other => Err(unexpected(other)),

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::answer::{Answer, Answers, SUBSCRIBER_BACKLOG, Subscription, Wait};
 use super::wire::{Reply, Request};
-use crate::engine::{Command, PoolEvent};
-use crate::ipc::Stream;
-use crate::protocol::{MAX_FRAME, frame};
+use pooltop::engine::{Command, PoolEvent};
+use pooltop::ipc::Stream;
+use pooltop::protocol::{MAX_FRAME, frame};
 
 /// How long a client may take to say hello, to finish sending a request it
 /// began, or to read a reply, before it is dropped.

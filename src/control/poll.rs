@@ -20,8 +20,8 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use super::answer::Answers;
 use super::conn::{Conn, Served};
 use super::wire::Reply;
-use crate::ipc::{self, Listener, Stream};
-use crate::protocol::frame;
+use pooltop::ipc::{self, Listener, Stream};
+use pooltop::protocol::frame;
 
 /// The most control connections a pool keeps open. When all are taken, a
 /// new one takes the place of the oldest that has not said hello yet, or,

@@ -16,8 +16,8 @@ use super::answer::Answers;
 use super::poll::{Server, Streams, Wake};
 use super::view::{Shared, View};
 use super::{PoolInfo, control_dir, info_path, socket_path};
-use crate::engine::{PoolEvent, PoolHandle, Tap};
-use crate::ipc;
+use pooltop::engine::{PoolEvent, PoolHandle, Tap};
+use pooltop::ipc;
 
 /// A running control endpoint; dropping it removes the socket and its info.
 pub struct ControlServer {
@@ -55,7 +55,7 @@ impl Drop for ControlServer {
 
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
-/// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
+/// reading them runs it on its own thread: see [`pooltop::engine::EventStream`]).
 pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Counts, PoolEvent};
+use pooltop::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
 pub const CONTROL_VERSION: u32 = 4;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::engine::{Counts, PoolEvent};
 use crate::report::human;
+use pooltop::engine::{Counts, PoolEvent};
 
 /// Running totals of a pool's events: counts, times, rates. Shared by the
 /// headless runner and the dashboard so both print the same summary.
@@ -158,7 +158,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{TaskId, TaskReport, TaskState, WorkerId};
+    use pooltop::engine::{TaskId, TaskReport, TaskState, WorkerId};
     use std::sync::Arc;
 
     fn finished(task: u64, state: TaskState, wall_ms: u64) -> PoolEvent {
