@@ -223,7 +223,7 @@ pub struct RunArgs {
     pub command: Option<Vec<String>>,
 }
 
-/// `pooltop 0.1.0 (protocol 1)`: what `--version` prints after the name.
+/// `pooltop 0.1.0 (protocol N)`: what `--version` prints after the name.
 pub fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {

@@ -643,3 +643,47 @@ fn signals_stop_a_batch_and_leave_no_job_behind() {
         );
     }
 }
+
+#[test]
+fn a_nul_byte_in_template_input_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("list.txt"), b"first\nse\0cond\n").unwrap();
+    // From `:::: FILE`, `-a FILE` and standard input alike (a `:::` argument
+    // cannot hold a NUL: the kernel ends each argument at one).
+    for (opts, cmd, stdin, needle) in [
+        (
+            &[][..],
+            &["touch", "{}", "::::", "list.txt"][..],
+            "",
+            "list.txt: input 2",
+        ),
+        (
+            &["-a", "list.txt"],
+            &["touch", "{}"],
+            "",
+            "list.txt: input 2",
+        ),
+        (
+            &[],
+            &["touch", "{}"],
+            "first\nok\nn\0ul\n",
+            "<stdin>: input 3",
+        ),
+    ] {
+        let o = pooltop(opts, cmd, d, stdin);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{opts:?} {cmd:?}: {err}");
+        assert!(
+            err.contains(&format!("{needle} contains a NUL byte")),
+            "{opts:?} {cmd:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(o.stdout.is_empty());
+        assert!(!d.join("first").exists(), "job 1 ran: {opts:?} {cmd:?}");
+    }
+    // With -0 the NUL separates inputs: both jobs run.
+    let o = pooltop(&["-0"], &["touch", "{}"], d, "first\0second\0");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(d.join("first").exists() && d.join("second").exists());
+}

@@ -451,3 +451,24 @@ fn the_json_stream_has_samples_of_each_worker_and_the_cores() {
         assert!(s["own"]["rss"].as_u64().unwrap() > 0, "{s}");
     }
 }
+
+#[test]
+fn the_readme_shows_what_version_prints() {
+    let out = pooltop(&["--version"], "");
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(printed.contains("(protocol "), "{printed}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let shown: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("pooltop --version"))
+        .filter_map(|l| l.split_once('#').map(|(_, c)| c.trim()))
+        .collect();
+    assert!(
+        !shown.is_empty(),
+        "README shows no `pooltop --version` line"
+    );
+    for line in shown {
+        assert_eq!(line, printed, "README's `pooltop --version` line");
+    }
+}

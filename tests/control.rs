@@ -11,6 +11,8 @@ use std::time::Duration;
 use helpers::*;
 // The control wire is the binary's (a face), not the library's: the test
 // speaks it from the same source.
+#[path = "../src/control/limits.rs"]
+mod limits;
 #[path = "../src/control/wire.rs"]
 #[allow(dead_code)]
 mod wire;
@@ -80,6 +82,15 @@ fn submit_wait_pause_scale_and_stop_from_other_processes() {
     let d = dir.path();
     let json = d.join("events.jsonl");
     let pool = keep_alive_pool(d, "main", "2", &json);
+    // Started with no task file, it says so (not `<stdin>`).
+    let out = pooltop(d, &["status", "--pool", "main"], "");
+    assert!(
+        text(&out)
+            .0
+            .contains("running (kept alive, no task file), up"),
+        "{:?}",
+        text(&out)
+    );
 
     // Submit from another process: ids come back, one per line.
     let out = pooltop(
@@ -439,4 +450,233 @@ fn status_shows_each_workers_cpu_and_memory_and_the_cores() {
     assert!(stdout.contains("cores"), "{stdout}");
     pooltop(d, &["stop", "--pool", "busy"], "");
     let _ = pool.wait_with_output();
+}
+
+/// How many threads and open descriptors process `pid` has.
+fn threads_and_fds(pid: u32) -> (usize, usize) {
+    let count = |dir: String| std::fs::read_dir(&dir).map_or(0, |d| d.count());
+    (
+        count(format!("/proc/{pid}/task")),
+        count(format!("/proc/{pid}/fd")),
+    )
+}
+
+/// A connection the test holds open, and what the pool said on it.
+struct Held {
+    conn: std::os::unix::net::UnixStream,
+    said: Vec<u8>,
+    sent: std::time::Instant,
+    closed: Option<std::time::Instant>,
+}
+
+/// Whether the pool has closed `conn`; what it said before is added to `said`.
+fn closed_by_pool(conn: &mut std::os::unix::net::UnixStream, said: &mut Vec<u8>) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The one-line errors the pool sent on a connection before closing it.
+fn errors_in(said: &[u8]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut at = 0;
+    while let Ok(Some((reply, used))) = frame::take_frame::<Reply>(&said[at..]) {
+        at += used;
+        if let Reply::Error { message } = reply {
+            errors.push(message);
+        }
+    }
+    errors
+}
+
+#[test]
+fn five_hundred_half_open_connections_cost_no_thread_and_are_dropped_at_the_deadline() {
+    use std::io::Write;
+    use std::time::Instant;
+    // 500 connections of our own, and the pool's replies to read.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if limit.current.is_some_and(|n| n < 2048) {
+        let raised = rustix::process::Rlimit {
+            current: Some(limit.maximum.map_or(4096, |m| m.min(4096))),
+            maximum: limit.maximum,
+        };
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, raised).unwrap();
+    }
+    let dir = private_control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "crowd", "1", &d.join("c.jsonl"));
+    let pid = status(d, "crowd")["pid"].as_u64().unwrap() as u32;
+    let (threads_before, fds_before) = threads_and_fds(pid);
+
+    // Each sends all of a hello but its last byte, and holds.
+    let mut hello = Vec::new();
+    frame::encode_into(
+        &Request::Hello {
+            version: CONTROL_VERSION,
+        },
+        &mut hello,
+    )
+    .unwrap();
+    let partial = &hello[..hello.len() - 1];
+    let mut held: Vec<Held> = (0..500)
+        .map(|_| {
+            let mut conn = std::os::unix::net::UnixStream::connect(d.join("crowd.sock")).unwrap();
+            conn.write_all(partial).unwrap();
+            conn.set_nonblocking(true).unwrap();
+            Held {
+                conn,
+                said: Vec::new(),
+                sent: Instant::now(),
+                closed: None,
+            }
+        })
+        .collect();
+    // The pool keeps MAX_CLIENTS of them and tells the others why it closes them.
+    let poll_closed = |held: &mut Vec<Held>| {
+        for h in held.iter_mut() {
+            if h.closed.is_none() && closed_by_pool(&mut h.conn, &mut h.said) {
+                h.closed = Some(Instant::now());
+            }
+        }
+        held.iter().filter(|h| h.closed.is_some()).count()
+    };
+    let refused = 500 - limits::MAX_CLIENTS;
+    wait_for("the pool to turn away all but the cap", LONG, || {
+        poll_closed(&mut held) >= refused
+    });
+    let (threads, fds) = threads_and_fds(pid);
+    assert!(
+        threads <= threads_before + 1,
+        "threads went from {threads_before} to {threads}"
+    );
+    assert!(
+        fds <= fds_before + limits::MAX_CLIENTS,
+        "fds went from {fds_before} to {fds}"
+    );
+    println!(
+        "manager: {threads_before} threads and {fds_before} fds before, {threads} and {fds} holding 500 half-open connections"
+    );
+    // Meanwhile the pool answers as ever.
+    let out = pooltop(d, &["status", "--pool", "crowd"], "");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).0.contains("pool crowd"), "{:?}", text(&out));
+    let out = pooltop(d, &["submit", "--pool", "crowd", "--", "square", "5"], "");
+    assert_eq!(text(&out).0.trim(), "1", "{:?}", text(&out));
+
+    // After the deadline every one of them is gone, each told why.
+    let deadline = limits::READ_DEADLINE;
+    wait_for(
+        "the half-open connections to be dropped",
+        deadline + LONG,
+        || poll_closed(&mut held) == 500,
+    );
+    let mut at_deadline = 0;
+    for h in &held {
+        let errors = errors_in(&h.said);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        if errors[0].contains("no hello within") {
+            at_deadline += 1;
+            let held_for = h.closed.unwrap() - h.sent;
+            assert!(held_for >= deadline, "dropped after {held_for:?}");
+        } else {
+            assert!(errors[0].contains("had not said hello"), "{errors:?}");
+        }
+    }
+    assert!(at_deadline > 0, "none was held until the deadline");
+    let (threads, fds) = threads_and_fds(pid);
+    assert!(
+        threads <= threads_before + 1,
+        "{threads_before} -> {threads}"
+    );
+    assert!(fds <= fds_before + 1, "{fds_before} -> {fds}");
+    pooltop(d, &["stop", "--pool", "crowd"], "");
+    assert!(pool.wait().unwrap().code().is_some());
+}
+
+#[test]
+fn a_full_house_of_clients_refuses_one_more_with_a_reason() {
+    let dir = private_control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "full", "1", &d.join("f.jsonl"));
+    let mut clients: Vec<_> = (0..limits::MAX_CLIENTS)
+        .map(|_| wire_client(d, "full"))
+        .collect();
+    let out = pooltop(d, &["status", "--pool", "full"], "");
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "already serves {} control connections",
+            limits::MAX_CLIENTS
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // The greeted ones are still served; once one leaves, a newcomer is too.
+    assert!(matches!(
+        ask(&mut clients[0], &Request::Status),
+        Reply::Status(_)
+    ));
+    drop(clients.pop());
+    wait_for("a free place", LONG, || {
+        pooltop(d, &["status", "--pool", "full"], "").status.code() == Some(0)
+    });
+    drop(clients);
+    pooltop(d, &["stop", "--pool", "full"], "");
+    assert!(pool.wait().unwrap().code().is_some());
+}
+
+#[test]
+fn a_dashboard_that_stops_reading_is_dropped_with_a_reason_and_holds_nobody_up() {
+    use std::io::Read;
+    let dir = private_control_dir();
+    let d = dir.path();
+    let mut pool = keep_alive_pool(d, "flood", "2", &d.join("fl.jsonl"));
+    let mut stuck = wire_client(d, "flood");
+    assert!(matches!(
+        ask(&mut stuck, &Request::Subscribe),
+        Reply::Subscribed { .. }
+    ));
+    // More events than a dashboard may fall behind by (a failure each),
+    // while the dashboard reads nothing.
+    let tasks = limits::SUBSCRIBER_BACKLOG + 20_000;
+    let mut orders = wire_client(d, "flood");
+    let lines = vec!["fail on purpose".to_string(); tasks];
+    assert!(matches!(
+        ask(&mut orders, &Request::Submit { lines }),
+        Reply::Submitted { .. }
+    ));
+    wait_for("every task to fail", LONG * 3, || {
+        status(d, "flood")["counts"]["failed"] == tasks as u64
+    });
+    // The pool answers as ever, and the stuck dashboard's stream ends with
+    // the reason it was dropped.
+    let out = pooltop(d, &["submit", "--", "square", "3"], "");
+    assert_eq!(
+        text(&out).0.trim(),
+        (tasks + 1).to_string(),
+        "{:?}",
+        text(&out)
+    );
+    stuck.set_read_timeout(Some(LONG)).unwrap();
+    let mut rest = Vec::new();
+    stuck.read_to_end(&mut rest).unwrap();
+    let errors = errors_in(&rest);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(&format!(
+            "fell {} events behind",
+            limits::SUBSCRIBER_BACKLOG
+        )),
+        "{errors:?}"
+    );
+    pooltop(d, &["stop", "--pool", "flood"], "");
+    assert!(pool.wait().unwrap().code().is_some());
 }

@@ -408,7 +408,9 @@ fn attach_detach_and_stop_a_headless_pool() {
     // The replay shows the pool as it is: two workers, the running sleep,
     // the finished square.
     let s = t.wait("the attached dashboard", SECS, |s| {
-        s.contains("bg: <stdin>") && live(&rows(s)).len() == 2 && s.contains("sleep 30")
+        s.contains("bg: (kept alive, no task file)")
+            && live(&rows(s)).len() == 2
+            && s.contains("sleep 30")
     });
     assert!(s.contains("square 7"), "{s}");
 

@@ -69,7 +69,9 @@ pub fn split_command(words: &[String]) -> Result<CommandAndSources, InputError> 
 
 /// Splits the bytes of an input file into records: lines (a last line
 /// without a newline counts), or NUL-terminated records with `null`. Each
-/// must be UTF-8; `name` names the file in errors.
+/// must be UTF-8 and, without `null`, hold no NUL byte (no command can take
+/// one as an argument, so it would only fail once the job runs); `name`
+/// names the file in errors.
 pub fn records(bytes: &[u8], null: bool, name: &str) -> Result<Vec<String>, InputError> {
     let sep = if null { b'\0' } else { b'\n' };
     let body = bytes.strip_suffix(&[sep]).unwrap_or(bytes);
@@ -79,6 +81,12 @@ pub fn records(bytes: &[u8], null: bool, name: &str) -> Result<Vec<String>, Inpu
     body.split(|&b| b == sep)
         .enumerate()
         .map(|(i, rec)| {
+            if rec.contains(&b'\0') {
+                return Err(InputError(format!(
+                    "{name}: input {} contains a NUL byte; pooltop's inputs must be text (with -0 NUL separates them)",
+                    i + 1
+                )));
+            }
             String::from_utf8(rec.to_vec()).map_err(|_| {
                 InputError(format!(
                     "{name}: input {} is not valid UTF-8; pooltop's inputs must be UTF-8 text",
@@ -172,6 +180,11 @@ mod tests {
         let e = records(b"ok\nbad\xff\n", false, "list.txt").unwrap_err();
         assert!(
             e.0.starts_with("list.txt: input 2 is not valid UTF-8"),
+            "{e}"
+        );
+        let e = records(b"ok\nfine\nn\0ul\n", false, "<stdin>").unwrap_err();
+        assert!(
+            e.0.starts_with("<stdin>: input 3 contains a NUL byte"),
             "{e}"
         );
     }

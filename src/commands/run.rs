@@ -43,8 +43,25 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, loaded, tasks, &name, None)
+    let no_file = args.taskfile.as_deref().is_none_or(|p| p == Path::new("-"));
+    let title = title_of(&name, no_file, &tasks, args.pool.keep_alive);
+    run_pool(&args.pool, loaded, tasks, &title, None)
 }
+
+/// What `pooltop status` and an attached dashboard say a task-file pool
+/// runs: the task file's name (`<stdin>` for tasks piped in), or, for a
+/// `--keep-alive` pool given no file and no tasks, that it only runs what is
+/// submitted.
+fn title_of(name: &str, no_file: bool, tasks: &[Task], keep_alive: bool) -> String {
+    if keep_alive && no_file && tasks.is_empty() {
+        KEPT_ALIVE_TITLE.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The title of a `--keep-alive` pool started with no task file.
+const KEPT_ALIVE_TITLE: &str = "(kept alive, no task file)";
 
 /// `pooltop demo` (and `pooltop` alone): the built-in demo workload.
 pub fn run_demo(args: PoolArgs) -> Result<u8, Failure> {

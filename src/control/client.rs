@@ -8,7 +8,8 @@ use super::orders::order_for;
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
 use pooltop::engine::{
-    AttachedPool, Command, EventReceiver, PoolConfig, PoolHandle, Task, TaskId, event_channel,
+    AttachedPool, Command, EventReceiver, PoolConfig, PoolEvent, PoolHandle, Task, TaskId,
+    event_channel,
 };
 use pooltop::ipc::{self, Stream};
 use pooltop::protocol::frame;
@@ -55,10 +56,15 @@ impl Client {
     pub fn request(&mut self, req: &Request) -> Result<Reply, String> {
         let lost = |e: &dyn std::fmt::Display| format!("lost the connection to the pool: {e}");
         let mut w = &self.conn;
-        frame::write_frame(&mut w, req).map_err(|e| lost(&e))?;
-        w.flush().map_err(|e| lost(&e))?;
+        let sent = frame::write_frame(&mut w, req).and_then(|()| w.flush());
         let mut r = &self.conn;
-        frame::read_frame::<Reply>(&mut r, &mut self.buf).map_err(|e| lost(&e))
+        match (sent, frame::read_frame::<Reply>(&mut r, &mut self.buf)) {
+            (_, Ok(reply)) => Ok(reply),
+            (Ok(()), Err(e)) => Err(lost(&e)),
+            // A pool that refuses a connection says why and closes it, maybe
+            // before the request is written: the reason comes first.
+            (Err(e), Err(_)) => Err(lost(&e)),
+        }
     }
 }
 
@@ -133,19 +139,33 @@ pub fn attach(name: Option<&str>) -> Result<(PoolHandle, EventReceiver, String, 
         Err(e) => return Err(format!("pool `{name}`: {e}")),
     };
     let (mut tx, rx) = event_channel();
+    let name_in_log = name.clone();
     std::thread::Builder::new()
         .name("pooltop-attach".into())
         .spawn(move || {
             let Client { conn, mut buf, .. } = stream;
             let mut reader = BufReader::with_capacity(64 * 1024, &conn);
-            while let Ok(Reply::Event(ev)) = frame::read_frame::<Reply>(&mut reader, &mut buf) {
-                tx.push(ev);
+            loop {
+                match frame::read_frame::<Reply>(&mut reader, &mut buf) {
+                    Ok(Reply::Event(ev)) => tx.push(ev),
+                    // Dropped by the pool (for falling too far behind): the
+                    // dashboard's log says why.
+                    Ok(Reply::Error { message }) => {
+                        tx.push(PoolEvent::Error {
+                            worker: None,
+                            message: format!("pool `{name_in_log}`: {message}"),
+                        });
+                        break;
+                    }
+                    _ => break,
+                }
                 // Relayed in batches, as the pool sends them: whatever has
                 // arrived goes on before the next wait.
                 if reader.buffer().is_empty() && !tx.flush() {
                     return;
                 }
             }
+            let _ = tx.flush();
             // The stream ended: the dashboard sees the pool as gone.
         })
         .map_err(|e| e.to_string())?;

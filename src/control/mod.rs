@@ -6,13 +6,19 @@
 //! (its pid and start time). The control dir is private to the user (0700,
 //! checked, not trusted) and the server also checks each client's user id.
 //!
-//! [`wire`] holds the messages, `server` answers them inside the pool's
-//! process, [`client`] asks them (and attaches a dashboard), and [`cli`] is
-//! the command line's face on top of the client.
+//! [`wire`] holds the messages; inside the pool's process `server` opens the
+//! endpoint, `poll` serves every connection from one thread, `conn` keeps
+//! one connection's bytes and `answer` says what each request gets;
+//! [`client`] asks them (and attaches a dashboard), and [`cli`] is the
+//! command line's face on top of the client.
 
+mod answer;
 pub mod cli;
 pub mod client;
+mod conn;
+mod limits;
 mod orders;
+mod poll;
 mod server;
 mod view;
 pub mod wire;
