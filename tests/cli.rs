@@ -432,11 +432,12 @@ fn the_json_stream_has_samples_of_each_worker_and_the_cores() {
         .collect();
     let samples: Vec<&Value> = events.iter().filter(|e| e["event"] == "sample").collect();
     assert!(!samples.is_empty(), "no sample in {events:?}");
-    // Some sample saw a worker spinning: its CPU near a whole core.
+    // Some sample saw a worker spinning: its CPU well above an idle one's
+    // (near a whole core on a quiet machine; a busy one shares the cores).
     let busy = samples
         .iter()
         .flat_map(|s| s["workers"].as_array().unwrap());
-    let busy: Vec<&Value> = busy.filter(|w| w["cpu"].as_f64().unwrap() > 20.0).collect();
+    let busy: Vec<&Value> = busy.filter(|w| w["cpu"].as_f64().unwrap() > 5.0).collect();
     assert!(!busy.is_empty(), "{samples:?}");
     for w in &busy {
         assert!((1..=2).contains(&w["worker"].as_u64().unwrap()), "{w}");
