@@ -241,6 +241,10 @@ pub struct RunArgs {
     pub pool: PoolArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
+    /// Task files, headless: print only the summary (no results on stdout,
+    /// no failures or progress on stderr)
+    #[arg(long)]
+    pub quiet: bool,
     /// File of task lines; `-` or nothing reads standard input
     #[arg(value_name = "TASKFILE")]
     pub taskfile: Option<PathBuf>,

@@ -24,6 +24,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::outputs::{OutputClaims, SharedClaims};
+
 pub use server::{ControlServer, serve};
 
 /// Where the pools of this user keep their control sockets:
@@ -88,8 +90,20 @@ pub fn start_pool(
     name: &str,
     title: &str,
 ) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
+    let claims = SharedClaims::new(OutputClaims::new(&config.out_dir));
+    start_pool_claiming(config, name, title, claims)
+}
+
+/// [`start_pool`] for a run whose tasks have claimed their output files
+/// already: `pooltop submit` refuses a task that would write one of them.
+pub fn start_pool_claiming(
+    config: crate::PoolConfig,
+    name: &str,
+    title: &str,
+    claims: SharedClaims,
+) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
     let (pool, events) = crate::engine::start(config)?;
-    match serve(name, title, pool.clone()) {
+    match serve(name, title, pool.clone(), claims) {
         Ok((server, tap)) => Ok((
             pool,
             crate::engine::EventStream::with_tap(events, tap),

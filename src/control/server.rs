@@ -20,6 +20,7 @@ use super::{PoolInfo, control_dir, info_path, socket_path};
 use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
+use crate::report::outputs::SharedClaims;
 use crate::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
@@ -64,7 +65,14 @@ impl Drop for ControlServer {
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
 /// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
-pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
+/// `claims` are the output files of the run's tasks: a submission that
+/// would write one of them is refused.
+pub fn serve(
+    name: &str,
+    title: &str,
+    pool: PoolHandle,
+    claims: SharedClaims,
+) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
     let socket = socket_path(&dir, name);
@@ -141,6 +149,7 @@ pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlSe
                     pool: pool.clone(),
                     view: shared.clone(),
                     streams: streams.clone(),
+                    claims: claims.clone(),
                 };
                 let _ = std::thread::Builder::new()
                     .name("pooltop-control-client".into())
@@ -166,6 +175,7 @@ struct Client {
     pool: PoolHandle,
     view: Shared,
     streams: Streams,
+    claims: SharedClaims,
 }
 
 /// Counts one event stream as writing while it lives.
@@ -343,6 +353,13 @@ impl Client {
                 errors: errors.iter().map(|e| e.to_string()).collect(),
             },
             Ok(parsed) => {
+                // Line numbers are the submission's (a submitted file's own).
+                let origins = parsed
+                    .iter()
+                    .map(|l| (&l.spec, format!("<submit>:{}", l.line_no)));
+                if let Err(errors) = self.claims.claim(origins) {
+                    return Reply::Refused { errors };
+                }
                 let tasks = parsed.into_iter().map(|l| Task {
                     spec: l.spec,
                     line: l.text.into(),

@@ -3,6 +3,7 @@
 //! Task-file runs ([`run`]) and command batches ([`run_batch`]) share one
 //! loop (`runner`) and differ only in their [`runner::Mode`].
 
+mod results;
 mod runner;
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use crate::engine::{self, Command, EventStream, PoolEvent, Task};
 use crate::error::Error;
 use crate::report::hung::{DEFAULT_HUNG_AFTER, HungNews, HungWatch};
 use crate::report::json::{JsonLines, JsonSink, hung_json};
+pub use results::Printing;
+use results::ResultPrinter;
 use runner::{Mode, Out, Progress};
 
 /// How the headless runner runs.
@@ -25,6 +28,8 @@ pub struct Options {
     /// Report a busy worker as hung after this long without progress and
     /// without CPU (default: [`DEFAULT_HUNG_AFTER`] or half the task timeout).
     pub hung_after: Option<Duration>,
+    /// What it prints as tasks finish: results on stdout, failures on stderr.
+    pub printing: Printing,
 }
 
 /// A task-file run: hung workers are reported, the pool is shut down once
@@ -32,6 +37,8 @@ pub struct Options {
 struct TaskFile {
     hung: HungWatch,
     keep_alive: bool,
+    printer: ResultPrinter,
+    quiet: bool,
 }
 
 impl Mode for TaskFile {
@@ -49,12 +56,13 @@ impl Mode for TaskFile {
         for n in &news {
             if out.json.is_on() {
                 out.json.write(hung_json(n, out.started.elapsed()));
-            } else if let HungNews::Hung {
-                worker,
-                pid,
-                task,
-                idle,
-            } = n
+            } else if !self.quiet
+                && let HungNews::Hung {
+                    worker,
+                    pid,
+                    task,
+                    idle,
+                } = n
             {
                 out.progress.clear();
                 crate::say!(
@@ -67,9 +75,14 @@ impl Mode for TaskFile {
     }
 
     fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
+        self.printer.event(ev, &mut out.progress);
         if matches!(ev, PoolEvent::Drained(_)) && !self.keep_alive {
             out.pool.send(Command::Shutdown);
         }
+    }
+
+    fn idle(&mut self) {
+        self.printer.flush();
     }
 
     fn prints_errors(&self, out: &Out) -> bool {
@@ -78,7 +91,8 @@ impl Mode for TaskFile {
 }
 
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
-/// it), printing progress and the summary on stderr. Returns the exit status.
+/// it), printing each result on stdout, each failure and progress and the
+/// summary on stderr. Returns the exit status.
 pub fn run(
     pool: engine::PoolHandle,
     events: EventStream,
@@ -90,6 +104,7 @@ pub fn run(
         name,
         keep_alive,
         hung_after,
+        mut printing,
     } = opts;
     let workers = pool.config().workers;
     let mut hung_after = hung_after.unwrap_or(DEFAULT_HUNG_AFTER);
@@ -104,21 +119,24 @@ pub fn run(
     let stop_signals = runner::watch_signals(pool.clone(), false);
     let started = Instant::now();
     if !tasks.is_empty() {
-        pool.submit_all(tasks);
+        printing.origins.first = pool.submit_all(tasks).first().copied();
     } else if !keep_alive {
         pool.send(Command::Shutdown);
     }
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
-        progress: Progress::when_terminal(),
+        progress: Progress::when_terminal(printing.quiet),
         started,
     };
     let mut mode = TaskFile {
         hung: HungWatch::new(hung_after),
         keep_alive,
+        quiet: printing.quiet,
+        printer: ResultPrinter::new(printing),
     };
     let (tally, _) = runner::run(events, out, &mut mode, workers);
+    mode.printer.finish();
     crate::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
         crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));

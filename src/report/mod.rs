@@ -1,12 +1,16 @@
 //! What every face says about a run: the running totals and their summary
 //! ([`Tally`]), durations for people ([`human`]), the JSON-lines event
-//! stream ([`json`]), hung workers ([`hung`]) and the signals that stop a
-//! run ([`signals`]). The headless runner, the dashboard and the control CLI
-//! all use this layer; none of them uses another face.
+//! stream ([`json`]), hung workers ([`hung`]), the signals that stop a run
+//! ([`signals`]), the files a run writes ([`outputs`]) and what a finished
+//! task shows on the terminal ([`results`]). The headless runner, the
+//! dashboard and the control CLI all use this layer; none of them uses
+//! another face.
 
 mod human;
 pub mod hung;
 pub mod json;
+pub mod outputs;
+pub mod results;
 pub mod signals;
 mod tally;
 

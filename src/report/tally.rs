@@ -4,8 +4,8 @@
 //! The summary is honest about what ran: speedup and efficiency count only
 //! the time of tasks that finished on their own (done or failed), while the
 //! time of tasks that were killed, timed out or cancelled is shown apart;
-//! the worker figure is the range of live workers while tasks ran and their
-//! time-weighted average (see README, "Summary").
+//! the worker figure is the range of live workers when tasks finished and
+//! their time-weighted average (see README, "Summary").
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -69,18 +69,33 @@ struct LiveWorkers {
     since: Instant,
     /// Worker-seconds until `since`: the integral of `ready.len()`.
     worker_time: Duration,
-    /// The fewest and most live workers seen when a task started.
-    range: Option<(usize, usize)>,
+    /// The workers the pool starts with.
+    initial: usize,
+    /// Whether all of them have been live at once (the start is over).
+    up: bool,
+    /// The fewest and most live workers when a task finished, once the
+    /// pool was up (`steady`) and before (`ramp`: used only when no task
+    /// finished after).
+    steady: Option<(usize, usize)>,
+    ramp: Option<(usize, usize)>,
 }
 
 impl LiveWorkers {
-    fn new(now: Instant) -> LiveWorkers {
+    fn new(initial: usize, now: Instant) -> LiveWorkers {
         LiveWorkers {
             ready: BTreeSet::new(),
             since: now,
             worker_time: Duration::ZERO,
-            range: None,
+            initial,
+            up: false,
+            steady: None,
+            ramp: None,
         }
+    }
+
+    /// The fewest and most live workers while tasks ran.
+    fn range(&self) -> Option<(usize, usize)> {
+        self.steady.or(self.ramp)
     }
 
     fn settle(&mut self, now: Instant) {
@@ -92,6 +107,7 @@ impl LiveWorkers {
     fn ready(&mut self, w: WorkerId, now: Instant) {
         self.settle(now);
         self.ready.insert(w);
+        self.up |= self.ready.len() >= self.initial;
     }
 
     fn exited(&mut self, w: WorkerId, now: Instant) {
@@ -99,13 +115,18 @@ impl LiveWorkers {
         self.ready.remove(&w);
     }
 
-    /// A task started: the live workers are "what ran".
-    fn task_started(&mut self) {
+    /// A task finished: the live workers are "what ran".
+    fn task_finished(&mut self) {
         let n = self.ready.len();
         if n == 0 {
             return;
         }
-        self.range = Some(match self.range {
+        let range = if self.up {
+            &mut self.steady
+        } else {
+            &mut self.ramp
+        };
+        *range = Some(match *range {
             None => (n, n),
             Some((lo, hi)) => (lo.min(n), hi.max(n)),
         });
@@ -132,7 +153,7 @@ impl Tally {
             running: 0,
             task_time: Duration::ZERO,
             lost: LostTime::default(),
-            live: LiveWorkers::new(now),
+            live: LiveWorkers::new(workers, now),
             attempt_started: HashMap::new(),
             just_failed: None,
             named: Default::default(),
@@ -168,7 +189,6 @@ impl Tally {
             }
             PoolEvent::TaskStarted { worker, .. } => {
                 self.running += 1;
-                self.live.task_started();
                 self.attempt_started.insert(*worker, now);
             }
             PoolEvent::TaskRetrying { worker, .. } => {
@@ -183,6 +203,7 @@ impl Tally {
                 }
                 if let Some(w) = r.worker {
                     self.attempt_started.remove(&w);
+                    self.live.task_finished();
                 }
                 match r.state {
                     TaskState::Done => self.task_time += r.wall,
@@ -198,7 +219,7 @@ impl Tally {
             }
             // Each started and finished within the run: `running` is as it was.
             PoolEvent::TasksDone(run) => {
-                self.live.task_started();
+                self.live.task_finished();
                 self.task_time += run.total_wall();
                 self.counts.done += run.len() as u64;
             }
@@ -230,10 +251,12 @@ impl Tally {
         self.workers
     }
 
-    /// The fewest and most workers that were live when a task started
-    /// (none before the first task).
+    /// The fewest and most workers that were live when a task finished,
+    /// once all the workers the pool starts with had been live at once
+    /// (before that only when no task finished after); none before the
+    /// first task.
     pub fn workers_range(&self) -> Option<(usize, usize)> {
-        self.live.range
+        self.live.range()
     }
 
     /// The time-weighted average of live workers (ready, not yet exited)
@@ -335,7 +358,7 @@ impl Tally {
     /// The worker figure: `2 workers`, or `2-3 workers, 2.4 average` when
     /// the number changed while tasks ran.
     fn workers_text(&self) -> String {
-        match self.live.range {
+        match self.live.range() {
             Some((lo, hi)) if lo != hi => {
                 format!("{lo}-{hi} workers, {:.1} average", self.workers_average())
             }
@@ -532,8 +555,8 @@ mod tests {
         t.observe_at(&started_on(1, 2), base);
         t.observe_at(&started_on(2, 1), base);
         t.observe_at(&PoolEvent::Scaled { workers: 3 }, at(1000));
-        t.observe_at(&ready(3), at(1000));
         t.observe_at(&finished_on(2, 1, TaskState::Done, 1000), at(1000));
+        t.observe_at(&ready(3), at(1000));
         t.observe_at(&started_on(3, 1), at(1000));
         t.observe_at(&finished_on(3, 1, TaskState::Done, 1000), at(2000));
         t.observe_at(&started_on(4, 3), at(2000));

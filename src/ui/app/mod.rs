@@ -157,6 +157,8 @@ pub struct App {
     pub submit: Prompt,
     /// Why the submit prompt's line is not a task (none when it is, or empty).
     pub submit_error: Option<String>,
+    /// The run's output files, checked before a submitted task is sent.
+    pub claims: Option<crate::report::outputs::SharedClaims>,
     pub filter: Prompt,
     /// Lines scrolled in the help or detail overlay.
     pub overlay_scroll: usize,
@@ -193,6 +195,7 @@ impl App {
             hung_up: false,
             submit: Prompt::default(),
             submit_error: None,
+            claims: None,
             filter: Prompt::default(),
             overlay_scroll: 0,
             detail: None,

@@ -387,3 +387,23 @@ fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
     let report = last.report.as_ref().expect("a report for the detail view");
     assert_eq!((report.output.value.as_str(), report.attempts), ("16", 1));
 }
+
+#[test]
+fn submit_refuses_a_task_that_would_overwrite_a_file_of_the_run() {
+    use crate::report::outputs::{OutputClaims, SharedClaims};
+    use crate::task::TaskSpec;
+    let claims = SharedClaims::new(OutputClaims::new(std::path::Path::new("out")));
+    let first = TaskSpec::parse("thumbnail imgs/hills.png").unwrap();
+    claims.claim([(&first, "t.txt:1".to_string())]).unwrap();
+    let mut s = script();
+    s.app.claims = Some(claims);
+    s.msg(Action::Submit);
+    type_text(&mut s, "thumbnail other/hills.jpg");
+    assert!(s.msg(Edit::Confirm).is_none(), "refused");
+    let err = s.app.submit_error.clone().expect("the reason");
+    assert!(
+        err.starts_with("<prompt>: would write `out/hills.png`, which t.txt:1 writes too"),
+        "{err}"
+    );
+    assert_eq!(s.app.mode, Mode::Submit, "the line stays to be changed");
+}
