@@ -57,6 +57,10 @@ pub enum Cmd {
         pool: PoolSelect,
         #[arg(value_name = "TASK_ID")]
         tasks: Vec<u64>,
+        /// Print each task's result on stdout and each failure on stderr, as
+        /// a headless run does (the pool keeps its last 10000 results)
+        #[arg(long)]
+        results: bool,
     },
     /// Pause workers (SIGSTOP to each worker's process group).
     #[command(after_help = PAUSE_EXAMPLES)]
@@ -351,7 +355,8 @@ const WAIT_EXAMPLES: &str = "\
 Examples:
   pooltop wait                             until every task submitted so far has finished
   pooltop wait 3 4 && echo both done       until tasks 3 and 4 have finished
-  id=$(pooltop submit -- spin 1e9) && pooltop wait $id";
+  id=$(pooltop submit -- spin 1e9) && pooltop wait $id
+  pooltop wait --results $(pooltop submit hash.txt) > sums   the hashes, as sha256sum prints them";
 
 const PAUSE_EXAMPLES: &str = "\
 Examples:

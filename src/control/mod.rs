@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod client;
 mod orders;
+pub mod results;
 mod server;
 mod view;
 pub mod wire;

@@ -21,6 +21,7 @@ use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
 use crate::report::outputs::SharedClaims;
+use crate::report::results::Shown;
 use crate::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
@@ -279,6 +280,7 @@ impl Client {
             }
             Request::Submit { lines } => self.submit(lines),
             Request::Wait { tasks } => return self.wait(tasks, conn),
+            Request::WaitResults { tasks } => return self.wait_results(tasks, conn),
             // Handled by `serve` before it gets here.
             Request::Order(_) | Request::Subscribe => Reply::Error {
                 message: "cannot be answered here".into(),
@@ -357,16 +359,18 @@ impl Client {
                 let origins = parsed
                     .iter()
                     .map(|l| (&l.spec, format!("<submit>:{}", l.line_no)));
-                if let Err(errors) = self.claims.claim(origins) {
-                    return Reply::Refused { errors };
-                }
-                let tasks = parsed.into_iter().map(|l| Task {
-                    spec: l.spec,
-                    line: l.text.into(),
+                let tasks = parsed.iter().map(|l| Task {
+                    spec: l.spec.clone(),
+                    line: l.text.as_str().into(),
                 });
-                let ids = self.pool.submit_all(tasks);
-                Reply::Submitted {
-                    ids: ids.iter().map(|t| t.0).collect(),
+                match self
+                    .claims
+                    .claim_then_submit(origins, || self.pool.submit_all(tasks))
+                {
+                    Ok(ids) => Reply::Submitted {
+                        ids: ids.iter().map(|t| t.0).collect(),
+                    },
+                    Err(errors) => Reply::Refused { errors },
                 }
             }
         }
@@ -404,6 +408,31 @@ impl Client {
                 return None;
             }
         }
+    }
+}
+
+impl Client {
+    /// [`Client::wait`], then what each awaited task shows (all tasks
+    /// submitted so far when none are named), as far as the view keeps it.
+    fn wait_results(&self, tasks: Vec<u64>, conn: &Stream) -> Option<Reply> {
+        let counts = match self.wait(tasks.clone(), conn)? {
+            Reply::Waited(c) => c,
+            other => return Some(other),
+        };
+        let ids: Vec<u64> = if tasks.is_empty() {
+            (1..=self.pool.tasks_allocated()).collect()
+        } else {
+            tasks
+        };
+        let (view, _) = &*self.view;
+        let v = view.lock().unwrap_or_else(|p| p.into_inner());
+        let shown: Vec<Shown> = ids.iter().filter_map(|&id| v.results.get(id)).collect();
+        let let_go = (ids.len() - shown.len()) as u64;
+        Some(Reply::Results {
+            counts,
+            shown,
+            let_go,
+        })
     }
 }
 

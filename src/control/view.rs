@@ -41,6 +41,8 @@ pub struct View {
     /// is too slow), never waited for.
     subscribers: Vec<SyncSender<PoolEvent>>,
     pub stopped: bool,
+    /// The last tasks' results, for `pooltop wait --results` (bounded).
+    pub results: super::results::ResultStore,
 }
 
 /// Events replayed in one `TasksQueued` at most (keeps frames small).
@@ -73,10 +75,12 @@ impl View {
             lines: Vec::new(),
             subscribers: Vec::new(),
             stopped: false,
+            results: Default::default(),
         }
     }
 
     pub fn observe(&mut self, ev: &PoolEvent) {
+        self.results.observe(ev);
         match ev {
             PoolEvent::WorkerSpawned { worker, pid } => {
                 self.workers.insert(

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::engine::TaskId;
 use crate::task::TaskSpec;
 
 /// The files claimed so far in a run, each with where its task came from
@@ -39,24 +40,41 @@ impl OutputClaims {
         &mut self,
         tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
     ) -> Result<(), Vec<String>> {
-        let mut fresh: HashMap<PathBuf, String> = HashMap::new();
+        self.claim_indexed(tasks).map(drop)
+    }
+
+    /// [`OutputClaims::claim`], returning each file claimed with the index
+    /// of its task in `tasks`.
+    fn claim_indexed<'a>(
+        &mut self,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+    ) -> Result<Vec<(PathBuf, usize)>, Vec<String>> {
+        let mut fresh: HashMap<PathBuf, (String, usize)> = HashMap::new();
         let mut errors = Vec::new();
-        for (spec, origin) in tasks {
+        for (i, (spec, origin)) in tasks.into_iter().enumerate() {
             let Some(file) = spec.output_file(&self.out_dir) else {
                 continue;
             };
-            match self.claimed.get(&file).or_else(|| fresh.get(&file)) {
+            let first = self
+                .claimed
+                .get(&file)
+                .or_else(|| fresh.get(&file).map(|f| &f.0));
+            match first {
                 Some(first) => errors.push(collision(&origin, first, &file)),
                 None => {
-                    fresh.insert(file, origin);
+                    fresh.insert(file, (origin, i));
                 }
             }
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        self.claimed.extend(fresh);
-        Ok(())
+        let mut claimed = Vec::with_capacity(fresh.len());
+        for (file, (origin, i)) in fresh {
+            claimed.push((file.clone(), i));
+            self.claimed.insert(file, origin);
+        }
+        Ok(claimed)
     }
 
     /// How many files are claimed.
@@ -85,6 +103,26 @@ pub struct SharedClaims(Arc<Mutex<OutputClaims>>);
 impl SharedClaims {
     pub fn new(claims: OutputClaims) -> SharedClaims {
         SharedClaims(Arc::new(Mutex::new(claims)))
+    }
+
+    /// Claims the files of `tasks` and, only if none collides, submits them
+    /// with `submit` (under the same lock, so no other submission comes in
+    /// between). Each file is then known by its task's id too: a later
+    /// collision names `task 7 (<submit>:1)`.
+    pub fn claim_then_submit<'a>(
+        &self,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+        submit: impl FnOnce() -> Vec<TaskId>,
+    ) -> Result<Vec<TaskId>, Vec<String>> {
+        let mut claims = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let claimed = claims.claim_indexed(tasks)?;
+        let ids = submit();
+        for (file, i) in claimed {
+            if let (Some(id), Some(origin)) = (ids.get(i), claims.claimed.get_mut(&file)) {
+                *origin = format!("task {} ({origin})", id.0);
+            }
+        }
+        Ok(ids)
     }
 
     /// [`OutputClaims::claim`] under the lock.
@@ -159,7 +197,17 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("<submit>:2: would write `out/x.png`, which t.txt:1"));
         // Nothing of the refused submission was claimed: y.png is still free.
-        claims.claim([(&other, "<submit>:1".into())]).unwrap();
+        let ids = claims
+            .claim_then_submit([(&other, "<submit>:1".into())], || vec![TaskId(7)])
+            .unwrap();
+        assert_eq!(ids, [TaskId(7)]);
         assert_eq!(claims.0.lock().unwrap().len(), 2);
+        let errors = claims
+            .claim([(&spec("thumbnail y.png"), "<submit>:3".into())])
+            .unwrap_err();
+        assert!(
+            errors[0].contains("which task 7 (<submit>:1) writes too"),
+            "{errors:?}"
+        );
     }
 }
