@@ -35,9 +35,10 @@ pub struct Tally {
     /// When each busy worker's current attempt started (for the time of
     /// attempts that are retried, which no report carries).
     attempt_started: HashMap<WorkerId, Instant>,
-    /// The last failed task and its time, until the next event says whether
-    /// its worker was killed under it (the engine reports the task first).
-    just_failed: Option<(WorkerId, Duration)>,
+    /// The last task that failed or was cancelled on a worker, with its
+    /// time, until the next event says whether its worker was killed under
+    /// it (the engine reports the task first, then at once the exit).
+    just_ended: Option<(WorkerId, Duration, TaskState)>,
     /// The first [`NAMED_IDS`] ids of failed, timed-out and cancelled tasks.
     named: [Vec<TaskId>; 3],
 }
@@ -46,12 +47,13 @@ pub struct Tally {
 /// that did not end on their own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LostTime {
-    /// Attempts whose worker was killed (or died) under them: tasks that
-    /// failed that way, and attempts that were started again (`--retries`).
+    /// Attempts whose worker was killed under them (`pooltop kill`, the
+    /// dashboard's `k`, the join timeout at shutdown), and attempts that
+    /// were started again after their worker died (`--retries`).
     pub killed: Duration,
     /// Tasks that ran into the task timeout.
     pub timed_out: Duration,
-    /// Tasks cancelled while they ran (the pool shut down).
+    /// Tasks cancelled while they ran without a kill.
     pub cancelled: Duration,
 }
 
@@ -155,7 +157,7 @@ impl Tally {
             lost: LostTime::default(),
             live: LiveWorkers::new(workers, now),
             attempt_started: HashMap::new(),
-            just_failed: None,
+            just_ended: None,
             named: Default::default(),
         }
     }
@@ -167,9 +169,9 @@ impl Tally {
 
     /// Takes one event into account, as seen at `now`.
     pub fn observe_at(&mut self, ev: &PoolEvent, now: Instant) {
-        // A failed task's worker killed right under it: the engine reports
-        // the task, then at once the worker's exit.
-        if let Some((w, wall)) = self.just_failed.take()
+        // A task's worker killed right under it: the engine reports the
+        // task, then at once the worker's exit.
+        if let Some((w, wall, state)) = self.just_ended.take()
             && let PoolEvent::WorkerExited {
                 worker,
                 how: ExitHow::Killed { .. },
@@ -177,7 +179,11 @@ impl Tally {
             } = ev
             && *worker == w
         {
-            self.task_time = self.task_time.saturating_sub(wall);
+            let from = match state {
+                TaskState::Cancelled => &mut self.lost.cancelled,
+                _ => &mut self.task_time,
+            };
+            *from = from.saturating_sub(wall);
             self.lost.killed += wall;
         }
         match ev {
@@ -207,12 +213,12 @@ impl Tally {
                 }
                 match r.state {
                     TaskState::Done => self.task_time += r.wall,
-                    TaskState::Failed => {
-                        self.task_time += r.wall;
-                        self.just_failed = r.worker.map(|w| (w, r.wall));
-                    }
+                    TaskState::Failed => self.task_time += r.wall,
                     TaskState::TimedOut => self.lost.timed_out += r.wall,
                     TaskState::Cancelled => self.lost.cancelled += r.wall,
+                }
+                if matches!(r.state, TaskState::Failed | TaskState::Cancelled) {
+                    self.just_ended = r.worker.map(|w| (w, r.wall, r.state));
                 }
                 self.counts.record(r.state);
                 self.name_unfinished(r.task, r.state);
@@ -561,7 +567,8 @@ mod tests {
         t.observe_at(&finished_on(3, 1, TaskState::Done, 1000), at(2000));
         t.observe_at(&started_on(4, 3), at(2000));
         t.observe_at(&finished_on(4, 3, TaskState::Done, 1000), at(3000));
-        t.observe_at(&finished_on(1, 2, TaskState::Failed, 3000), at(3000));
+        // A kill cancels the task it interrupts.
+        t.observe_at(&finished_on(1, 2, TaskState::Cancelled, 3000), at(3000));
         let killed = ExitHow::Killed {
             signal: 9,
             reason: "user".into(),
@@ -595,7 +602,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.ends_with("\npooltop: failed tasks: 1"), "{text}");
+        assert!(text.ends_with("\npooltop: cancelled tasks: 1"), "{text}");
     }
 
     #[test]
