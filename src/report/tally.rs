@@ -64,9 +64,17 @@ impl LostTime {
 }
 
 /// The workers that could take tasks (ready, not yet exited), over time.
+///
+/// A killed worker is replaced at once but counts until it has exited; so
+/// that the two are not counted as two, the count is capped at the workers
+/// wanted plus those retiring (which finish their task first).
 #[derive(Debug, Clone)]
 struct LiveWorkers {
     ready: BTreeSet<WorkerId>,
+    /// Workers asked to retire after their task (a shrinking pool).
+    retiring: BTreeSet<WorkerId>,
+    /// The workers the pool wants (`Scaled`).
+    wanted: usize,
     /// When `ready` last changed.
     since: Instant,
     /// Worker-seconds until `since`: the integral of `ready.len()`.
@@ -86,6 +94,8 @@ impl LiveWorkers {
     fn new(initial: usize, now: Instant) -> LiveWorkers {
         LiveWorkers {
             ready: BTreeSet::new(),
+            retiring: BTreeSet::new(),
+            wanted: initial,
             since: now,
             worker_time: Duration::ZERO,
             initial,
@@ -100,26 +110,44 @@ impl LiveWorkers {
         self.steady.or(self.ramp)
     }
 
+    /// How many workers are live now.
+    fn count(&self) -> usize {
+        self.ready.len().min(self.wanted + self.retiring.len())
+    }
+
     fn settle(&mut self, now: Instant) {
         let gap = now.saturating_duration_since(self.since);
-        self.worker_time += gap * self.ready.len() as u32;
+        self.worker_time += gap * self.count() as u32;
         self.since = now;
     }
 
     fn ready(&mut self, w: WorkerId, now: Instant) {
         self.settle(now);
         self.ready.insert(w);
-        self.up |= self.ready.len() >= self.initial;
+        self.up |= self.count() >= self.initial;
     }
 
     fn exited(&mut self, w: WorkerId, now: Instant) {
         self.settle(now);
         self.ready.remove(&w);
+        self.retiring.remove(&w);
+    }
+
+    fn retiring(&mut self, w: WorkerId, now: Instant) {
+        self.settle(now);
+        if self.ready.contains(&w) {
+            self.retiring.insert(w);
+        }
+    }
+
+    fn wanted(&mut self, n: usize, now: Instant) {
+        self.settle(now);
+        self.wanted = n;
     }
 
     /// A task finished: the live workers are "what ran".
     fn task_finished(&mut self) {
-        let n = self.ready.len();
+        let n = self.count();
         if n == 0 {
             return;
         }
@@ -136,7 +164,7 @@ impl LiveWorkers {
 
     /// Worker-seconds until `now`.
     fn time_until(&self, now: Instant) -> Duration {
-        self.worker_time + now.saturating_duration_since(self.since) * self.ready.len() as u32
+        self.worker_time + now.saturating_duration_since(self.since) * self.count() as u32
     }
 }
 
@@ -229,7 +257,14 @@ impl Tally {
                 self.task_time += run.total_wall();
                 self.counts.done += run.len() as u64;
             }
-            PoolEvent::Scaled { workers } => self.workers = self.workers.max(*workers),
+            PoolEvent::Scaled { workers } => {
+                self.workers = self.workers.max(*workers);
+                self.live.wanted(*workers, now);
+            }
+            PoolEvent::WorkerStopping {
+                worker,
+                join_timeout: None,
+            } => self.live.retiring(*worker, now),
             PoolEvent::Stopped(c) => {
                 self.counts = *c;
                 self.running = 0;
@@ -603,6 +638,33 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("\npooltop: cancelled tasks: 1"), "{text}");
+    }
+
+    #[test]
+    fn a_replacement_and_the_worker_it_replaces_count_once() {
+        let (base, at) = clock();
+        let mut t = Tally::starting_at(2, base);
+        t.observe_at(&ready(1), base);
+        t.observe_at(&ready(2), base);
+        // w2 is killed: w3 starts before w2 has exited.
+        t.observe_at(&ready(3), at(1000));
+        t.observe_at(&finished_on(1, 1, TaskState::Done, 1000), at(1000));
+        t.observe_at(&exited(2, ExitHow::Exited(0)), at(2000));
+        // Shrinking: w3 retires after its task, which finishes meanwhile.
+        t.observe_at(&PoolEvent::Scaled { workers: 1 }, at(2000));
+        t.observe_at(
+            &PoolEvent::WorkerStopping {
+                worker: WorkerId(3),
+                join_timeout: None,
+            },
+            at(2000),
+        );
+        t.observe_at(&finished_on(2, 3, TaskState::Done, 1000), at(3000));
+        t.observe_at(&exited(3, ExitHow::Exited(0)), at(3000));
+        t.observe_at(&finished_on(3, 1, TaskState::Done, 1000), at(4000));
+        stopped(&mut t, at(4000));
+        assert_eq!(t.workers_range(), Some((1, 2)));
+        assert_eq!(t.worker_time(), Duration::from_secs(7));
     }
 
     #[test]
