@@ -156,9 +156,16 @@ Examples:
   pooltop run --json events.jsonl --task-timeout 30 --retries 2 tasks.txt
   pooltop run -j 4 -- gzip -9 {} ::: *.log  a command per input, like GNU parallel
   find . -name '*.jpg' -print0 | pooltop run -0 -k --joblog jobs.tsv -- convert {} {.}.png
+  pooltop run -k hash.txt > sums && sha256sum -c sums   results as sha256sum prints them
 
 Task lines: spin N | sleep S | square N | sha256 PATH | thumbnail PATH [WxH]
             shell CMD... | hang | fail [MESSAGE] | crash      (# starts a comment)
+Output, task files run headless: each task's result on stdout as it finishes
+(-k: in input order): sha256 as `HASH  PATH` (as sha256sum), thumbnail its
+output path, shell its captured stdout, others their result. On stderr: each
+failure, timeout and cancellation with its task id, FILE:LINE and reason, then
+the summary. --quiet: the summary only. With --json -, stdout has the JSON
+lines only. Two tasks that would write the same file are refused (exit 2).
 Templates:  {} input  {.} without extension  {/} basename  {//} dirname
             {/.} basename without extension  {#} job number  {%} job slot
             {1} {2.} … per input source; no replacement string: input appended

@@ -278,7 +278,7 @@ fn wait_results_prints_the_awaited_tasks_as_a_run_does() {
     let names = ["a.bin", "b.bin", "c.bin"];
     let dir = workdir(&names);
     let d = dir.path();
-    let mut pool = keep_alive(d, "w", &["-j", "2"]);
+    let pool = keep_alive(d, "w", &["-j", "2"]);
     let lines = "sha256 a.bin\nsha256 b.bin\nfail on purpose\nsha256 c.bin\n";
     let out = pooltop_in(d, &["submit", "--pool", "w"], lines);
     let ids: Vec<String> = text(&out).0.lines().map(String::from).collect();
@@ -412,4 +412,19 @@ fn the_summary_after_a_killed_hang_leaves_its_time_out() {
         "{summary}"
     );
     assert!(stderr.contains(" on 2 workers · efficiency "), "{stderr}");
+}
+
+#[test]
+fn quiet_goes_with_a_task_file() {
+    let dir = workdir(&[]);
+    let out = pooltop_in(
+        dir.path(),
+        &["run", "--quiet", "--", "echo", ":::", "a"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(255), "as a template's usage error");
+    assert_eq!(
+        text(&out).1,
+        "pooltop: --quiet goes with a task file: pooltop run [OPTIONS] TASKFILE\n"
+    );
 }
