@@ -7,41 +7,47 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::engine::{DoneRun, PoolEvent, TaskId};
 use crate::report::results::Shown;
+use crate::task::RunValues;
 
 /// Results kept at most, in tasks.
 pub const KEPT_TASKS: usize = 10_000;
 /// Results kept at most, in bytes of text (so the reply fits in a frame).
 pub const KEPT_BYTES: usize = 4 * 1024 * 1024;
 
-/// One finished task's result, or a run of instant tasks' (kept as the run
-/// itself: its values become lines only when someone asks).
+/// One finished task's result, or a run of instant tasks' values (they
+/// become lines only when someone asks, with the lines the view keeps).
 #[derive(Debug)]
 enum Kept {
     One(Shown),
-    Run(Box<DoneRun>),
+    Run { first: u64, values: RunValues },
 }
 
 impl Kept {
     fn tasks(&self) -> usize {
         match self {
             Kept::One(_) => 1,
-            Kept::Run(run) => run.len(),
+            Kept::Run { values, .. } => values.len(),
         }
     }
 
     fn size(&self) -> usize {
         match self {
             Kept::One(s) => s.size(),
-            Kept::Run(run) => run.iter().map(|(_, v, _, l)| v.len() + l.len() + 16).sum(),
+            Kept::Run { values, .. } => values.text_len() + 12 * values.len(),
         }
     }
 
     fn first(&self) -> u64 {
         match self {
             Kept::One(s) => s.task,
-            Kept::Run(run) => run.first().0,
+            Kept::Run { first, .. } => *first,
         }
     }
+}
+
+/// A run's values (without its lines, which the view keeps anyway).
+fn values_of(run: &DoneRun) -> RunValues {
+    run.iter().map(|(_, value, _, _)| (value, 0)).collect()
 }
 
 /// The last [`KEPT_TASKS`] results (at most [`KEPT_BYTES`]), by task id.
@@ -60,7 +66,10 @@ impl ResultStore {
     pub fn observe(&mut self, ev: &PoolEvent) {
         let kept = match ev {
             PoolEvent::TaskFinished(r) => Kept::One(Shown::of(r)),
-            PoolEvent::TasksDone(run) if !run.is_empty() => Kept::Run(run.clone()),
+            PoolEvent::TasksDone(run) if !run.is_empty() => Kept::Run {
+                first: run.first().0,
+                values: values_of(run),
+            },
             _ => return,
         };
         self.keep(kept);
@@ -88,15 +97,16 @@ impl ResultStore {
         }
     }
 
-    /// Task `id`'s result, if it is still kept.
-    pub fn get(&self, id: u64) -> Option<Shown> {
+    /// Task `id`'s result, if it is still kept; `line` is its task line.
+    pub fn get(&self, id: u64, line: &str) -> Option<Shown> {
         let (_, kept) = self.kept.range(..=id).next_back()?;
         match kept {
             Kept::One(s) => (s.task == id).then(|| s.clone()),
-            Kept::Run(run) => run
-                .iter()
-                .find(|(t, ..)| *t == TaskId(id))
-                .map(|(t, value, _, line)| Shown::of_value(t, line, value)),
+            Kept::Run { first, values } => {
+                let i = usize::try_from(id - first).ok()?;
+                let (value, _) = values.iter().nth(i)?;
+                Some(Shown::of_value(TaskId(id), line, value))
+            }
         }
     }
 }
@@ -133,9 +143,9 @@ mod tests {
         run.push("9", Duration::ZERO, Arc::from("square 3"));
         run.push("16", Duration::ZERO, Arc::from("square 4"));
         store.observe(&PoolEvent::TasksDone(Box::new(run)));
-        assert_eq!(store.get(1).unwrap().stdout, "4\n");
-        assert_eq!(store.get(3).unwrap().stdout, "16\n");
-        assert_eq!(store.get(4), None);
+        assert_eq!(store.get(1, "square 2").unwrap().stdout, "4\n");
+        assert_eq!(store.get(3, "square 4").unwrap().stdout, "16\n");
+        assert_eq!(store.get(4, "square 5"), None);
     }
 
     #[test]
@@ -144,13 +154,13 @@ mod tests {
         for id in 1..=(KEPT_TASKS as u64 + 5) {
             store.observe(&finished(id, "4"));
         }
-        assert_eq!(store.get(5), None, "let go");
-        assert!(store.get(6).is_some());
+        assert_eq!(store.get(5, "square 2"), None, "let go");
+        assert!(store.get(6, "square 2").is_some());
         assert_eq!(store.tasks, KEPT_TASKS);
         let big = "x".repeat(KEPT_BYTES / 2);
         store.observe(&finished(20_001, &big));
         store.observe(&finished(20_002, &big));
         assert!(store.bytes <= KEPT_BYTES, "{}", store.bytes);
-        assert!(store.get(20_002).is_some());
+        assert!(store.get(20_002, "square 2").is_some());
     }
 }

@@ -426,7 +426,7 @@ impl Client {
         };
         let (view, _) = &*self.view;
         let v = view.lock().unwrap_or_else(|p| p.into_inner());
-        let shown: Vec<Shown> = ids.iter().filter_map(|&id| v.results.get(id)).collect();
+        let shown: Vec<Shown> = ids.iter().filter_map(|&id| v.result_of(id)).collect();
         let let_go = (ids.len() - shown.len()) as u64;
         Some(Reply::Results {
             counts,

@@ -76,7 +76,7 @@ impl Mode for TaskFile {
 
     fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
         self.printer.event(ev, &mut out.progress);
-        if matches!(ev, PoolEvent::Drained(_)) && !self.keep_alive {
+        if all_drained(ev, out) && !self.keep_alive {
             out.pool.send(Command::Shutdown);
         }
     }
@@ -88,6 +88,13 @@ impl Mode for TaskFile {
     fn prints_errors(&self, out: &Out) -> bool {
         !out.progress.is_live() && !out.json.is_on()
     }
+}
+
+/// Whether the pool drained with every task handed to it counted. A long
+/// list reaches the pool in slices, and the queue may run dry between two:
+/// that `Drained` (read after the last slice was sent) is not the end.
+fn all_drained(ev: &PoolEvent, out: &Out) -> bool {
+    matches!(ev, PoolEvent::Drained(c) if c.submitted >= out.pool.tasks_allocated())
 }
 
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
@@ -166,7 +173,7 @@ impl Mode for Batch {
         for cmd in self.session.on_event(ev) {
             out.pool.send(cmd);
         }
-        if matches!(ev, PoolEvent::Drained(_)) {
+        if all_drained(ev, out) {
             out.pool.send(Command::Shutdown);
         }
     }

@@ -5,7 +5,7 @@
 use std::io::{self, BufWriter, Stdout, Write};
 
 use crate::engine::{PoolEvent, TaskId};
-use crate::report::results::{InOrder, Origins, Shown};
+use crate::report::results::{InOrder, Origins, Shown, push_value_result};
 
 use super::runner::Progress;
 
@@ -35,6 +35,8 @@ pub(super) struct ResultPrinter {
     /// Failures and tasks' own stderr go to stderr.
     failures: bool,
     stdout: BufWriter<Stdout>,
+    /// A run's results, gathered before they are written (reused).
+    text: String,
     /// Stdout refused a write: no more results are tried.
     broken: bool,
     never_started_named: usize,
@@ -55,6 +57,7 @@ impl ResultPrinter {
             results: !quiet && !json_on_stdout,
             failures: !quiet,
             stdout: BufWriter::with_capacity(64 * 1024, io::stdout()),
+            text: String::new(),
             broken: false,
             never_started_named: 0,
         }
@@ -63,11 +66,25 @@ impl ResultPrinter {
     /// Prints what a finished task shows, if the event finished any.
     pub fn event(&mut self, ev: &PoolEvent, progress: &mut Progress) {
         match ev {
-            PoolEvent::TaskFinished(r) => self.show(Shown::of(r), progress),
-            PoolEvent::TasksDone(run) => {
-                for (task, value, _, line) in run.iter() {
-                    self.show(Shown::of_value(task, line, value), progress);
+            PoolEvent::TaskFinished(r) if self.results || self.failures => {
+                self.show(Shown::of(r), progress);
+            }
+            // Done, each with only a value: nothing for stderr.
+            PoolEvent::TasksDone(run) if self.results => {
+                if let Some(order) = &mut self.order {
+                    for (task, value, _, line) in run.iter() {
+                        let text = order.push(task, Shown::of_value(task, line, value).stdout);
+                        self.text.push_str(&text);
+                    }
+                } else {
+                    for (_, value, _, line) in run.iter() {
+                        push_value_result(&mut self.text, line, value);
+                    }
                 }
+                let text = std::mem::take(&mut self.text);
+                self.write(&text);
+                self.text = text;
+                self.text.clear();
             }
             _ => {}
         }

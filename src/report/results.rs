@@ -78,13 +78,11 @@ impl Shown {
     /// The task's value when it was done in a run of instant tasks (see
     /// [`crate::DoneRun`]).
     pub fn of_value(task: TaskId, line: &str, value: &str) -> Shown {
-        let output = TaskOutput {
-            value: value.to_string(),
-            ..TaskOutput::default()
-        };
+        let mut stdout = String::new();
+        push_value_result(&mut stdout, line, value);
         Shown {
             task: task.0,
-            stdout: result_text(line, &output),
+            stdout,
             stderr: String::new(),
             problem: None,
         }
@@ -134,15 +132,33 @@ fn kind_of(line: &str) -> &str {
 /// `sha256sum` does (`HASH  PATH`), a `shell` task's stdout as it is, any
 /// other the value on a line of its own; nothing for an empty value.
 fn result_text(line: &str, output: &TaskOutput) -> String {
-    let value = &output.value;
     match kind_of(line) {
         "shell" | "exec" => output.stdout.clone(),
+        _ => {
+            let mut text = String::new();
+            push_value_result(&mut text, line, &output.value);
+            text
+        }
+    }
+}
+
+/// Appends what a done task whose result is only `value` prints (any kind
+/// but `shell`): no allocation of its own for the common case, since runs
+/// of instant tasks print a million of these.
+pub fn push_value_result(out: &mut String, line: &str, value: &str) {
+    match kind_of(line) {
         "sha256" => match TaskSpec::parse(line) {
-            Ok(TaskSpec::Sha256(path)) => sha256sum_line(value, &path),
-            _ => format!("{value}\n"),
+            Ok(TaskSpec::Sha256(path)) => out.push_str(&sha256sum_line(value, &path)),
+            _ => {
+                out.push_str(value);
+                out.push('\n');
+            }
         },
-        _ if value.is_empty() => String::new(),
-        _ => format!("{value}\n"),
+        _ if value.is_empty() => {}
+        _ => {
+            out.push_str(value);
+            out.push('\n');
+        }
     }
 }
 
