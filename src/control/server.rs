@@ -409,9 +409,7 @@ impl Client {
             }
         }
     }
-}
 
-impl Client {
     /// [`Client::wait`], then what each awaited task shows (all tasks
     /// submitted so far when none are named), as far as the view keeps it.
     fn wait_results(&self, tasks: Vec<u64>, conn: &Stream) -> Option<Reply> {
