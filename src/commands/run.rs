@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use pooltop::cli::{PoolArgs, RunArgs};
-use pooltop::report::outputs::{OutputClaims, SharedClaims};
+use pooltop::report::outputs::{FileLine, OutputClaims, SharedClaims};
 use pooltop::report::results::Origins;
 use pooltop::task::TaskSpec;
 use pooltop::{Task, config, demo, headless, task};
@@ -84,7 +84,7 @@ fn claim_outputs<'a>(
     tasks: impl Iterator<Item = (&'a TaskSpec, usize)>,
 ) -> Result<SharedClaims, Failure> {
     let mut claims = OutputClaims::new(out_dir);
-    let origins = tasks.map(|(spec, line)| (spec, format!("{name}:{line}")));
+    let origins = tasks.map(|(spec, line)| (spec, FileLine(name, line)));
     if let Err(mut lines) = claims.claim(origins) {
         lines.push(format!(
             "{name}: {} task(s) would overwrite the output of another; nothing was run",

@@ -20,7 +20,7 @@ use super::{PoolInfo, control_dir, info_path, socket_path};
 use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
-use crate::report::outputs::SharedClaims;
+use crate::report::outputs::{FileLine, SharedClaims};
 use crate::report::results::Shown;
 use crate::task::parse_lines;
 
@@ -358,7 +358,7 @@ impl Client {
                 // Line numbers are the submission's (a submitted file's own).
                 let origins = parsed
                     .iter()
-                    .map(|l| (&l.spec, format!("<submit>:{}", l.line_no)));
+                    .map(|l| (&l.spec, FileLine("<submit>", l.line_no)));
                 let tasks = parsed.iter().map(|l| Task {
                     spec: l.spec.clone(),
                     line: l.text.as_str().into(),

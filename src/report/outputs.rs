@@ -9,6 +9,7 @@
 //! overwritten, as `--out` has always done).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -32,13 +33,14 @@ impl OutputClaims {
         }
     }
 
-    /// Claims the files that `tasks` (each with its origin) would write: all
+    /// Claims the files that `tasks` (each with its origin, made into text
+    /// only for a task that writes a file) would write: all
     /// of them, or none when one would overwrite a file claimed before (by
     /// the run or by an earlier task of `tasks`). The error holds a line per
     /// collision, naming both origins and the file.
     pub fn claim<'a>(
         &mut self,
-        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, impl fmt::Display)>,
     ) -> Result<(), Vec<String>> {
         self.claim_indexed(tasks).map(drop)
     }
@@ -47,7 +49,7 @@ impl OutputClaims {
     /// of its task in `tasks`.
     fn claim_indexed<'a>(
         &mut self,
-        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, impl fmt::Display)>,
     ) -> Result<Vec<(PathBuf, usize)>, Vec<String>> {
         let mut fresh: HashMap<PathBuf, (String, usize)> = HashMap::new();
         let mut errors = Vec::new();
@@ -60,9 +62,9 @@ impl OutputClaims {
                 .get(&file)
                 .or_else(|| fresh.get(&file).map(|f| &f.0));
             match first {
-                Some(first) => errors.push(collision(&origin, first, &file)),
+                Some(first) => errors.push(collision(&origin.to_string(), first, &file)),
                 None => {
-                    fresh.insert(file, (origin, i));
+                    fresh.insert(file, (origin.to_string(), i));
                 }
             }
         }
@@ -84,6 +86,16 @@ impl OutputClaims {
 
     pub fn is_empty(&self) -> bool {
         self.claimed.is_empty()
+    }
+}
+
+/// Where a task came from: line `.1` of `.0` (`hills.txt:3`).
+#[derive(Debug, Clone, Copy)]
+pub struct FileLine<'a>(pub &'a str, pub usize);
+
+impl fmt::Display for FileLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.0, self.1)
     }
 }
 
@@ -111,7 +123,7 @@ impl SharedClaims {
     /// collision names `task 7 (<submit>:1)`.
     pub fn claim_then_submit<'a>(
         &self,
-        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, impl fmt::Display)>,
         submit: impl FnOnce() -> Vec<TaskId>,
     ) -> Result<Vec<TaskId>, Vec<String>> {
         let mut claims = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +140,7 @@ impl SharedClaims {
     /// [`OutputClaims::claim`] under the lock.
     pub fn claim<'a>(
         &self,
-        tasks: impl IntoIterator<Item = (&'a TaskSpec, String)>,
+        tasks: impl IntoIterator<Item = (&'a TaskSpec, impl fmt::Display)>,
     ) -> Result<(), Vec<String>> {
         self.0
             .lock()
@@ -192,18 +204,18 @@ mod tests {
         let other = spec("thumbnail b/y.png");
         let again = spec("thumbnail c/x.gif");
         let errors = claims
-            .claim([(&other, "<submit>:1".into()), (&again, "<submit>:2".into())])
+            .claim([(&other, "<submit>:1"), (&again, "<submit>:2")])
             .expect_err("x.png is taken");
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("<submit>:2: would write `out/x.png`, which t.txt:1"));
         // Nothing of the refused submission was claimed: y.png is still free.
         let ids = claims
-            .claim_then_submit([(&other, "<submit>:1".into())], || vec![TaskId(7)])
+            .claim_then_submit([(&other, "<submit>:1")], || vec![TaskId(7)])
             .unwrap();
         assert_eq!(ids, [TaskId(7)]);
         assert_eq!(claims.0.lock().unwrap().len(), 2);
         let errors = claims
-            .claim([(&spec("thumbnail y.png"), "<submit>:3".into())])
+            .claim([(&spec("thumbnail y.png"), "<submit>:3")])
             .unwrap_err();
         assert!(
             errors[0].contains("which task 7 (<submit>:1) writes too"),
