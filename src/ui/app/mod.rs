@@ -243,6 +243,12 @@ impl App {
 
     /// Records tasks the loop submitted: ids `first, first+1, …` carry these lines.
     pub fn submitted(&mut self, first: TaskId, lines: impl IntoIterator<Item = Arc<str>>) {
+        if first == TaskId(0) {
+            // No id: the pool refused them (an attached pool says why to
+            // `pooltop submit`; here only that it did).
+            self.toast(Level::Warn, "the pool refused the task: not submitted");
+            return;
+        }
         self.tasks.submitted(first, lines);
         self.dirty = true;
     }

@@ -407,3 +407,17 @@ fn submit_refuses_a_task_that_would_overwrite_a_file_of_the_run() {
     );
     assert_eq!(s.app.mode, Mode::Submit, "the line stays to be changed");
 }
+
+#[test]
+fn a_submission_the_pool_refused_adds_no_task() {
+    let mut s = script();
+    let before = s.app.tasks.len();
+    s.app
+        .submitted(TaskId(0), [std::sync::Arc::from("thumbnail x.png")]);
+    let toast = s.app.toast.clone().expect("a word about it").0;
+    assert!(toast.contains("refused"), "{toast}");
+    assert_eq!(s.app.tasks.len(), before, "no row for task 0");
+    s.app
+        .submitted(TaskId(1), [std::sync::Arc::from("square 2")]);
+    assert_eq!(s.app.tasks.len(), before + 1);
+}
