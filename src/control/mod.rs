@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod client;
 mod orders;
+pub mod results;
 mod server;
 mod view;
 pub mod wire;
@@ -23,6 +24,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::report::outputs::{OutputClaims, SharedClaims};
 
 pub use server::{ControlServer, serve};
 
@@ -88,8 +91,20 @@ pub fn start_pool(
     name: &str,
     title: &str,
 ) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
+    let claims = SharedClaims::new(OutputClaims::new(&config.out_dir));
+    start_pool_claiming(config, name, title, claims)
+}
+
+/// [`start_pool`] for a run whose tasks have claimed their output files
+/// already: `pooltop submit` refuses a task that would write one of them.
+pub fn start_pool_claiming(
+    config: crate::PoolConfig,
+    name: &str,
+    title: &str,
+    claims: SharedClaims,
+) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
     let (pool, events) = crate::engine::start(config)?;
-    match serve(name, title, pool.clone()) {
+    match serve(name, title, pool.clone(), claims) {
         Ok((server, tap)) => Ok((
             pool,
             crate::engine::EventStream::with_tap(events, tap),

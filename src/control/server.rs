@@ -20,6 +20,8 @@ use super::{PoolInfo, control_dir, info_path, socket_path};
 use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
 use crate::ipc::{self, Stream};
 use crate::protocol::frame;
+use crate::report::outputs::{FileLine, SharedClaims};
+use crate::report::results::Shown;
 use crate::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
@@ -64,7 +66,14 @@ impl Drop for ControlServer {
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
 /// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
-pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
+/// `claims` are the output files of the run's tasks: a submission that
+/// would write one of them is refused.
+pub fn serve(
+    name: &str,
+    title: &str,
+    pool: PoolHandle,
+    claims: SharedClaims,
+) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
     let socket = socket_path(&dir, name);
@@ -141,6 +150,7 @@ pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlSe
                     pool: pool.clone(),
                     view: shared.clone(),
                     streams: streams.clone(),
+                    claims: claims.clone(),
                 };
                 let _ = std::thread::Builder::new()
                     .name("pooltop-control-client".into())
@@ -166,6 +176,7 @@ struct Client {
     pool: PoolHandle,
     view: Shared,
     streams: Streams,
+    claims: SharedClaims,
 }
 
 /// Counts one event stream as writing while it lives.
@@ -269,6 +280,7 @@ impl Client {
             }
             Request::Submit { lines } => self.submit(lines),
             Request::Wait { tasks } => return self.wait(tasks, conn),
+            Request::WaitResults { tasks } => return self.wait_results(tasks, conn),
             // Handled by `serve` before it gets here.
             Request::Order(_) | Request::Subscribe => Reply::Error {
                 message: "cannot be answered here".into(),
@@ -343,13 +355,22 @@ impl Client {
                 errors: errors.iter().map(|e| e.to_string()).collect(),
             },
             Ok(parsed) => {
-                let tasks = parsed.into_iter().map(|l| Task {
-                    spec: l.spec,
-                    line: l.text.into(),
+                // Line numbers are the submission's (a submitted file's own).
+                let origins = parsed
+                    .iter()
+                    .map(|l| (&l.spec, FileLine("<submit>", l.line_no)));
+                let tasks = parsed.iter().map(|l| Task {
+                    spec: l.spec.clone(),
+                    line: l.text.as_str().into(),
                 });
-                let ids = self.pool.submit_all(tasks);
-                Reply::Submitted {
-                    ids: ids.iter().map(|t| t.0).collect(),
+                match self
+                    .claims
+                    .claim_then_submit(origins, || self.pool.submit_all(tasks))
+                {
+                    Ok(ids) => Reply::Submitted {
+                        ids: ids.iter().map(|t| t.0).collect(),
+                    },
+                    Err(errors) => Reply::Refused { errors },
                 }
             }
         }
@@ -387,6 +408,29 @@ impl Client {
                 return None;
             }
         }
+    }
+
+    /// [`Client::wait`], then what each awaited task shows (all tasks
+    /// submitted so far when none are named), as far as the view keeps it.
+    fn wait_results(&self, tasks: Vec<u64>, conn: &Stream) -> Option<Reply> {
+        let counts = match self.wait(tasks.clone(), conn)? {
+            Reply::Waited(c) => c,
+            other => return Some(other),
+        };
+        let ids: Vec<u64> = if tasks.is_empty() {
+            (1..=self.pool.tasks_allocated()).collect()
+        } else {
+            tasks
+        };
+        let (view, _) = &*self.view;
+        let v = view.lock().unwrap_or_else(|p| p.into_inner());
+        let shown: Vec<Shown> = ids.iter().filter_map(|&id| v.result_of(id)).collect();
+        let let_go = (ids.len() - shown.len()) as u64;
+        Some(Reply::Results {
+            counts,
+            shown,
+            let_go,
+        })
     }
 }
 
