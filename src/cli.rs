@@ -245,7 +245,7 @@ pub fn version() -> &'static str {
         format!(
             "{} (protocol {})",
             env!("CARGO_PKG_VERSION"),
-            crate::protocol::PROTOCOL_VERSION
+            pooltop::protocol::PROTOCOL_VERSION
         )
     })
 }
@@ -361,7 +361,7 @@ mod tests {
             format!(
                 "{} (protocol {})",
                 env!("CARGO_PKG_VERSION"),
-                crate::protocol::PROTOCOL_VERSION
+                pooltop::protocol::PROTOCOL_VERSION
             )
         );
     }

@@ -5,8 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::engine::Task;
-use crate::task;
+use pooltop::engine::Task;
+use pooltop::task;
 
 /// The demo's task file; its paths start with `assets/`.
 const TASKS: &str = include_str!("../assets/demo.tasks");
@@ -76,7 +76,7 @@ impl Demo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskSpec;
+    use pooltop::task::TaskSpec;
 
     #[test]
     fn demo_tasks_point_at_the_written_files() {

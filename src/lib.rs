@@ -12,14 +12,12 @@ macro_rules! say {
 
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
-pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod ipc;
 pub mod platform;
 pub mod protocol;
 pub mod task;
-pub mod ui;
 pub mod worker;
 
 pub use engine::{
@@ -28,13 +26,6 @@ pub use engine::{
 };
 pub use error::Error;
 mod busy_wait;
-pub mod cli;
-pub mod cli_docs;
-pub mod config;
-pub mod control;
-pub mod demo;
-pub mod headless;
 mod pool;
-pub mod report;
 
 pub use pool::{Pool, PoolBuilder};

@@ -1,14 +1,23 @@
 //! The switchboard: parse the command line, pick a face. Owns nothing.
 
+mod batch;
+mod cli;
+mod cli_docs;
 mod commands;
+mod config;
+mod control;
+mod demo;
+mod headless;
+mod report;
+mod ui;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::cli::{Cli, Cmd};
+use crate::control::cli::{self as control_cli, Verb};
 use commands::{EXIT_TEMPLATE_USAGE, EXIT_USAGE, Failure, client, run, settings};
-use pooltop::cli::{Cli, Cmd};
-use pooltop::control::cli::{self as control_cli, Verb};
 
 // Why not the system allocator: see the "mimalloc" feature in Cargo.toml.
 #[cfg(feature = "mimalloc")]
@@ -73,7 +82,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Config(args)) => settings::config_cmd(args),
         Some(Cmd::Completions { shell }) => {
-            commands::write_stdout(&pooltop::cli_docs::completions(shell))
+            commands::write_stdout(&crate::cli_docs::completions(shell))
         }
         Some(Cmd::Man { dir }) => settings::man(dir.as_deref()),
         Some(Cmd::Worker) => Err(Failure::usage(

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::engine::TaskState;
+use pooltop::engine::TaskState;
 
 /// When to stop once the condition is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,9 +18,9 @@ use std::collections::HashSet;
 use std::io;
 use std::time::Duration;
 
-use crate::engine::{PoolConfig, Task};
-use crate::task::TaskSpec;
 use input::Source;
+use pooltop::engine::{PoolConfig, Task};
+use pooltop::task::TaskSpec;
 use template::Template;
 
 pub use args::BatchArgs;
@@ -197,7 +197,7 @@ pub fn dry_run_slot(index: usize, workers: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::TaskState;
+    use pooltop::engine::TaskState;
 
     #[test]
     fn timeouts_in_seconds_units_or_percent() {

@@ -19,9 +19,9 @@ use super::Job;
 use super::halt::{Halt, HaltPolicy, Verdict};
 use super::joblog::{JobLog, Row};
 use super::template::Template;
-use crate::engine::{Command, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
 use crate::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
-use crate::worker::exec::split_truncated;
+use pooltop::engine::{Command, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::worker::exec::split_truncated;
 
 /// How a session behaves.
 #[derive(Debug, Clone, Copy)]
@@ -476,7 +476,7 @@ fn exit_of(r: &TaskReport) -> (i32, i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskOutput;
+    use pooltop::task::TaskOutput;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 

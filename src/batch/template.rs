@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::task::ExecSpec;
+use pooltop::task::ExecSpec;
 
 /// Environment variable with the job's sequence number, as parallel sets it.
 pub const ENV_SEQ: &str = "PARALLEL_SEQ";

@@ -5,8 +5,8 @@
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
-use pooltop::cli::{PoolArgs, SubmitArgs};
-use pooltop::control::cli as control_cli;
+use crate::cli::{PoolArgs, SubmitArgs};
+use crate::control::cli as control_cli;
 use pooltop::task;
 
 use super::{Failure, dashboard_options, load_settings, read_taskfile};
@@ -25,12 +25,12 @@ pub fn attach(pool: Option<&str>, config: Option<&Path>) -> Result<u8, Failure> 
     };
     let loaded = load_settings(&args)?;
     let (handle, events, name, title) =
-        pooltop::control::client::attach(pool).map_err(Failure::usage)?;
-    let opts = pooltop::ui::Options {
+        crate::control::client::attach(pool).map_err(Failure::usage)?;
+    let opts = crate::ui::Options {
         title: format!("{name}: {title}"),
         ..dashboard_options(&loaded)
     };
-    let outcome = pooltop::ui::run_with(handle, events.into(), Vec::new(), opts)?;
+    let outcome = crate::ui::run_with(handle, events.into(), Vec::new(), opts)?;
     if outcome.detached {
         pooltop::say!("pooltop: detached from pool `{name}`; it is still running");
         return Ok(0);

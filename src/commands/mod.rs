@@ -13,12 +13,12 @@ use std::path::Path;
 
 use clap::Parser;
 
-use pooltop::cli::PoolArgs;
-use pooltop::config::{self, ConfigError, Settings};
-use pooltop::report::json::JsonSink;
-use pooltop::report::sink::Sink;
+use crate::cli::PoolArgs;
+use crate::config::{self, ConfigError, Settings};
+use crate::report::json::JsonSink;
+use crate::report::sink::Sink;
+use crate::ui::keymap::Keymap;
 use pooltop::task::LineError;
-use pooltop::ui::keymap::Keymap;
 
 /// Exit status for bad input or options: nothing ran.
 pub const EXIT_USAGE: u8 = 2;
@@ -104,12 +104,10 @@ pub fn check_keys(binds: &[config::KeyBind]) -> Vec<ConfigError> {
 }
 
 /// The dashboard's options from the settings: theme, keys, refresh.
-pub fn dashboard_options(loaded: &Loaded) -> pooltop::ui::Options {
-    let theme = pooltop::ui::theme::Theme::from_choice(
-        loaded.settings.theme,
-        pooltop::ui::theme::no_color(),
-    );
-    pooltop::ui::Options {
+pub fn dashboard_options(loaded: &Loaded) -> crate::ui::Options {
+    let theme =
+        crate::ui::theme::Theme::from_choice(loaded.settings.theme, crate::ui::theme::no_color());
+    crate::ui::Options {
         sample_every: loaded.settings.refresh,
         theme,
         keys: loaded.keys.clone(),
@@ -142,10 +140,10 @@ pub fn json_sink(args: &PoolArgs) -> Result<Option<JsonSink>, Failure> {
 pub fn pool_name(args: &PoolArgs) -> Result<String, Failure> {
     match &args.name {
         Some(n) => {
-            pooltop::control::validate_name(n).map_err(Failure::usage)?;
+            crate::control::validate_name(n).map_err(Failure::usage)?;
             Ok(n.clone())
         }
-        None => Ok(pooltop::control::default_name()),
+        None => Ok(crate::control::default_name()),
     }
 }
 /// Writes `bytes` to stdout; a reader that went away (`| head`) is fine.

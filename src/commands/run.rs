@@ -5,11 +5,12 @@
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
-use pooltop::cli::{PoolArgs, RunArgs};
-use pooltop::report::outputs::{FileLine, OutputClaims, SharedClaims};
-use pooltop::report::results::Origins;
+use crate::cli::{PoolArgs, RunArgs};
+use crate::report::outputs::{FileLine, OutputClaims, SharedClaims};
+use crate::report::results::Origins;
+use crate::{config, demo, headless};
 use pooltop::task::TaskSpec;
-use pooltop::{Task, config, demo, headless, task};
+use pooltop::{Task, task};
 
 use super::{
     EXIT_TEMPLATE_USAGE, Failure, Loaded, dashboard_options, json_sink, load_settings, pool_name,
@@ -168,15 +169,15 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
     let json = if dashboard { None } else { json_sink(args)? };
     // The control server lives until the face returns.
     let (pool, events, _control) =
-        pooltop::control::start_pool_claiming(config, &name, title, claims.clone())?;
+        crate::control::start_pool_claiming(config, &name, title, claims.clone())?;
     if dashboard {
-        let opts = pooltop::ui::Options {
+        let opts = crate::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
             claims: Some(claims),
             ..dashboard_options(&loaded)
         };
-        let outcome = pooltop::ui::run_with(pool, events, tasks, opts)?;
+        let outcome = crate::ui::run_with(pool, events, tasks, opts)?;
         pooltop::say!("{}", outcome.summary_text());
         if let Some(sig) = outcome.signal {
             pooltop::say!(

@@ -4,9 +4,9 @@
 use std::io;
 use std::path::Path;
 
-use pooltop::cli::ConfigArgs;
-use pooltop::config::{self, FileChoice};
-use pooltop::ui::keymap::{self, Keymap};
+use crate::cli::ConfigArgs;
+use crate::config::{self, FileChoice};
+use crate::ui::keymap::{self, Keymap};
 
 use super::{Failure, check_keys, config_failure, write_stdout};
 
@@ -56,13 +56,13 @@ pub fn config_cmd(args: ConfigArgs) -> Result<u8, Failure> {
 /// `pooltop man`: the page on stdout, or every page into `dir`.
 pub fn man(dir: Option<&Path>) -> Result<u8, Failure> {
     let Some(dir) = dir else {
-        let page = pooltop::cli_docs::man_page()
+        let page = crate::cli_docs::man_page()
             .map_err(|e| Failure::usage(format!("cannot render the man page: {e}")))?;
         return write_stdout(&page);
     };
     let write = || -> io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        for (name, page) in pooltop::cli_docs::man_pages()? {
+        for (name, page) in crate::cli_docs::man_pages()? {
             std::fs::write(dir.join(name), page)?;
         }
         Ok(())

@@ -1,16 +1,16 @@
 //! `pooltop run [OPTIONS] -- CMD [ARGS…]`: CMD once per input, as GNU
 //! parallel runs it. This module checks the options, reads the inputs and
 //! the old job log, prints a dry run, and otherwise starts a pool whose
-//! events a batch session (`pooltop::batch::session`) turns into output.
+//! events a batch session (`crate::batch::session`) turns into output.
 
 use std::io::{self, IsTerminal, Read};
 use std::path::Path;
 
-use pooltop::batch::joblog::{self, JobLog};
-use pooltop::batch::{self, BatchArgs, Plan, halt::HaltPolicy, session};
-use pooltop::cli::RunArgs;
-use pooltop::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
-use pooltop::{config, headless};
+use crate::batch::joblog::{self, JobLog};
+use crate::batch::{self, BatchArgs, Plan, halt::HaltPolicy, session};
+use crate::cli::RunArgs;
+use crate::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
+use crate::{config, headless};
 
 use super::{Failure, json_sink, load_settings, pool_name};
 
@@ -76,7 +76,7 @@ pub fn run(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
     // A batch opens a control socket as any pool does (`pooltop attach`,
     // `status`); its view is updated on this thread as events are read.
     let name = pool_name(&args.pool)?;
-    let (pool, events, _control) = pooltop::control::start_pool(config, &name, &title)?;
+    let (pool, events, _control) = crate::control::start_pool(config, &name, &title)?;
     let code = headless::run_batch(pool, events, session, json, b.eta)?;
     drop(spill);
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.

@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::{ChunkSize, PoolConfig};
+use pooltop::engine::{ChunkSize, PoolConfig};
 
 pub use file::parse;
 pub use flags::SettingFlags;
@@ -177,7 +177,7 @@ impl Default for Settings {
             workers: Workers::Auto,
             join_timeout: pool.join_timeout,
             task_timeout: pool.task_timeout,
-            hung_after: crate::engine::DEFAULT_HUNG_AFTER,
+            hung_after: pooltop::engine::DEFAULT_HUNG_AFTER,
             retries: pool.retries,
             chunksize: pool.chunksize,
             out: pool.out_dir,

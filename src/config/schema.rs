@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine::ChunkSize;
+use pooltop::engine::ChunkSize;
 
 /// A setting, as code names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -298,7 +298,7 @@ pub const SETTINGS: &[Setting] = &[
                    to BYTES in memory, more in a temporary file [default: 1048576]",
         }),
         kind: Kind::Bytes {
-            max: crate::engine::MAX_OUTPUT_CAP,
+            max: pooltop::engine::MAX_OUTPUT_CAP,
         },
         doc: "Bytes of stdout and of stderr kept per shell task (the last ones;\n\
               at most 4194304).",

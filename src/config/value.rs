@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::schema::{Kind, ThemeChoice, Value, Workers};
-use crate::engine::ChunkSize;
+use pooltop::engine::ChunkSize;
 
 /// The most seconds any setting takes (about 31 years).
 const MAX_SECS: f64 = 1e9;

@@ -9,9 +9,9 @@ use crate::cli::WorkerSelect;
 use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{Order, Reply, Request, StatusView};
-use crate::engine::Counts;
 use crate::report::human;
 use crate::report::results::Shown;
+use pooltop::engine::Counts;
 
 /// Verbs aimed at workers.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +64,7 @@ pub fn ls(json: bool) -> Result<u8, String> {
         return Ok(0);
     }
     if rows.is_empty() {
-        crate::say!("pooltop: no pool is running");
+        pooltop::say!("pooltop: no pool is running");
         return Ok(0);
     }
     println!(
@@ -191,7 +191,7 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>, results: bool) -> Result<u8, St
                 let_go,
             } => {
                 print_results(&shown, let_go)?;
-                crate::say!("pooltop: {}", counts_line(&counts));
+                pooltop::say!("pooltop: {}", counts_line(&counts));
                 Ok(if counts.done == counts.submitted {
                     0
                 } else {
@@ -203,7 +203,7 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>, results: bool) -> Result<u8, St
     }
     match c.request(&Request::Wait { tasks })? {
         Reply::Waited(counts) => {
-            crate::say!("pooltop: {}", counts_line(&counts));
+            pooltop::say!("pooltop: {}", counts_line(&counts));
             let all_done = counts.done == counts.submitted;
             Ok(if all_done { 0 } else { 1 })
         }
@@ -239,7 +239,7 @@ fn print_results(shown: &[Shown], let_go: u64) -> Result<(), String> {
         _ => {}
     }
     if let_go > 0 {
-        crate::say!(
+        pooltop::say!(
             "pooltop: the results of {let_go} task(s) are no longer kept (a pool keeps its last {} results)",
             crate::control::results::KEPT_TASKS
         );
@@ -283,7 +283,7 @@ pub fn stop(pool: Option<&str>) -> Result<u8, String> {
 fn done(reply: Reply) -> Result<u8, String> {
     match reply {
         Reply::Done { message } => {
-            crate::say!("pooltop: {message}");
+            pooltop::say!("pooltop: {message}");
             Ok(0)
         }
         other => Err(unexpected(other)),

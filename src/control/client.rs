@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::orders::order_for;
 use super::wire::{CONTROL_VERSION, Reply, Request};
 use super::{control_dir, live_pools, socket_path, validate_name};
-use crate::engine::{
+use pooltop::engine::{
     Command, EventReceiver, PoolConfig, PoolHandle, RemotePool, Task, TaskId, event_channel,
 };
-use crate::ipc::{self, Stream};
-use crate::protocol::frame;
+use pooltop::ipc::{self, Stream};
+use pooltop::protocol::frame;
 
 /// A connection to one running pool.
 pub struct Client {

@@ -87,10 +87,17 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 /// the event stream (which shows each event to the control server's view as
 /// it is read) and the server, which closes the endpoint when dropped.
 pub fn start_pool(
-    config: crate::PoolConfig,
+    config: pooltop::PoolConfig,
     name: &str,
     title: &str,
-) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
+) -> Result<
+    (
+        pooltop::PoolHandle,
+        pooltop::engine::EventStream,
+        ControlServer,
+    ),
+    pooltop::Error,
+> {
     let claims = SharedClaims::new(OutputClaims::new(&config.out_dir));
     start_pool_claiming(config, name, title, claims)
 }
@@ -98,22 +105,29 @@ pub fn start_pool(
 /// [`start_pool`] for a run whose tasks have claimed their output files
 /// already: `pooltop submit` refuses a task that would write one of them.
 pub fn start_pool_claiming(
-    config: crate::PoolConfig,
+    config: pooltop::PoolConfig,
     name: &str,
     title: &str,
     claims: SharedClaims,
-) -> Result<(crate::PoolHandle, crate::engine::EventStream, ControlServer), crate::Error> {
-    let (pool, events) = crate::engine::start(config)?;
+) -> Result<
+    (
+        pooltop::PoolHandle,
+        pooltop::engine::EventStream,
+        ControlServer,
+    ),
+    pooltop::Error,
+> {
+    let (pool, events) = pooltop::engine::start(config)?;
     match serve(name, title, pool.clone(), claims) {
         Ok((server, tap)) => Ok((
             pool,
-            crate::engine::EventStream::with_tap(events, tap),
+            pooltop::engine::EventStream::with_tap(events, tap),
             server,
         )),
         Err(e) => {
             // Not to be used after all: end it without waiting.
-            pool.send(crate::Command::KillAll);
-            Err(crate::Error::Control(e.to_string()))
+            pool.send(pooltop::Command::KillAll);
+            Err(pooltop::Error::Control(e.to_string()))
         }
     }
 }
@@ -157,7 +171,7 @@ pub fn live_pools() -> io::Result<Vec<PoolInfo>> {
             .and_then(|b| serde_json::from_slice(&b).ok());
         let sock = socket_path(&dir, &name);
         match info {
-            Some(info) if crate::ipc::connect(&sock).is_ok() => pools.push(info),
+            Some(info) if pooltop::ipc::connect(&sock).is_ok() => pools.push(info),
             _ => {
                 // Nobody answers: a crashed pool's leftovers.
                 let _ = fs::remove_file(&sock);

@@ -4,7 +4,7 @@
 //! arrives (server side). The one place that knows how the two line up.
 
 use super::wire::Order;
-use crate::engine::{Command, WorkerId};
+use pooltop::engine::{Command, WorkerId};
 
 /// The order that carries `cmd` over the wire, or none for one that cannot
 /// travel (a scale beyond `u32`). Submissions are not commands: they go as a

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::engine::{DoneRun, PoolEvent, TaskId};
 use crate::report::results::Shown;
-use crate::task::RunValues;
+use pooltop::engine::{DoneRun, PoolEvent, TaskId};
+use pooltop::task::RunValues;
 
 /// Results kept at most, in tasks.
 pub const KEPT_TASKS: usize = 10_000;
@@ -114,7 +114,7 @@ impl ResultStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{TaskReport, TaskState, WorkerId};
+    use pooltop::engine::{TaskReport, TaskState, WorkerId};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -123,7 +123,7 @@ mod tests {
             task: TaskId(id),
             worker: Some(WorkerId(1)),
             state: TaskState::Done,
-            output: crate::task::TaskOutput {
+            output: pooltop::task::TaskOutput {
                 value: value.into(),
                 ..Default::default()
             },

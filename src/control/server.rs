@@ -17,12 +17,12 @@ use super::orders::commands_for;
 use super::view::{Shared, View};
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
 use super::{PoolInfo, control_dir, info_path, socket_path};
-use crate::engine::{PoolEvent, PoolHandle, Tap, Task};
-use crate::ipc::{self, Stream};
-use crate::protocol::frame;
 use crate::report::outputs::{FileLine, SharedClaims};
 use crate::report::results::Shown;
-use crate::task::parse_lines;
+use pooltop::engine::{PoolEvent, PoolHandle, Tap, Task};
+use pooltop::ipc::{self, Stream};
+use pooltop::protocol::frame;
+use pooltop::task::parse_lines;
 
 /// Events an attached dashboard may fall behind by before it is dropped.
 const SUBSCRIBER_BACKLOG: usize = 100_000;
@@ -65,7 +65,7 @@ impl Drop for ControlServer {
 
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
-/// reading them runs it on its own thread: see [`crate::engine::EventStream`]).
+/// reading them runs it on its own thread: see [`pooltop::engine::EventStream`]).
 /// `claims` are the output files of the run's tasks: a submission that
 /// would write one of them is refused.
 pub fn serve(

@@ -6,8 +6,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::wire::{StatusView, WorkerView};
-use crate::engine::monitor::Sample;
-use crate::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerTable};
+use pooltop::engine::monitor::Sample;
+use pooltop::engine::{Counts, PoolEvent, TaskId, TaskReport, TaskState, WorkerTable};
 
 /// What the pool looks like, as told by its events.
 #[derive(Debug)]
@@ -304,7 +304,7 @@ pub type Shared = Arc<(Mutex<View>, Condvar)>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{DoneRun, WorkerId};
+    use pooltop::engine::{DoneRun, WorkerId};
 
     #[test]
     fn a_run_of_tasks_done_counts_each_task_for_its_worker() {
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn status_and_a_new_subscriber_get_the_latest_sample_and_hung_flag() {
-        use crate::engine::events::{ProcStat, Sample, WorkerStat};
+        use pooltop::engine::events::{ProcStat, Sample, WorkerStat};
         let mut view = View::new("p".into(), "t".into(), 1);
         let w = WorkerId(1);
         view.observe(&PoolEvent::WorkerSpawned { worker: w, pid: 42 });

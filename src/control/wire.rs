@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Counts, PoolEvent};
 use crate::report::results::Shown;
+use pooltop::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
 pub const CONTROL_VERSION: u32 = 5;

@@ -9,10 +9,10 @@ mod runner;
 use std::time::Instant;
 
 use crate::batch::session::Session;
-use crate::engine::{self, Command, EventStream, PoolEvent, Task};
-use crate::error::Error;
 use crate::report::json::{JsonLines, JsonSink};
 use crate::report::sink::EXIT_LOST_RECORDS;
+use pooltop::engine::{self, Command, EventStream, PoolEvent, Task};
+use pooltop::error::Error;
 pub use results::Printing;
 use results::ResultPrinter;
 use runner::{Mode, Out, Progress};
@@ -55,7 +55,7 @@ impl Mode for TaskFile {
             && !self.quiet
         {
             out.progress.clear();
-            crate::say!(
+            pooltop::say!(
                 "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
                      progress and its processes no CPU for {:.1}s",
                 idle.as_secs_f64()
@@ -97,7 +97,7 @@ pub fn run(
     } = opts;
     let workers = pool.config().workers;
     if keep_alive {
-        crate::say!(
+        pooltop::say!(
             "pooltop: pool `{name}` is running; add tasks with `pooltop submit --pool {name} FILE`, stop it with `pooltop stop --pool {name}`"
         );
     }
@@ -120,9 +120,12 @@ pub fn run(
     };
     let (tally, out) = runner::run(events, out, &mut mode, workers);
     mode.printer.finish();
-    crate::say!("{}", tally.summary_text());
+    pooltop::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
-        crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        pooltop::say!(
+            "pooltop: stopped by {}",
+            pooltop::platform::signal_name(sig)
+        );
     }
     // An output that was asked for and not written whole wins over failed
     // tasks: the records that would say which failed are incomplete.
@@ -200,10 +203,13 @@ pub fn run_batch(
     let mut mode = Batch { session };
     let (tally, out) = runner::run(events, out, &mut mode, workers);
     if progress {
-        crate::say!("{}", tally.summary_text());
+        pooltop::say!("{}", tally.summary_text());
     }
     if let Some(sig) = stop_signals.caught() {
-        crate::say!("pooltop: stopped by {}", crate::platform::signal_name(sig));
+        pooltop::say!(
+            "pooltop: stopped by {}",
+            pooltop::platform::signal_name(sig)
+        );
         return Ok(128 + sig);
     }
     Ok(mode.session.exit_status_with(out.json.lost().is_some()))

@@ -4,8 +4,8 @@
 
 use std::io::{self, BufWriter, Stdout, Write};
 
-use crate::engine::{PoolEvent, TaskId};
 use crate::report::results::{InOrder, Origins, Shown, push_value_result};
+use pooltop::engine::{PoolEvent, TaskId};
 
 use super::runner::Progress;
 
@@ -138,7 +138,9 @@ impl ResultPrinter {
         self.broken = true;
         // A reader that went away (`| head`) is not worth a word.
         if e.kind() != io::ErrorKind::BrokenPipe {
-            crate::say!("pooltop: cannot write results to standard output: {e}; results stop here");
+            pooltop::say!(
+                "pooltop: cannot write results to standard output: {e}; results stop here"
+            );
         }
     }
 

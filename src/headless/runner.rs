@@ -5,10 +5,10 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Command, EventStream, PoolEvent, PoolHandle};
 use crate::report::Tally;
 use crate::report::json::JsonLines;
 use crate::report::signals::SignalWatch;
+use pooltop::engine::{Command, EventStream, PoolEvent, PoolHandle};
 
 /// What the mode may use while it acts on an event.
 pub(super) struct Out {
@@ -99,7 +99,7 @@ impl Progress {
         if self.live {
             say_inline(&format!("\r\x1b[K{}", tally.progress_line()));
         } else {
-            crate::say!("{}", tally.progress_line());
+            pooltop::say!("{}", tally.progress_line());
         }
     }
 }
@@ -134,7 +134,7 @@ pub(super) fn run(
         mode.after(&ev, &mut out);
         match ev {
             PoolEvent::Error { ref message, .. } if mode.prints_errors(&out) => {
-                crate::say!("pooltop: {message}");
+                pooltop::say!("pooltop: {message}");
             }
             PoolEvent::Stopped(_) => break,
             _ => {}

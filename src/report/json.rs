@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::engine::{self, PoolEvent};
 use crate::report::Tally;
 use crate::report::sink::{Lost, Sink};
+use pooltop::engine::{self, PoolEvent};
 
 /// The JSON object for one event, or none for events the stream leaves out
 /// and for a [`PoolEvent::TasksDone`], which stands for several lines (see
-/// [`crate::DoneRun::events`]).
+/// [`pooltop::DoneRun::events`]).
 pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
     let t = (since.as_secs_f64() * 1e6).round() / 1e6;
     let v = match ev {
@@ -229,7 +229,7 @@ impl JsonLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{TaskId, TaskReport, TaskState, WorkerId};
+    use pooltop::engine::{TaskId, TaskReport, TaskState, WorkerId};
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
@@ -257,7 +257,7 @@ mod tests {
             task: TaskId(7),
             worker: Some(WorkerId(2)),
             state,
-            output: crate::task::TaskOutput {
+            output: pooltop::task::TaskOutput {
                 value: "49".into(),
                 exit_code: Some(0),
                 ..Default::default()

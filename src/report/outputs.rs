@@ -13,8 +13,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::TaskId;
-use crate::task::TaskSpec;
+use pooltop::engine::TaskId;
+use pooltop::task::TaskSpec;
 
 /// The files claimed so far in a run, each with where its task came from
 /// (`hills.txt:3`, `<submit>:1`).

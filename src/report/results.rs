@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{TaskId, TaskReport, TaskState};
-use crate::task::{TaskOutput, TaskSpec};
+use pooltop::engine::{TaskId, TaskReport, TaskState};
+use pooltop::task::{TaskOutput, TaskSpec};
 
 /// What one finished task shows. Plain data: it crosses the control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ impl Shown {
     }
 
     /// The task's value when it was done in a run of instant tasks (see
-    /// [`crate::DoneRun`]).
+    /// [`pooltop::DoneRun`]).
     pub fn of_value(task: TaskId, line: &str, value: &str) -> Shown {
         let mut stdout = String::new();
         push_value_result(&mut stdout, line, value);
@@ -245,7 +245,7 @@ impl InOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::WorkerId;
+    use pooltop::engine::WorkerId;
     use std::sync::Arc;
     use std::time::Duration;
 

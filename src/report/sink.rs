@@ -167,7 +167,7 @@ impl Sink {
             error,
         };
         if !(self.quiet_when_closed && lost.error.kind() == io::ErrorKind::BrokenPipe) {
-            crate::say!("pooltop: {lost}; {}", self.then);
+            pooltop::say!("pooltop: {lost}; {}", self.then);
         }
         self.lost = Some(lost);
     }

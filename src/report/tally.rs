@@ -10,8 +10,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Counts, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
 use crate::report::human;
+use pooltop::engine::{Counts, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
 
 /// How many task ids of each unfinished state the summary names.
 pub const NAMED_IDS: usize = 10;
@@ -468,7 +468,7 @@ fn ids_line(word: &str, ids: &[TaskId], count: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{TaskReport, TaskState, WorkerId};
+    use pooltop::engine::{TaskReport, TaskState, WorkerId};
     use std::sync::Arc;
 
     fn finished(task: u64, state: TaskState, wall_ms: u64) -> PoolEvent {

@@ -30,9 +30,9 @@ use std::time::Duration;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::execute;
 
-use crate::engine::{self, EventStream, PoolConfig, PoolHandle, Task};
-use crate::error::Error;
 use crate::report::Tally;
+use pooltop::engine::{self, EventStream, PoolConfig, PoolHandle, Task};
+use pooltop::error::Error;
 
 pub use run::{FRAME_GAP, Incoming, TICK, Wiring, drive};
 

@@ -2,8 +2,8 @@
 //! intents (from the keymap), text edits in a prompt, mouse hits, and what the
 //! outside world reports (pool events, monitor samples, the clock, signals).
 
-use crate::engine::events::PoolEvent;
-use crate::engine::monitor::Sample;
+use pooltop::engine::events::PoolEvent;
+use pooltop::engine::monitor::Sample;
 
 /// An intent a key (or a click) stands for. Plain data: the keymap, the help
 /// overlay and the footer all talk about these.

@@ -10,8 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 
-use crate::engine::{Command, PoolEvent, PoolHandle};
 use crate::report::Tally;
+use pooltop::engine::{Command, PoolEvent, PoolHandle};
 
 use super::app::{App, Effect, Quitting};
 use super::msg::{Msg, Signal};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
-use crate::engine::monitor::{ProcStat, Sample, WorkerStat};
-use crate::task::TaskOutput;
+use pooltop::engine::events::{PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::engine::monitor::{ProcStat, Sample, WorkerStat};
+use pooltop::task::TaskOutput;
 
 use super::app::{App, AppConfig, Effect};
 use super::msg::Msg;

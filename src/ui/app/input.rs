@@ -1,8 +1,8 @@
 //! How the user's intents change the dashboard, and which commands they send.
 
-use crate::engine::events::{Command, Task, WorkerId};
 use crate::ui::layout::Hit;
 use crate::ui::msg::{Action, Edit};
+use pooltop::engine::events::{Command, Task, WorkerId};
 
 use super::prompt::Prompt;
 use super::{App, Effect, Quitting};

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::engine::monitor::Sample;
+use pooltop::engine::monitor::Sample;
 
 /// Samples of history kept per core (and for the machine's mean).
 pub const CORE_HISTORY: usize = 120;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::layout::Rect;
 
-use crate::engine::events::{Command, Counts, Task, TaskId};
+use pooltop::engine::events::{Command, Counts, Task, TaskId};
 
 use self::log::EventLog;
 use self::machine::{Machine, Rate};
@@ -263,7 +263,7 @@ impl App {
 
     /// Takes in one of the engine's samples: the cores pane and the
     /// workers' CPU and memory.
-    fn sample(&mut self, s: &crate::engine::monitor::Sample) {
+    fn sample(&mut self, s: &pooltop::engine::monitor::Sample) {
         self.machine.sample(s);
         self.workers.sample(s);
     }

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::events::{
-    Command, Counts, ExitHow, PoolEvent, TaskId, TaskReport, TaskState, WorkerId,
-};
 use crate::ui::fmt;
 use crate::ui::status::Level;
+use pooltop::engine::events::{
+    Command, Counts, ExitHow, PoolEvent, TaskId, TaskReport, TaskState, WorkerId,
+};
 
 use super::{App, Effect, Quitting};
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::engine::events::{TaskId, TaskReport, TaskState, WorkerId};
 
 use super::workers::visible_offset;
 
@@ -442,7 +442,7 @@ fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskOutput;
+    use pooltop::task::TaskOutput;
 
     fn report(id: u64, state: TaskState) -> Box<TaskReport> {
         Box::new(TaskReport {

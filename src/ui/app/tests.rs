@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use crate::engine::events::{Command, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
 use crate::ui::app::{AppConfig, Effect, Quitting};
 use crate::ui::focus::{Mode, Pane};
 use crate::ui::msg::{Action, Edit, Msg};
 use crate::ui::status::StateKind;
 use crate::ui::testkit::Script;
+use pooltop::engine::events::{Command, ExitHow, PoolEvent, TaskId, TaskState, WorkerId};
 
 fn script() -> Script {
     let mut s = Script::new(
@@ -301,7 +301,7 @@ fn exit_when_done_shuts_down_on_drain() {
     s.app.cfg.exit_when_done = true;
     s.queue(&["square 2"]);
     s.start(1, 1).finish(1, 1, TaskState::Done, "4", None, 0.1);
-    let counts = crate::engine::events::Counts {
+    let counts = pooltop::engine::events::Counts {
         submitted: 1,
         done: 1,
         ..Default::default()
@@ -398,7 +398,7 @@ fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
     let first = s.queue(&["square 2", "square 3", "square 4"]);
     s.start(first.0, 1);
     s.finish(first.0, 1, TaskState::Done, "4", None, 0.001);
-    let mut run = crate::engine::DoneRun::with_capacity(WorkerId(1), TaskId(first.0 + 1), 2);
+    let mut run = pooltop::engine::DoneRun::with_capacity(WorkerId(1), TaskId(first.0 + 1), 2);
     run.push("9", Duration::from_micros(3), "square 3".into());
     run.push("16", Duration::from_micros(4), "square 4".into());
     s.msg(PoolEvent::TasksDone(Box::new(run)));
@@ -416,7 +416,7 @@ fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
 #[test]
 fn submit_refuses_a_task_that_would_overwrite_a_file_of_the_run() {
     use crate::report::outputs::{OutputClaims, SharedClaims};
-    use crate::task::TaskSpec;
+    use pooltop::task::TaskSpec;
     let claims = SharedClaims::new(OutputClaims::new(std::path::Path::new("out")));
     let first = TaskSpec::parse("thumbnail imgs/hills.png").unwrap();
     claims.claim([(&first, "t.txt:1".to_string())]).unwrap();

@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{ExitHow, PoolEvent, WorkerId};
-use crate::engine::monitor::Sample;
-use crate::engine::workers::WorkerTable;
-pub use crate::engine::workers::{Held, WorkerInfo};
 use crate::ui::status::StateKind;
+use pooltop::engine::events::{ExitHow, PoolEvent, WorkerId};
+use pooltop::engine::monitor::Sample;
+use pooltop::engine::workers::WorkerTable;
+pub use pooltop::engine::workers::{Held, WorkerInfo};
 
 /// How long a gone worker stays in the table.
 pub const LINGER: Duration = Duration::from_secs(3);

@@ -17,11 +17,11 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 
-use crate::engine::events::{Counts, ExitHow, TaskId, TaskReport, TaskState, WorkerId};
-use crate::engine::{PoolConfig, RemotePool, Task};
-use crate::task::TaskOutput;
 use crate::ui::app::AppConfig;
 use crate::ui::theme::Theme;
+use pooltop::engine::events::{Counts, ExitHow, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::engine::{PoolConfig, RemotePool, Task};
+use pooltop::task::TaskOutput;
 
 use super::*;
 

@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
-use crate::engine::events::Task;
 use crate::ui::app::App;
 use crate::ui::layout::Areas;
+use pooltop::engine::events::Task;
 
 use super::put;
 

@@ -9,11 +9,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-use crate::engine::events::{PoolEvent, TaskState, WorkerId};
 use crate::ui::app::AppConfig;
 use crate::ui::msg::{Action, Edit};
 use crate::ui::testkit::Script;
 use crate::ui::theme::Theme;
+use pooltop::engine::events::{PoolEvent, TaskState, WorkerId};
 
 fn cfg() -> AppConfig {
     AppConfig {

@@ -38,7 +38,7 @@ pub fn state_text(app: &App, r: &WorkerInfo) -> (StateKind, String) {
         },
         StateKind::Retiring => "retiring".to_string(),
         StateKind::Exited => match &r.gone {
-            Some((crate::engine::events::ExitHow::Exited(c), _)) => format!("exited {c}"),
+            Some((pooltop::engine::events::ExitHow::Exited(c), _)) => format!("exited {c}"),
             _ => "exited".to_string(),
         },
         StateKind::Killed => "killed".to_string(),
