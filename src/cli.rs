@@ -57,6 +57,10 @@ pub enum Cmd {
         pool: PoolSelect,
         #[arg(value_name = "TASK_ID")]
         tasks: Vec<u64>,
+        /// Print each task's result on stdout and each failure on stderr, as
+        /// a headless run does (the pool keeps its last 10000 results)
+        #[arg(long)]
+        results: bool,
     },
     /// Pause workers (SIGSTOP to each worker's process group).
     #[command(after_help = PAUSE_EXAMPLES)]
@@ -152,9 +156,16 @@ Examples:
   pooltop run --json events.jsonl --task-timeout 30 --retries 2 tasks.txt
   pooltop run -j 4 -- gzip -9 {} ::: *.log  a command per input, like GNU parallel
   find . -name '*.jpg' -print0 | pooltop run -0 -k --joblog jobs.tsv -- convert {} {.}.png
+  pooltop run -k hash.txt > sums && sha256sum -c sums   results as sha256sum prints them
 
 Task lines: spin N | sleep S | square N | sha256 PATH | thumbnail PATH [WxH]
             shell CMD... | hang | fail [MESSAGE] | crash      (# starts a comment)
+Output, task files run headless: each task's result on stdout as it finishes
+(-k: in input order): sha256 as `HASH  PATH` (as sha256sum), thumbnail its
+output path, shell its captured stdout, others their result. On stderr: each
+failure, timeout and cancellation with its task id, FILE:LINE and reason, then
+the summary. --quiet: the summary only. With --json -, stdout has the JSON
+lines only. Two tasks that would write the same file are refused (exit 2).
 Templates:  {} input  {.} without extension  {/} basename  {//} dirname
             {/.} basename without extension  {#} job number  {%} job slot
             {1} {2.} … per input source; no replacement string: input appended
@@ -213,6 +224,10 @@ pub struct RunArgs {
     pub pool: PoolArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
+    /// Task files, headless: print only the summary (no results on stdout,
+    /// no failures or progress on stderr)
+    #[arg(long)]
+    pub quiet: bool,
     /// File of task lines; `-` or nothing reads standard input
     #[arg(value_name = "TASKFILE")]
     pub taskfile: Option<PathBuf>,
@@ -266,7 +281,8 @@ const WAIT_EXAMPLES: &str = "\
 Examples:
   pooltop wait                             until every task submitted so far has finished
   pooltop wait 3 4 && echo both done       until tasks 3 and 4 have finished
-  id=$(pooltop submit -- spin 1e9) && pooltop wait $id";
+  id=$(pooltop submit -- spin 1e9) && pooltop wait $id
+  pooltop wait --results $(pooltop submit hash.txt) > sums   the hashes, as sha256sum prints them";
 
 const PAUSE_EXAMPLES: &str = "\
 Examples:

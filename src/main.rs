@@ -64,9 +64,11 @@ fn main() -> ExitCode {
         Some(Cmd::Status { pool, json }) => {
             control_cli::status(pool.pool.as_deref(), json).map_err(Failure::usage)
         }
-        Some(Cmd::Wait { pool, tasks }) => {
-            control_cli::wait(pool.pool.as_deref(), tasks).map_err(Failure::usage)
-        }
+        Some(Cmd::Wait {
+            pool,
+            tasks,
+            results,
+        }) => control_cli::wait(pool.pool.as_deref(), tasks, results).map_err(Failure::usage),
         Some(Cmd::Pause(w)) => control_cli::workers(w, Verb::Pause).map_err(Failure::usage),
         Some(Cmd::Resume(w)) => control_cli::workers(w, Verb::Resume).map_err(Failure::usage),
         Some(Cmd::Terminate(w)) => control_cli::workers(w, Verb::Terminate).map_err(Failure::usage),

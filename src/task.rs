@@ -452,6 +452,26 @@ impl TaskSpec {
     }
 }
 
+impl TaskSpec {
+    /// The file this task writes when it runs in a pool whose output folder
+    /// is `out_dir`, if it writes one: a `thumbnail` writes
+    /// `<out_dir>/<file stem>.png` (as `worker::kinds::thumbnail` names it).
+    /// A run refuses two tasks that would write the same file.
+    pub fn output_file(&self, out_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+        match self {
+            TaskSpec::Thumbnail { path, .. } => {
+                let mut name = std::path::Path::new(path)
+                    .file_stem()
+                    .unwrap_or(std::ffi::OsStr::new("thumbnail"))
+                    .to_os_string();
+                name.push(".png");
+                Some(out_dir.join(name))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Checks that `args` holds exactly `N` arguments and returns them.
 fn exactly<'a, const N: usize>(
     kind: &str,

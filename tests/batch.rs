@@ -517,11 +517,12 @@ fn usage_errors_exit_as_parallel_s_do() {
         assert!(o.stdout.is_empty());
     }
     // Template options without a template: the task-file contract (2).
+    // (`--keep-order` is not one: task files keep their results in order.)
     let mut c = pooltop_command();
-    c.args(["run", "--keep-order", "-"]);
+    c.args(["run", "--joblog", "jobs.tsv", "-"]);
     let o = run(c, d, "square 2\n");
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("--keep-order goes with a command template"));
+    assert!(text(&o.stderr).contains("--joblog goes with a command template"));
 }
 
 #[test]

@@ -13,6 +13,13 @@ use helpers::*;
 // speaks it from the same source.
 #[path = "../src/control/limits.rs"]
 mod limits;
+#[path = "../src/report/results.rs"]
+#[allow(dead_code)]
+mod results;
+/// What the wire names of the report layer.
+mod report {
+    pub(crate) use super::results;
+}
 #[path = "../src/control/wire.rs"]
 #[allow(dead_code)]
 mod wire;

@@ -14,7 +14,8 @@ use super::{Timeout, parse_timeout};
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Command templates (after --)")]
 pub struct BatchArgs {
-    /// Print each job's output in input order (default: as jobs finish)
+    /// Print each job's output (a task file's: each result) in input order
+    /// (default: as they finish)
     #[arg(short = 'k', long)]
     pub keep_order: bool,
     /// Log every finished job to FILE with GNU parallel's columns (`-`: stdout)
@@ -59,7 +60,6 @@ impl BatchArgs {
     /// The first option given that only means something with a template.
     pub fn template_only_option(&self) -> Option<&'static str> {
         [
-            (self.keep_order, "--keep-order"),
             (self.joblog.is_some(), "--joblog"),
             (self.resume, "--resume"),
             (self.resume_failed, "--resume-failed"),

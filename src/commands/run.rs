@@ -6,7 +6,10 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use crate::cli::{PoolArgs, RunArgs};
+use crate::report::outputs::{FileLine, OutputClaims, SharedClaims};
+use crate::report::results::Origins;
 use crate::{config, demo, headless};
+use pooltop::task::TaskSpec;
 use pooltop::{Task, task};
 
 use super::{
@@ -22,6 +25,12 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
         .clone()
         .or_else(|| template_in_argv().then(Vec::new));
     if let Some(words) = words {
+        if args.quiet {
+            return Err(Failure {
+                code: EXIT_TEMPLATE_USAGE,
+                ..Failure::usage("--quiet goes with a task file: pooltop run [OPTIONS] TASKFILE")
+            });
+        }
         return super::template::run(args, words).map_err(|mut f| {
             f.code = EXIT_TEMPLATE_USAGE;
             f
@@ -36,6 +45,21 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
     let (name, text) = read_taskfile(args.taskfile.as_deref())?;
     let lines =
         task::parse_lines(&text).map_err(|errors| Failure::bad_lines(&name, &errors, "run"))?;
+    let claims = claim_outputs(
+        &loaded.settings.out,
+        &name,
+        lines.iter().map(|l| (&l.spec, l.line_no)),
+    )?;
+    let printing = headless::Printing {
+        origins: Origins {
+            source: name.clone(),
+            first: None,
+            lines: lines.iter().map(|l| l.line_no).collect(),
+        },
+        keep_order: args.batch.keep_order,
+        quiet: args.quiet,
+        json_on_stdout: false,
+    };
     let tasks: Vec<Task> = lines
         .into_iter()
         .map(|l| Task {
@@ -45,7 +69,36 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
         .collect();
     let no_file = args.taskfile.as_deref().is_none_or(|p| p == Path::new("-"));
     let title = title_of(&name, no_file, &tasks, args.pool.keep_alive);
-    run_pool(&args.pool, loaded, tasks, &title, None)
+    let run = Run {
+        title: &title,
+        claims,
+        printing,
+        work_dir: None,
+    };
+    run_pool(&args.pool, loaded, tasks, run)
+}
+
+/// Claims the output file of every task (with its line number) of the task
+/// file `name`: two tasks that would write the same file are refused, each
+/// collision naming both lines, before anything runs.
+fn claim_outputs<'a>(
+    out_dir: &Path,
+    name: &str,
+    tasks: impl Iterator<Item = (&'a TaskSpec, usize)>,
+) -> Result<SharedClaims, Failure> {
+    let mut claims = OutputClaims::new(out_dir);
+    let origins = tasks.map(|(spec, line)| (spec, FileLine(name, line)));
+    if let Err(mut lines) = claims.claim(origins) {
+        lines.push(format!(
+            "{name}: {} task(s) would overwrite the output of another; nothing was run",
+            lines.len()
+        ));
+        return Err(Failure {
+            lines,
+            code: super::EXIT_USAGE,
+        });
+    }
+    Ok(SharedClaims::new(claims))
 }
 
 /// What `pooltop status` and an attached dashboard say a task-file pool
@@ -73,27 +126,52 @@ pub fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
     let demo = demo::Demo::prepare(out.as_deref())
         .map_err(|e| Failure::usage(format!("cannot prepare the demo: {e}")))?;
     loaded.settings.out = demo.out_dir().to_path_buf();
+    let claims = claim_outputs(
+        &loaded.settings.out,
+        "demo",
+        demo.tasks().iter().zip(1..).map(|(t, n)| (&t.spec, n)),
+    )?;
+    let printing = headless::Printing {
+        origins: Origins {
+            source: "demo".into(),
+            first: None,
+            lines: (1..=demo.tasks().len()).collect(),
+        },
+        ..headless::Printing::default()
+    };
     pooltop::say!(
         "pooltop: demo: {} tasks; thumbnails go to {}",
         demo.tasks().len(),
         demo.out_dir().display()
     );
-    run_pool(
-        &args,
-        loaded,
-        demo.tasks().to_vec(),
-        "demo",
-        Some(demo.work_dir()),
-    )
+    let run = Run {
+        title: "demo",
+        claims,
+        printing,
+        work_dir: Some(demo.work_dir()),
+    };
+    run_pool(&args, loaded, demo.tasks().to_vec(), run)
 }
 
-fn run_pool(
-    args: &PoolArgs,
-    loaded: Loaded,
-    tasks: Vec<Task>,
-    title: &str,
-    work_dir: Option<&Path>,
-) -> Result<u8, Failure> {
+/// What a run of task lines is, besides its tasks and settings.
+struct Run<'a> {
+    /// What it runs, for the dashboard's header and `pooltop status`.
+    title: &'a str,
+    /// The files its tasks write.
+    claims: SharedClaims,
+    /// What the headless runner prints as tasks finish.
+    printing: headless::Printing,
+    /// Where the workers run (the demo's folder), if not here.
+    work_dir: Option<&'a Path>,
+}
+
+fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Result<u8, Failure> {
+    let Run {
+        title,
+        claims,
+        printing,
+        work_dir,
+    } = run;
     let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
     let name = pool_name(args)?;
@@ -107,11 +185,13 @@ fn run_pool(
     }
     let json = if dashboard { None } else { json_sink(args)? };
     // The control server lives until the face returns.
-    let (pool, events, _control) = crate::control::start_pool(config, &name, title)?;
+    let (pool, events, _control) =
+        crate::control::start_pool_claiming(config, &name, title, claims.clone())?;
     if dashboard {
         let opts = crate::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
+            claims: Some(claims),
             ..dashboard_options(&loaded)
         };
         let outcome = crate::ui::run_with(pool, events, tasks, opts)?;
@@ -128,6 +208,10 @@ fn run_pool(
         json,
         name,
         keep_alive: args.keep_alive,
+        printing: headless::Printing {
+            json_on_stdout,
+            ..printing
+        },
     };
     let code = headless::run(pool, events, tasks, opts)?;
     Ok(code as u8)

@@ -8,6 +8,8 @@ use std::sync::mpsc::{self, Receiver};
 use super::orders::commands_for;
 use super::view::Shared;
 use super::wire::{CONTROL_VERSION, PoolSummary, Reply, Request};
+use crate::report::outputs::{FileLine, SharedClaims};
+use crate::report::results::Shown;
 use pooltop::engine::{Command, PoolEvent, PoolHandle, Task};
 use pooltop::task::parse_lines;
 
@@ -20,6 +22,9 @@ pub struct Answers {
     pub title: String,
     pub pool: PoolHandle,
     pub view: Shared,
+    /// The output files the run's tasks write (a submission may not write
+    /// one of them again).
+    pub claims: SharedClaims,
 }
 
 /// What a request leads to.
@@ -43,6 +48,8 @@ pub struct Wait {
     tasks: Vec<u64>,
     /// How many ids the pool had given out when the wait began.
     allocated: u64,
+    /// `wait --results`: answer with what each task shows, not only counts.
+    results: bool,
 }
 
 /// An attached dashboard's stream: the replay that rebuilds the pool's
@@ -82,16 +89,26 @@ impl Answers {
                 reply(Reply::Status(v.status(std::process::id())))
             }
             (true, Request::Submit { lines }) => reply(self.submit(lines)),
-            (true, Request::Wait { tasks }) => {
-                let allocated = self.pool.tasks_allocated();
-                match tasks.iter().find(|&&t| t == 0 || t > allocated) {
-                    Some(bad) => {
-                        error(format!("no task {bad} in this pool (ids 1 to {allocated})"))
-                    }
-                    None => Answer::Wait(Wait { tasks, allocated }),
-                }
-            }
+            (true, Request::Wait { tasks }) => self.wait(tasks, false),
+            (true, Request::WaitResults { tasks }) => self.wait(tasks, true),
             (true, Request::Subscribe) => Answer::Subscribe,
+        }
+    }
+
+    fn wait(&self, tasks: Vec<u64>, results: bool) -> Answer {
+        let allocated = self.pool.tasks_allocated();
+        match tasks.iter().find(|&&t| t == 0 || t > allocated) {
+            Some(bad) => Answer::Reply(
+                Reply::Error {
+                    message: format!("no task {bad} in this pool (ids 1 to {allocated})"),
+                },
+                Vec::new(),
+            ),
+            None => Answer::Wait(Wait {
+                tasks,
+                allocated,
+                results,
+            }),
         }
     }
 
@@ -101,13 +118,22 @@ impl Answers {
                 errors: errors.iter().map(|e| e.to_string()).collect(),
             },
             Ok(parsed) => {
-                let tasks = parsed.into_iter().map(|l| Task {
-                    spec: l.spec,
-                    line: l.text.into(),
+                // Line numbers are the submission's (a submitted file's own).
+                let origins = parsed
+                    .iter()
+                    .map(|l| (&l.spec, FileLine("<submit>", l.line_no)));
+                let tasks = parsed.iter().map(|l| Task {
+                    spec: l.spec.clone(),
+                    line: l.text.as_str().into(),
                 });
-                let ids = self.pool.submit_all(tasks);
-                Reply::Submitted {
-                    ids: ids.iter().map(|t| t.0).collect(),
+                match self
+                    .claims
+                    .claim_then_submit(origins, || self.pool.submit_all(tasks))
+                {
+                    Ok(ids) => Reply::Submitted {
+                        ids: ids.iter().map(|t| t.0).collect(),
+                    },
+                    Err(errors) => Reply::Refused { errors },
                 }
             }
         }
@@ -123,6 +149,23 @@ impl Answers {
             v.outcome_of(&wait.tasks)
         };
         match outcome {
+            Some(counts) if wait.results => {
+                // What each awaited task shows (all tasks submitted when
+                // the wait began, when none were named), as far as the
+                // view keeps it.
+                let ids: Vec<u64> = if wait.tasks.is_empty() {
+                    (1..=wait.allocated).collect()
+                } else {
+                    wait.tasks.clone()
+                };
+                let shown: Vec<Shown> = ids.iter().filter_map(|&id| v.result_of(id)).collect();
+                let let_go = (ids.len() - shown.len()) as u64;
+                Some(Reply::Results {
+                    counts,
+                    shown,
+                    let_go,
+                })
+            }
             Some(c) => Some(Reply::Waited(c)),
             None if v.stopped => Some(Reply::Error {
                 message: "the pool stopped before those tasks finished".into(),

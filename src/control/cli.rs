@@ -10,6 +10,7 @@ use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{Order, Reply, Request, StatusView};
 use crate::report::human;
+use crate::report::results::Shown;
 use pooltop::engine::Counts;
 
 /// Verbs aimed at workers.
@@ -177,9 +178,29 @@ fn print_status(s: &StatusView) {
     }
 }
 
-/// `pooltop wait`: blocks until the tasks finished; status 0 when all are done.
-pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
+/// `pooltop wait`: blocks until the tasks finished; status 0 when all are
+/// done. With `results`, prints what each shows first, as a headless run
+/// does: results on stdout, failures on stderr.
+pub fn wait(pool: Option<&str>, tasks: Vec<u64>, results: bool) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
+    if results {
+        return match c.request(&Request::WaitResults { tasks })? {
+            Reply::Results {
+                counts,
+                shown,
+                let_go,
+            } => {
+                print_results(&shown, let_go)?;
+                pooltop::say!("pooltop: {}", counts_line(&counts));
+                Ok(if counts.done == counts.submitted {
+                    0
+                } else {
+                    1
+                })
+            }
+            other => Err(unexpected(other)),
+        };
+    }
     match c.request(&Request::Wait { tasks })? {
         Reply::Waited(counts) => {
             pooltop::say!("pooltop: {}", counts_line(&counts));
@@ -188,6 +209,42 @@ pub fn wait(pool: Option<&str>, tasks: Vec<u64>) -> Result<u8, String> {
         }
         other => Err(unexpected(other)),
     }
+}
+
+/// Each task's result on stdout, its own stderr and why it failed on
+/// stderr, in the order asked.
+fn print_results(shown: &[Shown], let_go: u64) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for s in shown {
+        let problem = s.problem_line(None);
+        if problem.is_some() || !s.stderr.is_empty() {
+            out.flush()
+                .map_err(|e| format!("cannot write results: {e}"))?;
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(s.stderr.as_bytes());
+            if let Some(line) = problem {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+        match out.write_all(s.stdout.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r.map_err(|e| format!("cannot write results: {e}"))?,
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write results: {e}"));
+        }
+        _ => {}
+    }
+    if let_go > 0 {
+        pooltop::say!(
+            "pooltop: the results of {let_go} task(s) are no longer kept (a pool keeps its last {} results)",
+            crate::control::results::KEPT_TASKS
+        );
+    }
+    Ok(())
 }
 
 fn counts_line(c: &Counts) -> String {

@@ -19,6 +19,7 @@ mod conn;
 mod limits;
 mod orders;
 mod poll;
+pub mod results;
 mod server;
 mod view;
 pub mod wire;
@@ -29,6 +30,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::report::outputs::{OutputClaims, SharedClaims};
 
 pub use server::{ControlServer, serve};
 
@@ -101,8 +104,27 @@ pub fn start_pool(
     ),
     pooltop::Error,
 > {
+    let claims = SharedClaims::new(OutputClaims::new(&config.out_dir));
+    start_pool_claiming(config, name, title, claims)
+}
+
+/// [`start_pool`] for a run whose tasks have claimed their output files
+/// already: `pooltop submit` refuses a task that would write one of them.
+pub fn start_pool_claiming(
+    config: pooltop::PoolConfig,
+    name: &str,
+    title: &str,
+    claims: SharedClaims,
+) -> Result<
+    (
+        pooltop::PoolHandle,
+        pooltop::engine::EventStream,
+        ControlServer,
+    ),
+    pooltop::Error,
+> {
     let (pool, events) = pooltop::engine::start(config)?;
-    match serve(name, title, pool.clone()) {
+    match serve(name, title, pool.clone(), claims) {
         Ok((server, tap)) => Ok((
             pool,
             pooltop::engine::EventStream::with_tap(events, tap),

@@ -16,6 +16,7 @@ use super::answer::Answers;
 use super::poll::{Server, Streams, Wake};
 use super::view::{Shared, View};
 use super::{PoolInfo, control_dir, info_path, socket_path};
+use crate::report::outputs::SharedClaims;
 use pooltop::engine::{PoolEvent, PoolHandle, Tap};
 use pooltop::ipc;
 
@@ -49,7 +50,14 @@ impl Drop for ControlServer {
 /// Opens the control endpoint `name` for a pool. Returns the server and the
 /// [`Tap`] through which it must see each of the pool's events (the face
 /// reading them runs it on its own thread: see [`pooltop::engine::EventStream`]).
-pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlServer, Tap)> {
+/// `claims` are the output files of the run's tasks: a submission that
+/// would write one of them is refused.
+pub fn serve(
+    name: &str,
+    title: &str,
+    pool: PoolHandle,
+    claims: SharedClaims,
+) -> io::Result<(ControlServer, Tap)> {
     super::validate_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let dir = control_dir()?;
     let socket = socket_path(&dir, name);
@@ -89,6 +97,7 @@ pub fn serve(name: &str, title: &str, pool: PoolHandle) -> io::Result<(ControlSe
         title: title.to_string(),
         pool,
         view: shared.clone(),
+        claims,
     };
     let (server, wake) = Server::new(listener, answers, streams.clone())?;
     let thread = std::thread::Builder::new()

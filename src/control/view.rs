@@ -27,12 +27,15 @@ pub struct View {
     sample: Option<Box<Sample>>,
     /// The terminal state of every task by id (index = id - 1); 0 = not yet.
     states: Vec<u8>,
-    /// Every task's line by id (index = id - 1), for attached dashboards.
+    /// Every task's line by id (index = id - 1), for attached dashboards
+    /// and `pooltop wait --results`.
     lines: Vec<Arc<str>>,
     /// Attached dashboards' event streams. A full one is dropped (its client
     /// is too slow), never waited for.
     subscribers: Vec<SyncSender<PoolEvent>>,
     pub stopped: bool,
+    /// The last tasks' results, for `pooltop wait --results` (bounded).
+    results: super::results::ResultStore,
 }
 
 /// Events replayed in one `TasksQueued` at most (keeps frames small).
@@ -66,11 +69,13 @@ impl View {
             lines: Vec::new(),
             subscribers: Vec::new(),
             stopped: false,
+            results: Default::default(),
         }
     }
 
     pub fn observe(&mut self, ev: &PoolEvent) {
         self.workers.observe(ev, Instant::now());
+        self.results.observe(ev);
         match ev {
             PoolEvent::WorkerExited { worker, .. } => {
                 self.workers.remove(*worker);
@@ -212,6 +217,13 @@ impl View {
 
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// What task `id` shows, if its result is still kept.
+    pub fn result_of(&self, id: u64) -> Option<crate::report::results::Shown> {
+        let i = usize::try_from(id.checked_sub(1)?).ok()?;
+        let line = self.lines.get(i).map_or("", |l| &**l);
+        self.results.get(id, line)
     }
 
     /// The state of task `id`, if it has finished.

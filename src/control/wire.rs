@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::results::Shown;
 use pooltop::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
-pub const CONTROL_VERSION: u32 = 4;
+pub const CONTROL_VERSION: u32 = 5;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
 ///
@@ -32,6 +33,9 @@ pub enum Request {
     /// replay that rebuilds the pool's current picture, then every event
     /// as it happens. The connection serves nothing else afterwards.
     Subscribe,
+    /// Like [`Request::Wait`], answered with [`Reply::Results`]: what each
+    /// awaited task shows (`pooltop wait --results`).
+    WaitResults { tasks: Vec<u64> },
 }
 
 /// An order to the pool, in the wire's own words rather than as the
@@ -86,6 +90,14 @@ pub enum Reply {
     Subscribed { config: PoolSummary },
     /// One event of a subscription.
     Event(PoolEvent),
+    /// The answer to [`Request::WaitResults`]: how the tasks ended, what
+    /// each shows, in the order asked (those the pool still keeps: see
+    /// `control::results`), and how many it no longer keeps.
+    Results {
+        counts: Counts,
+        shown: Vec<Shown>,
+        let_go: u64,
+    },
 }
 
 /// What an attached dashboard needs to know of a pool's configuration.

@@ -3,6 +3,7 @@
 //! Task-file runs ([`run`]) and command batches ([`run_batch`]) share one
 //! loop (`runner`) and differ only in their [`runner::Mode`].
 
+mod results;
 mod runner;
 
 use std::time::Instant;
@@ -12,6 +13,8 @@ use crate::report::json::{JsonLines, JsonSink};
 use crate::report::sink::EXIT_LOST_RECORDS;
 use pooltop::engine::{self, Command, EventStream, PoolEvent, Task};
 use pooltop::error::Error;
+pub use results::Printing;
+use results::ResultPrinter;
 use runner::{Mode, Out, Progress};
 
 /// How the headless runner runs.
@@ -22,6 +25,8 @@ pub struct Options {
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
     pub keep_alive: bool,
+    /// What it prints as tasks finish: results on stdout, failures on stderr.
+    pub printing: Printing,
 }
 
 /// A task-file run: hung workers are named on stderr (when no JSON stream
@@ -29,30 +34,37 @@ pub struct Options {
 /// kept alive).
 struct TaskFile {
     keep_alive: bool,
+    printer: ResultPrinter,
+    quiet: bool,
 }
 
 impl Mode for TaskFile {
     fn after(&mut self, ev: &PoolEvent, out: &mut Out) {
-        match ev {
-            PoolEvent::Drained(_) if !self.keep_alive => {
-                out.pool.send(Command::Shutdown);
-            }
-            // The engine reports hung workers; without a JSON stream, stderr says so.
-            PoolEvent::WorkerHung {
-                worker,
-                pid,
-                task,
-                idle,
-            } if !out.json.is_on() => {
-                out.progress.clear();
-                pooltop::say!(
-                    "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
-                     progress and its processes no CPU for {:.1}s",
-                    idle.as_secs_f64()
-                );
-            }
-            _ => {}
+        self.printer.event(ev, &mut out.progress);
+        if all_drained(ev, out) && !self.keep_alive {
+            out.pool.send(Command::Shutdown);
         }
+        // The engine reports hung workers; without a JSON stream, stderr says so.
+        if let PoolEvent::WorkerHung {
+            worker,
+            pid,
+            task,
+            idle,
+        } = ev
+            && !out.json.is_on()
+            && !self.quiet
+        {
+            out.progress.clear();
+            pooltop::say!(
+                "pooltop: worker {worker} (pid {pid}) looks hung: task {task} has made no \
+                     progress and its processes no CPU for {:.1}s",
+                idle.as_secs_f64()
+            );
+        }
+    }
+
+    fn idle(&mut self) {
+        self.printer.flush();
     }
 
     fn prints_errors(&self, out: &Out) -> bool {
@@ -60,9 +72,17 @@ impl Mode for TaskFile {
     }
 }
 
+/// Whether the pool drained with every task handed to it counted. A long
+/// list reaches the pool in slices, and the queue may run dry between two:
+/// that `Drained` (read after the last slice was sent) is not the end.
+fn all_drained(ev: &PoolEvent, out: &Out) -> bool {
+    matches!(ev, PoolEvent::Drained(c) if c.submitted >= out.pool.tasks_allocated())
+}
+
 /// Runs `tasks` on a started pool until all have finished (or a signal stops
-/// it), printing progress and the summary on stderr. Returns the exit status:
-/// the tally's, or [`EXIT_LOST_RECORDS`] when the JSON stream was lost.
+/// it), printing each result on stdout, each failure and progress and the
+/// summary on stderr. Returns the exit status: the tally's, or
+/// [`EXIT_LOST_RECORDS`] when the JSON stream was lost.
 pub fn run(
     pool: engine::PoolHandle,
     events: EventStream,
@@ -73,6 +93,7 @@ pub fn run(
         json,
         name,
         keep_alive,
+        mut printing,
     } = opts;
     let workers = pool.config().workers;
     if keep_alive {
@@ -83,17 +104,22 @@ pub fn run(
     let stop_signals = runner::watch_signals(pool.clone(), false);
     let started = Instant::now();
     if !tasks.is_empty() {
-        pool.submit_all(tasks);
+        printing.origins.first = pool.submit_all(tasks).first().copied();
     } else if !keep_alive {
         pool.send(Command::Shutdown);
     }
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
-        progress: Progress::when_terminal(),
+        progress: Progress::when_terminal(printing.quiet),
     };
-    let mut mode = TaskFile { keep_alive };
+    let mut mode = TaskFile {
+        keep_alive,
+        quiet: printing.quiet,
+        printer: ResultPrinter::new(printing),
+    };
     let (tally, out) = runner::run(events, out, &mut mode, workers);
+    mode.printer.finish();
     pooltop::say!("{}", tally.summary_text());
     if let Some(sig) = stop_signals.caught() {
         pooltop::say!(
@@ -127,7 +153,7 @@ impl Mode for Batch {
         for cmd in self.session.on_event(ev) {
             out.pool.send(cmd);
         }
-        if matches!(ev, PoolEvent::Drained(_)) {
+        if all_drained(ev, out) {
             out.pool.send(Command::Shutdown);
         }
     }

@@ -21,6 +21,8 @@ pub(super) struct Out {
 pub(super) trait Mode {
     /// The mode's turn after the event was counted and written.
     fn after(&mut self, ev: &PoolEvent, out: &mut Out);
+    /// The event stream went quiet: time to flush what the mode buffers.
+    fn idle(&mut self) {}
     /// Whether a pool error goes to stderr (when nothing else shows it).
     fn prints_errors(&self, out: &Out) -> bool;
 }
@@ -35,9 +37,10 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    /// A task-file run's: live on a terminal, none elsewhere.
-    pub fn when_terminal() -> Progress {
-        let live = io::stderr().is_terminal();
+    /// A task-file run's: live on a terminal, none elsewhere (nor when
+    /// `quiet`).
+    pub fn when_terminal(quiet: bool) -> Progress {
+        let live = !quiet && io::stderr().is_terminal();
         Progress {
             on: live,
             live,
@@ -119,6 +122,7 @@ pub(super) fn run(
             Ok(ev) => ev,
             Err(_) => {
                 out.json.flush();
+                mode.idle();
                 match events.recv() {
                     Ok(ev) => ev,
                     Err(_) => break,

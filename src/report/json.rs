@@ -132,7 +132,14 @@ pub fn summary_json(tally: &Tally) -> Value {
         "event": "summary", "submitted": c.submitted, "done": c.done, "failed": c.failed,
         "timed_out": c.timed_out, "cancelled": c.cancelled,
         "wall_s": tally.wall().as_secs_f64(), "task_s": tally.task_time.as_secs_f64(),
-        "speedup": tally.speedup(), "workers": tally.workers(),
+        "killed_s": tally.lost.killed.as_secs_f64(),
+        "timed_out_s": tally.lost.timed_out.as_secs_f64(),
+        "cancelled_s": tally.lost.cancelled.as_secs_f64(),
+        "speedup": tally.speedup(), "efficiency": tally.efficiency(),
+        "workers": tally.workers(),
+        "workers_min": tally.workers_range().map(|r| r.0),
+        "workers_max": tally.workers_range().map(|r| r.1),
+        "workers_avg": tally.workers_average(),
     })
 }
 

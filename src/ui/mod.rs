@@ -49,6 +49,9 @@ pub struct Options {
     pub theme: theme::Theme,
     /// The keys (the built-in ones, or the config file's).
     pub keys: keymap::Keymap,
+    /// The run's output files: the submit prompt refuses a task that would
+    /// write one of them (none: nothing is checked here, as when attached).
+    pub claims: Option<crate::report::outputs::SharedClaims>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             exit_when_done: false,
             theme: theme::Theme::from_env(),
             keys: keymap::Keymap::default(),
+            claims: None,
         }
     }
 }
@@ -127,6 +131,7 @@ pub fn run_with(
 
     let mut app = app::App::new(app_cfg, opts.theme, std::time::Instant::now());
     app.keys = opts.keys;
+    app.claims = opts.claims;
     if let Ok(size) = terminal.size() {
         app.update(msg::Msg::Resize {
             width: size.width,

@@ -256,6 +256,7 @@ impl App {
                     return None;
                 }
                 match Task::parse(&self.submit.text) {
+                    Ok(task) if self.quitting == Quitting::No && self.refuses_output(&task) => None,
                     Ok(task) => {
                         self.mode = Mode::Normal;
                         self.submit = Prompt::default();
@@ -281,6 +282,21 @@ impl App {
                     };
                 }
                 None
+            }
+        }
+    }
+
+    /// Whether the task would write a file that a task of the run writes
+    /// (the prompt then says so and keeps the line).
+    fn refuses_output(&mut self, task: &Task) -> bool {
+        let Some(claims) = &self.claims else {
+            return false;
+        };
+        match claims.claim([(&task.spec, "<prompt>".to_string())]) {
+            Ok(()) => false,
+            Err(errors) => {
+                self.submit_error = Some(errors.join("; "));
+                true
             }
         }
     }

@@ -121,6 +121,8 @@ pub struct App {
     pub submit: Prompt,
     /// Why the submit prompt's line is not a task (none when it is, or empty).
     pub submit_error: Option<String>,
+    /// The run's output files, checked before a submitted task is sent.
+    pub claims: Option<crate::report::outputs::SharedClaims>,
     pub filter: Prompt,
     /// Lines scrolled in the help or detail overlay.
     pub overlay_scroll: usize,
@@ -157,6 +159,7 @@ impl App {
             hung_up: false,
             submit: Prompt::default(),
             submit_error: None,
+            claims: None,
             filter: Prompt::default(),
             overlay_scroll: 0,
             detail: None,
@@ -204,6 +207,12 @@ impl App {
 
     /// Records tasks the loop submitted: ids `first, first+1, …` carry these lines.
     pub fn submitted(&mut self, first: TaskId, lines: impl IntoIterator<Item = Arc<str>>) {
+        if first == TaskId(0) {
+            // No id: the pool refused them (an attached pool says why to
+            // `pooltop submit`; here only that it did).
+            self.toast(Level::Warn, "the pool refused the task: not submitted");
+            return;
+        }
         self.tasks.submitted(first, lines);
         self.dirty = true;
     }

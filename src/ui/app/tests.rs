@@ -412,3 +412,37 @@ fn a_run_of_tasks_done_fills_each_row_and_the_worker_s_count() {
     let report = last.report.as_ref().expect("a report for the detail view");
     assert_eq!((report.output.value.as_str(), report.attempts), ("16", 1));
 }
+
+#[test]
+fn submit_refuses_a_task_that_would_overwrite_a_file_of_the_run() {
+    use crate::report::outputs::{OutputClaims, SharedClaims};
+    use pooltop::task::TaskSpec;
+    let claims = SharedClaims::new(OutputClaims::new(std::path::Path::new("out")));
+    let first = TaskSpec::parse("thumbnail imgs/hills.png").unwrap();
+    claims.claim([(&first, "t.txt:1".to_string())]).unwrap();
+    let mut s = script();
+    s.app.claims = Some(claims);
+    s.msg(Action::Submit);
+    type_text(&mut s, "thumbnail other/hills.jpg");
+    assert!(s.msg(Edit::Confirm).is_none(), "refused");
+    let err = s.app.submit_error.clone().expect("the reason");
+    assert!(
+        err.starts_with("<prompt>: would write `out/hills.png`, which t.txt:1 writes too"),
+        "{err}"
+    );
+    assert_eq!(s.app.mode, Mode::Submit, "the line stays to be changed");
+}
+
+#[test]
+fn a_submission_the_pool_refused_adds_no_task() {
+    let mut s = script();
+    let before = s.app.tasks.len();
+    s.app
+        .submitted(TaskId(0), [std::sync::Arc::from("thumbnail x.png")]);
+    let toast = s.app.toast.clone().expect("a word about it").0;
+    assert!(toast.contains("refused"), "{toast}");
+    assert_eq!(s.app.tasks.len(), before, "no row for task 0");
+    s.app
+        .submitted(TaskId(1), [std::sync::Arc::from("square 2")]);
+    assert_eq!(s.app.tasks.len(), before + 1);
+}
