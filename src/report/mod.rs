@@ -15,4 +15,4 @@ pub mod sink;
 mod tally;
 
 pub use human::human;
-pub use tally::Tally;
+pub use tally::{Tally, workers};

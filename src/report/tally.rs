@@ -403,9 +403,9 @@ impl Tally {
             Some((lo, hi)) if lo != hi => {
                 format!("{lo}-{hi} workers, {:.1} average", self.workers_average())
             }
-            Some((n, _)) => format!("{n} workers"),
+            Some((n, _)) => workers(n),
             // No task started: the workers asked for.
-            None => format!("{} workers", self.workers),
+            None => workers(self.workers),
         }
     }
 
@@ -463,6 +463,15 @@ fn ids_line(word: &str, ids: &[TaskId], count: u64) -> String {
         line.push_str(&format!(" and {more} more"));
     }
     line
+}
+
+/// `1 worker`, `2 workers`.
+pub fn workers(n: usize) -> String {
+    if n == 1 {
+        "1 worker".to_string()
+    } else {
+        format!("{n} workers")
+    }
 }
 
 #[cfg(test)]
@@ -772,5 +781,11 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("ETA"), "{line}");
+    }
+
+    #[test]
+    fn one_worker_is_singular() {
+        assert_eq!(workers(1), "1 worker");
+        assert_eq!(workers(3), "3 workers");
     }
 }

@@ -190,7 +190,7 @@ impl App {
         self.log.push(
             self.now,
             Level::Info,
-            format!("pool scaled to {workers} workers"),
+            format!("pool scaled to {}", crate::report::workers(workers)),
         );
     }
 
