@@ -13,6 +13,7 @@ pub mod keymap;
 pub mod keys;
 pub mod layout;
 pub mod msg;
+pub mod replay;
 mod run;
 pub mod status;
 // Helpers for the ui's tests; benches/ui.rs includes the file too.

@@ -404,16 +404,30 @@ impl Timeline {
     ) {
         let lane = self.lane_of(worker);
         let run = lane.running.filter(|r| r.task == task.0);
-        let (start, kind) = match (run, wall_kind) {
-            (Some(r), _) => (r.start, r.kind),
-            (None, Some((wall, kind))) => (now.saturating_sub(wall), kind),
-            // A retry of an attempt never seen starting: nothing to draw.
-            (None, None) => return,
-        };
         if run.is_some() {
             lane.running = None;
         }
-        lane.push(task.0, start, now, state, kind);
+        // A replay knows a task's line (its kind) only once it finished.
+        let kind = match (run, wall_kind) {
+            (Some(r), Some((_, k))) if r.kind == 0 => k,
+            (Some(r), _) => r.kind,
+            (None, Some((_, k))) => k,
+            (None, None) => 0,
+        };
+        let (start, end) = match (run, wall_kind) {
+            (Some(r), _) if r.start < now => (r.start, now),
+            // Seen starting and ending at one instant (a chunk's tasks in
+            // a recording share their lines' time), or never seen
+            // starting: it lasted `wall`, laid after the lane's last span.
+            (_, Some((wall, _))) => {
+                let start = now.saturating_sub(wall).max(lane.last_end());
+                (start, start + wall)
+            }
+            (Some(r), None) => (r.start, now),
+            // A retry of an attempt never seen starting: nothing to draw.
+            (None, None) => return,
+        };
+        lane.push(task.0, start, end, state, kind);
     }
 
     /// The pool's utilisation up to `now`: busy time over lanes × elapsed.
