@@ -15,7 +15,7 @@
 //! `task_finished` only (its `task_started` says `?`), and the `summary`
 //! becomes the pool's `Stopped` with its counts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,8 @@ pub struct Header {
     pub started_unix: f64,
 }
 
-/// One line read back: when, and the events it stands for.
+/// One line read back: when, and the events it stands for (none, for a
+/// line whose news waits for a later one).
 #[derive(Debug, Clone)]
 pub struct Replayed {
     /// Since the run's start.
@@ -75,6 +76,9 @@ pub struct Reader<R> {
     header: Option<Header>,
     /// Workers already announced with a made-up `WorkerSpawned`.
     seen: HashSet<WorkerId>,
+    /// Slots given to workers not yet started (the stream names a slot
+    /// before the worker's pid; the slot is passed on with the pid).
+    slots: HashMap<WorkerId, u32>,
     stopped: Option<String>,
 }
 
@@ -90,6 +94,7 @@ impl<R: BufRead> Reader<R> {
             line: 0,
             header: None,
             seen: HashSet::new(),
+            slots: HashMap::new(),
             stopped: None,
         }
     }
@@ -194,16 +199,19 @@ impl<R: BufRead> Reader<R> {
         let task = || u64_of(v, "task").map(TaskId);
         let ev = match kind {
             "worker_slot" => {
-                let w = worker()?;
-                self.announce(&mut out, w, 0);
-                PoolEvent::WorkerSlot {
-                    worker: w,
-                    slot: u32_of(v, "slot")?,
+                let (w, slot) = (worker()?, u32_of(v, "slot")?);
+                if !self.seen.contains(&w) {
+                    self.slots.insert(w, slot);
+                    return Ok(out);
                 }
+                PoolEvent::WorkerSlot { worker: w, slot }
             }
             "worker_started" => {
                 let (w, pid) = (worker()?, u32_of(v, "pid")?);
                 self.announce(&mut out, w, pid);
+                if let Some(slot) = self.slots.remove(&w) {
+                    out.push(PoolEvent::WorkerSlot { worker: w, slot });
+                }
                 PoolEvent::WorkerReady { worker: w, pid }
             }
             "worker_paused" => PoolEvent::WorkerPaused { worker: worker()? },
@@ -419,16 +427,14 @@ mod tests {
         let (lines, end) = all(RUN);
         assert!(matches!(end, Next::End), "{end:?}");
         assert_eq!(lines.len(), 7, "the header is no event");
-        assert!(matches!(
-            lines[0].events[..],
-            [
-                PoolEvent::WorkerSpawned { pid: 0, .. },
-                PoolEvent::WorkerSlot { slot: 1, .. }
-            ]
-        ));
+        assert!(lines[0].events.is_empty(), "a slot waits for its worker's pid");
         assert!(matches!(
             lines[1].events[..],
-            [PoolEvent::WorkerReady { pid: 4242, .. }]
+            [
+                PoolEvent::WorkerSpawned { pid: 4242, .. },
+                PoolEvent::WorkerSlot { slot: 1, .. },
+                PoolEvent::WorkerReady { pid: 4242, .. }
+            ]
         ));
         let PoolEvent::TaskFinished(r) = &lines[4].events[0] else {
             panic!("{:?}", lines[4])

@@ -14,6 +14,8 @@ pub mod keys;
 pub mod layout;
 pub mod msg;
 pub mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod run;
 pub mod status;
 // Helpers for the ui's tests; benches/ui.rs includes the file too.
