@@ -219,11 +219,23 @@ fn timeline() {
             std::mem::size_of::<Span>(),
             spans * std::mem::size_of::<Span>() / 1_000_000,
         );
-        stats(&format!("timeline {w}x{h} live, 0.5 s/cell"), frames(&s, 200));
-        while s.app.timeline.window(s.app.timeline_now(), s.app.timeline_cells()).0 > 0 {
+        stats(
+            &format!("timeline {w}x{h} live, 0.5 s/cell"),
+            frames(&s, 200),
+        );
+        while s
+            .app
+            .timeline
+            .window(s.app.timeline_now(), s.app.timeline_cells())
+            .0
+            > 0
+        {
             s.msg(Action::ZoomOut);
         }
-        stats(&format!("timeline {w}x{h} whole run in view"), frames(&s, 200));
+        stats(
+            &format!("timeline {w}x{h} whole run in view"),
+            frames(&s, 200),
+        );
         for _ in 0..3 {
             s.msg(Action::ZoomIn);
         }
@@ -233,7 +245,10 @@ fn timeline() {
         for _ in 0..10 {
             s.msg(Action::Down);
         }
-        stats(&format!("timeline {w}x{h} scrolled back, cursor"), frames(&s, 200));
+        stats(
+            &format!("timeline {w}x{h} scrolled back, cursor"),
+            frames(&s, 200),
+        );
     }
 }
 

@@ -20,7 +20,9 @@ fn lines(path: &std::path::Path) -> Vec<Value> {
 fn live_per_worker(events: &[Value]) -> BTreeMap<u64, (u64, u64)> {
     let mut per = BTreeMap::new();
     for e in events.iter().filter(|e| e["event"] == "task_finished") {
-        let Some(w) = e["worker"].as_u64() else { continue };
+        let Some(w) = e["worker"].as_u64() else {
+            continue;
+        };
         let row = per.entry(w).or_insert((0, 0));
         match e["state"].as_str() {
             Some("done") => row.0 += 1,
@@ -56,8 +58,13 @@ fn a_recorded_run_replays_to_its_live_counts_and_per_worker_numbers() {
     let rec = dir.path().join("run.jsonl");
     let out = helpers::run_pooltop(
         &[
-            "run", "--headless", "-j", "3", "--json",
-            rec.to_str().unwrap(), tasks.to_str().unwrap(),
+            "run",
+            "--headless",
+            "-j",
+            "3",
+            "--json",
+            rec.to_str().unwrap(),
+            tasks.to_str().unwrap(),
         ],
         "",
         &[],
@@ -68,7 +75,11 @@ fn a_recorded_run_replays_to_its_live_counts_and_per_worker_numbers() {
     assert_eq!(summary["event"], "summary");
 
     let (v, out) = check(&rec);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for k in ["done", "failed", "timed_out", "cancelled"] {
         assert_eq!(v[k], summary[k], "{k}: replay {v} vs live {summary}");
     }
@@ -98,7 +109,15 @@ fn a_recording_cut_mid_line_replays_up_to_the_cut_and_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("run.jsonl");
     let out = helpers::run_pooltop(
-        &["run", "--headless", "-j", "2", "--json", rec.to_str().unwrap(), "-"],
+        &[
+            "run",
+            "--headless",
+            "-j",
+            "2",
+            "--json",
+            rec.to_str().unwrap(),
+            "-",
+        ],
         "square 1\nsquare 2\nsleep 0.05\nfail x\nsquare 3\n",
         &[],
     );

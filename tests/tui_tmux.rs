@@ -533,7 +533,9 @@ fn timeline_lanes_then_a_replay_seeks_to_the_same_final_counts() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("8 submitted = 6 done + 2 failed"), "{said}");
     let t = start_pooltop(&marker, &format!("replay {}", rec.display()), 0);
-    t.wait("the replay", Duration::from_secs(20), |s| s.contains("[replay]"));
+    t.wait("the replay", Duration::from_secs(20), |s| {
+        s.contains("[replay]")
+    });
     t.keys(&["G"]);
     let s = t.wait("the final counts", Duration::from_secs(20), |s| {
         s.contains("done 6 · failed 2 · timed out 0 · cancelled 0") && s.contains("end")

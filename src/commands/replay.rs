@@ -52,9 +52,13 @@ pub fn replay(args: ReplayArgs) -> Result<u8, Failure> {
 /// 0 when the file was read to its end, 1 when it stopped at damage.
 fn check(session: &mut Session<BufReader<File>>, name: &str) -> u8 {
     let cfg = session.config();
-    let mut app = App::new(cfg, crate::ui::theme::Theme::MONO, std::time::Instant::now());
+    let mut app = App::new(
+        cfg,
+        crate::ui::theme::Theme::MONO,
+        std::time::Instant::now(),
+    );
     app.replay = Some(Playback::new(name, false));
-    session.to_end(&mut app);
+    session.play_to_end(&mut app);
     let c = &app.tasks.counts;
     let workers: Vec<_> = app
         .workers

@@ -121,13 +121,20 @@ impl<R: BufRead> Reader<R> {
                 Ok(_) => {}
             }
             if self.buf.is_empty() {
-                return if self.follow { Next::Pending } else { Next::End };
+                return if self.follow {
+                    Next::Pending
+                } else {
+                    Next::End
+                };
             }
             if self.buf.last() != Some(&b'\n') {
                 if self.follow {
                     return Next::Pending;
                 }
-                return self.stop(self.line + 1, "the line is cut short (the file ends mid-line)");
+                return self.stop(
+                    self.line + 1,
+                    "the line is cut short (the file ends mid-line)",
+                );
             }
             self.line += 1;
             let text = std::mem::take(&mut self.buf);
@@ -427,7 +434,10 @@ mod tests {
         let (lines, end) = all(RUN);
         assert!(matches!(end, Next::End), "{end:?}");
         assert_eq!(lines.len(), 7, "the header is no event");
-        assert!(lines[0].events.is_empty(), "a slot waits for its worker's pid");
+        assert!(
+            lines[0].events.is_empty(),
+            "a slot waits for its worker's pid"
+        );
         assert!(matches!(
             lines[1].events[..],
             [
@@ -439,9 +449,14 @@ mod tests {
         let PoolEvent::TaskFinished(r) = &lines[4].events[0] else {
             panic!("{:?}", lines[4])
         };
-        assert_eq!((r.state, &*r.line, r.error.as_deref()), (TaskState::Failed, "fail boom", Some("boom")));
+        assert_eq!(
+            (r.state, &*r.line, r.error.as_deref()),
+            (TaskState::Failed, "fail boom", Some("boom"))
+        );
         assert_eq!(lines[4].t, Duration::from_millis(500));
-        let PoolEvent::Sample(s) = &lines[5].events[0] else { panic!() };
+        let PoolEvent::Sample(s) = &lines[5].events[0] else {
+            panic!()
+        };
         assert_eq!((s.cores.len(), s.workers[0].stat.rss), (2, 1024));
         assert!(matches!(
             lines[6].events[..],
@@ -454,18 +469,30 @@ mod tests {
         let cut = &RUN[..RUN.find("\"state\"").unwrap()];
         let (lines, end) = all(cut);
         assert_eq!(lines.len(), 4);
-        let Next::Stopped(why) = end else { panic!("{end:?}") };
-        assert_eq!(why, "run.jsonl:6: the line is cut short (the file ends mid-line)");
+        let Next::Stopped(why) = end else {
+            panic!("{end:?}")
+        };
+        assert_eq!(
+            why,
+            "run.jsonl:6: the line is cut short (the file ends mid-line)"
+        );
 
         let damaged = RUN.replace(r#""task":1,"worker":1,"attempt":1"#, r#""task":"one""#);
         let (lines, end) = all(&damaged);
         assert_eq!(lines.len(), 3);
-        let Next::Stopped(why) = end else { panic!("{end:?}") };
+        let Next::Stopped(why) = end else {
+            panic!("{end:?}")
+        };
         assert_eq!(why, "run.jsonl:5: `task` is not a whole number");
 
         let future = RUN.replace(r#""version":1"#, r#""version":7"#);
-        let Next::Stopped(why) = all(&future).1 else { panic!() };
-        assert!(why.starts_with("run.jsonl:1: recording format version 7"), "{why}");
+        let Next::Stopped(why) = all(&future).1 else {
+            panic!()
+        };
+        assert!(
+            why.starts_with("run.jsonl:1: recording format version 7"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -485,8 +512,13 @@ mod tests {
         assert!(matches!(r.next_line(), Next::Pending));
         file.write_all(&RUN.as_bytes()[cut..]).unwrap();
         file.flush().unwrap();
-        let Next::Line(l) = r.next_line() else { panic!() };
-        assert!(matches!(l.events[0], PoolEvent::TaskFinished(_)), "the line read whole");
+        let Next::Line(l) = r.next_line() else {
+            panic!()
+        };
+        assert!(
+            matches!(l.events[0], PoolEvent::TaskFinished(_)),
+            "the line read whole"
+        );
         assert_eq!(r.lines_read(), 6);
     }
 }

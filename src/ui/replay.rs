@@ -126,7 +126,7 @@ impl<R: BufRead> Session<R> {
     }
 
     /// Feeds everything recorded (a seek to the end), with no budget.
-    pub fn to_end(&mut self, app: &mut App) {
+    pub fn play_to_end(&mut self, app: &mut App) {
         while !self.feed_until(app, Duration::MAX, usize::MAX) {}
         let end = self.last_t;
         set_clock(app, end);
@@ -318,4 +318,3 @@ fn input(app: &mut App, m: Incoming) {
         Incoming::Pool(_) | Incoming::PoolGone => {}
     }
 }
-

@@ -25,11 +25,11 @@ use pooltop::engine::events::{Command, Counts, Task, TaskId};
 pub use self::timeline_keys::LABEL_WIDTH;
 
 use self::log::EventLog;
-use self::playback::Playback;
-use self::timeline::Timeline;
 use self::machine::{Machine, Rate};
+use self::playback::Playback;
 use self::prompt::Prompt;
 use self::tasks::Tasks;
+use self::timeline::Timeline;
 use self::workers::Workers;
 use super::focus::{Mode, Pane};
 use super::keymap::Keymap;

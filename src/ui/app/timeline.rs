@@ -59,8 +59,18 @@ impl SpanState {
 
 /// The task kinds the timeline names (from a task line's first word).
 pub const KINDS: &[&str] = &[
-    "?", "spin", "sleep", "square", "sha256", "thumbnail", "shell", "exec", "hang", "fail",
-    "crash", "python",
+    "?",
+    "spin",
+    "sleep",
+    "square",
+    "sha256",
+    "thumbnail",
+    "shell",
+    "exec",
+    "hang",
+    "fail",
+    "crash",
+    "python",
 ];
 
 /// The index in [`KINDS`] of the kind of `line`.
@@ -389,7 +399,13 @@ impl Timeline {
         }
         let wall = micros(r.wall);
         let kind = kind_of(&r.line);
-        self.attempt_ended(worker, r.task, Some((wall, kind)), SpanState::of(r.state), now);
+        self.attempt_ended(
+            worker,
+            r.task,
+            Some((wall, kind)),
+            SpanState::of(r.state),
+            now,
+        );
     }
 
     /// An attempt of `task` on `worker` ended at `now`; without a start
@@ -499,7 +515,7 @@ impl Timeline {
     }
 
     /// Puts the cursor at the run's start.
-    pub fn to_start(&mut self, now: Micros, cells: u16) {
+    pub fn cursor_to_start(&mut self, now: Micros, cells: u16) {
         self.cursor = Some(0);
         self.keep_cursor_visible(now, cells);
     }

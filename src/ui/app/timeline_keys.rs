@@ -26,7 +26,9 @@ impl App {
 
     /// The timeline's lanes on screen (below its title and time axis).
     pub fn timeline_rows(&self) -> usize {
-        (self.areas().tasks.height as usize).saturating_sub(2).max(1)
+        (self.areas().tasks.height as usize)
+            .saturating_sub(2)
+            .max(1)
     }
 
     /// A key while the timeline is shown (or the key that shows it). True
@@ -65,7 +67,7 @@ impl App {
             Action::ZoomOut => t.zoom(false, now, cells),
             Action::Up => t.move_lane(-1, rows),
             Action::Down => t.move_lane(1, rows),
-            Action::Home => t.to_start(now, cells),
+            Action::Home => t.cursor_to_start(now, cells),
             Action::End => t.live(),
             Action::Detail => match t.selected_task(now) {
                 Some(task) => {
@@ -102,7 +104,8 @@ mod tests {
         }
         s.queue(&["sleep 10", "fail x", "sleep 8"]);
         s.at(0.0).start(1, 1).start(2, 2);
-        s.at(4.0).finish(2, 2, TaskState::Failed, "", Some("x"), 4.0);
+        s.at(4.0)
+            .finish(2, 2, TaskState::Failed, "", Some("x"), 4.0);
         s.at(10.0).finish(1, 1, TaskState::Done, "", None, 10.0);
         s.at(12.0).start(3, 1);
         s.at(20.0).finish(3, 1, TaskState::Done, "", None, 8.0);
@@ -114,8 +117,14 @@ mod tests {
     fn v_shows_the_timeline_and_the_keys_move_zoom_and_go_live() {
         let mut s = script();
         s.msg(Action::ZoomIn);
-        assert!(s.app.toast.is_some(), "zoom without the timeline says how to show it");
-        assert_eq!(s.app.timeline.per_cell, super::super::timeline::DEFAULT_PER_CELL);
+        assert!(
+            s.app.toast.is_some(),
+            "zoom without the timeline says how to show it"
+        );
+        assert_eq!(
+            s.app.timeline.per_cell,
+            super::super::timeline::DEFAULT_PER_CELL
+        );
         s.msg(Action::Timeline);
         assert!(s.app.timeline.shown);
         assert_eq!(s.app.focus, Pane::Tasks);
@@ -129,7 +138,10 @@ mod tests {
         assert!(!s.app.timeline.is_live());
         s.msg(Action::Home);
         assert_eq!(s.app.timeline.cursor, Some(0));
-        let (t0, _) = s.app.timeline.window(s.app.timeline_now(), s.app.timeline_cells());
+        let (t0, _) = s
+            .app
+            .timeline
+            .window(s.app.timeline_now(), s.app.timeline_cells());
         assert_eq!(t0, 0, "the window scrolled back to the start");
         s.msg(Action::End);
         assert!(s.app.timeline.is_live());
@@ -162,6 +174,11 @@ mod tests {
         }
         s.msg(Action::Detail);
         assert_eq!(s.app.mode, Mode::Normal);
-        assert!(s.app.toast.as_ref().is_some_and(|t| t.0.contains("no task")));
+        assert!(
+            s.app
+                .toast
+                .as_ref()
+                .is_some_and(|t| t.0.contains("no task"))
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use crate::ui::app::timeline::{KINDS, Lane, Micros, SpanState};
@@ -230,10 +230,29 @@ fn labels(
         if width < LABEL_MIN {
             continue;
         }
+        let style = on_bar(style);
         let text = format!("{} #{task}", KINDS[kind as usize]);
         let text: String = text.chars().take(width).collect();
         let style = style.add_modifier(Modifier::REVERSED);
-        put(buf, x + c0 as u16, y, &Line::styled(text, style), width as u16);
+        put(
+            buf,
+            x + c0 as u16,
+            y,
+            &Line::styled(text, style),
+            width as u16,
+        );
+    }
+}
+
+/// A label's style on a bar of `bar`'s colour: dark text on that colour
+/// (explicit colours: captured screens drop reverse video), reversed in mono.
+fn on_bar(bar: Style) -> Style {
+    match bar.fg {
+        Some(c) => Style::new()
+            .fg(Color::Black)
+            .bg(c)
+            .add_modifier(Modifier::BOLD),
+        None => bar.add_modifier(Modifier::REVERSED),
     }
 }
 
@@ -253,7 +272,12 @@ fn draw_cursor(
     let per = ((w1 - w0) / u64::from(cells)).max(1);
     let col = ((c - w0) / per) as u16;
     if let Some(cell) = buf.cell_mut((x + col, y)) {
-        let sym = if cell.symbol() == " " { "▏" } else { cell.symbol() }.to_string();
+        let sym = if cell.symbol() == " " {
+            "▏"
+        } else {
+            cell.symbol()
+        }
+        .to_string();
         cell.set_symbol(&sym).set_style(app.theme.selected());
     }
 }

@@ -115,7 +115,10 @@ fn timeline_with_64_lanes() {
         s.msg(Action::Down);
     }
     let text = screen(&s);
-    assert!(text.contains("  64 w64 "), "the last lane is on screen:\n{text}");
+    assert!(
+        text.contains("  64 w64 "),
+        "the last lane is on screen:\n{text}"
+    );
     assert_snapshot!(text);
 }
 
@@ -152,4 +155,37 @@ fn zoomed_out_many_tiny_tasks_are_bucketed() {
     s.msg(Action::Timeline);
     assert_eq!(s.app.timeline.span_count(), 35_000);
     assert_snapshot!(screen(&s));
+}
+
+#[test]
+fn a_bar_label_is_dark_on_the_bar_colour() {
+    let mut s = three_lanes();
+    s.msg(Action::ZoomIn);
+    s.msg(Action::ZoomIn);
+    let size = s.app.size;
+    let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
+    term.draw(|f| f.render_widget(&s.app, f.area())).unwrap();
+    let buf = term.backend().buffer().clone();
+    let text = term.backend().to_string();
+    let y = text.lines().position(|l| l.contains("shell #6")).unwrap() as u16;
+    let x = text
+        .lines()
+        .nth(y as usize)
+        .unwrap()
+        .trim_start_matches('"')
+        .find("shell")
+        .unwrap();
+    let x = text
+        .lines()
+        .nth(y as usize)
+        .unwrap()
+        .trim_start_matches('"')[..x]
+        .chars()
+        .count() as u16;
+    let cell = &buf[(x, y)];
+    assert_eq!(cell.symbol(), "s");
+    assert_eq!(
+        (cell.fg, cell.bg),
+        (ratatui::style::Color::Black, ratatui::style::Color::Blue)
+    );
 }
