@@ -113,6 +113,13 @@ fn run() -> Vec<(f64, PoolEvent)> {
         );
     }
     ev.push((2.5, PoolEvent::TasksDone(Box::new(chunk))));
+    ev.extend(second_half());
+    ev
+}
+
+/// From 2.6 s: a worker crashes and is replaced, a timeout, a cancellation.
+fn second_half() -> Vec<(f64, PoolEvent)> {
+    let mut ev = Vec::new();
     ev.push((2.6, started(8, 2)));
     ev.push((
         2.7,
