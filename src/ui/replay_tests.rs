@@ -119,8 +119,7 @@ fn run() -> Vec<(f64, PoolEvent)> {
 
 /// From 2.6 s: a worker crashes and is replaced, a timeout, a cancellation.
 fn second_half() -> Vec<(f64, PoolEvent)> {
-    let mut ev = Vec::new();
-    ev.push((2.6, started(8, 2)));
+    let mut ev = vec![(2.6, started(8, 2))];
     ev.push((
         2.7,
         PoolEvent::WorkerExited {
