@@ -1,7 +1,7 @@
 //! Dashboard and monitor costs, a plain bench binary:
 //!
 //!   cargo bench --bench ui                 # every group
-//!   cargo bench --bench ui -- frame        # one group: frame | ingest | monitor
+//!   cargo bench --bench ui -- frame        # one group: frame | ingest | monitor | timeline
 //!
 //! frame: build one frame (the whole `impl Widget for &App` into a buffer)
 //!   with 256 workers, 1,000,000 queued tasks and 64 cores, at 80x24 and
@@ -9,6 +9,11 @@
 //!   and with a text filter set. Issue 3 asks for under 10 ms.
 //! ingest: feed 1,000,000 `TaskFinished` (a shutdown cancelling the queue)
 //!   through `App::update`.
+//! timeline: build one frame of the timeline view with 64 workers and
+//!   1,000,000 finished tasks, at 80x24 and 200x60: live at the default
+//!   zoom, zoomed out over the whole run (every cell buckets thousands of
+//!   tasks), and scrolled back to the middle with a cursor. Issue 15 asks
+//!   for under 5 ms. Also the memory the timeline keeps per finished task.
 //! monitor: one `Sampler::sample()` tracking 2, 16 and 64 sleeping processes
 //!   (wall time per sample, and the CPU share at one sample every 500 ms).
 
@@ -157,6 +162,96 @@ fn ingest() {
     let _ = WorkerId(0);
 }
 
+/// 64 workers that ran 1,000,000 tasks of 1 to 120 ms between them, over
+/// about 16 minutes, with a few failures.
+fn timeline_pool(w: u16, h: u16) -> Script {
+    let mut s = Script::new(
+        AppConfig {
+            title: "bench".into(),
+            workers: 64,
+            join_timeout: Duration::from_secs(5),
+            task_timeout: None,
+            exit_when_done: false,
+            attached: false,
+        },
+        w,
+        h,
+    );
+    for id in 1..=64u32 {
+        s.worker(id, 20_000 + id);
+        s.msg(PoolEvent::WorkerSlot {
+            worker: WorkerId(id),
+            slot: id,
+        });
+    }
+    s.queue_many(1_000_000);
+    let mut clock = [0.0f64; 64];
+    for task in 1..=1_000_000u64 {
+        let w = (task % 64) as usize;
+        let len = 0.001 + (task * 7919 % 120) as f64 / 1000.0;
+        let gap = if task % 13 == 0 { 0.05 } else { 0.0 };
+        let start = clock[w] + gap;
+        s.at(start).start(task, w as u32 + 1);
+        let state = if task % 1000 == 0 {
+            TaskState::Failed
+        } else {
+            TaskState::Done
+        };
+        s.at(start + len)
+            .finish(task, w as u32 + 1, state, "", None, len);
+        clock[w] = start + len;
+    }
+    let end = clock.iter().cloned().fold(0.0, f64::max);
+    s.at(end + 1.0).msg(Msg::Tick);
+    s.msg(Action::Timeline);
+    s
+}
+
+fn timeline() {
+    use ui::app::timeline::Span;
+    for (w, h) in [(80, 24), (200, 60)] {
+        let t = Instant::now();
+        let mut s = timeline_pool(w, h);
+        let spans = s.app.timeline.span_count();
+        println!(
+            "setup {w}x{h}: 64 workers, {spans} finished tasks in {:.2?}; timeline {} B per finished task ({} MB for them all)",
+            t.elapsed(),
+            std::mem::size_of::<Span>(),
+            spans * std::mem::size_of::<Span>() / 1_000_000,
+        );
+        stats(
+            &format!("timeline {w}x{h} live, 0.5 s/cell"),
+            frames(&s, 200),
+        );
+        while s
+            .app
+            .timeline
+            .window(s.app.timeline_now(), s.app.timeline_cells())
+            .0
+            > 0
+        {
+            s.msg(Action::ZoomOut);
+        }
+        stats(
+            &format!("timeline {w}x{h} whole run in view"),
+            frames(&s, 200),
+        );
+        for _ in 0..3 {
+            s.msg(Action::ZoomIn);
+        }
+        for _ in 0..30 {
+            s.msg(Action::PageUp);
+        }
+        for _ in 0..10 {
+            s.msg(Action::Down);
+        }
+        stats(
+            &format!("timeline {w}x{h} scrolled back, cursor"),
+            frames(&s, 200),
+        );
+    }
+}
+
 fn monitor() {
     for n in [2usize, 16, 64] {
         let mut kids: Vec<Child> = (0..n)
@@ -206,6 +301,9 @@ fn main() {
     }
     if want("ingest") {
         ingest();
+    }
+    if want("timeline") {
+        timeline();
     }
     if want("monitor") {
         monitor();

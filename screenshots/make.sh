@@ -123,6 +123,13 @@ wait_for 'stopping [0-9]+s' 10
 sleep 2.2
 shot terminate
 
+# The timeline: a lane per worker slot, the bars of the tasks so far.
+T send-keys -t shots v
+wait_for 'Timeline · pool' 10
+T send-keys -t shots z
+sleep 2
+shot timeline
+
 # Quit: graceful, then kill at once.
 T send-keys -t shots q
 sleep 0.5

@@ -98,6 +98,10 @@ pub enum Cmd {
         #[command(flatten)]
         pool: PoolSelect,
     },
+    /// Open the dashboard on a recorded run (`--record`, or a `--json`
+    /// stream), read-only: play, pause, faster, slower, seek.
+    #[command(after_help = REPLAY_EXAMPLES)]
+    Replay(ReplayArgs),
     /// Show the settings in effect, print a default config file, or check one.
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
@@ -119,6 +123,32 @@ pub enum Cmd {
     #[command(hide = true)]
     Worker,
 }
+
+/// `pooltop replay`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The recording (or JSON event stream) to replay
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Follow a run still being written: new lines are played as they come
+    #[arg(long)]
+    pub follow: bool,
+    /// No dashboard: replay the whole file and print the counts it ends
+    /// with as JSON (exit status 1 when it stops at a damaged line)
+    #[arg(long, conflicts_with = "follow")]
+    pub check: bool,
+    /// Read the dashboard's settings (theme, keys) from this config file
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+const REPLAY_EXAMPLES: &str = "Examples:
+  pooltop run --headless --json run.jsonl tasks.txt && pooltop replay run.jsonl
+  pooltop replay --follow run.jsonl     (a run still going)
+  pooltop replay --check run.jsonl      (counts at the end, no terminal)
+
+Keys: Space plays / pauses, ] faster, [ slower, < and > seek 10 s, G to the end;
+v shows the timeline. Keys that steer a pool are refused.";
 
 /// Which running pool a command is for.
 #[derive(Debug, Clone, Args)]

@@ -77,6 +77,7 @@ fn main() -> ExitCode {
             control_cli::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
         Some(Cmd::Stop { pool }) => control_cli::stop(pool.pool.as_deref()).map_err(Failure::usage),
+        Some(Cmd::Replay(args)) => commands::replay::replay(args),
         Some(Cmd::Attach { pool, config }) => {
             client::attach(pool.pool.as_deref(), config.as_deref())
         }

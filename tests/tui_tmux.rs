@@ -486,3 +486,71 @@ fn the_dashboard_flags_a_hang_after_the_config_files_hung_after() {
         pids_with_marker(&marker).is_empty()
     });
 }
+
+#[test]
+fn timeline_lanes_then_a_replay_seeks_to_the_same_final_counts() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("t.tasks");
+    std::fs::write(
+        &tasks,
+        "sleep 0.3\nsquare 3\nfail on purpose\nsleep 0.2\nsquare 4\nspin 1e6\nsleep 0.1\nfail again\n",
+    )
+    .unwrap();
+    // The live dashboard: the timeline key shows a lane per worker slot.
+    let marker = format!("POOLTOP_TUI_TIMELINE_{}", std::process::id());
+    let t = start_pooltop(&marker, &format!("run -j 2 {}", tasks.display()), 2);
+    t.wait("every task finished", Duration::from_secs(30), |s| {
+        s.contains("done 6 · failed 2")
+    });
+    t.keys(&["v"]);
+    let s = t.wait("the timeline's lanes", Duration::from_secs(10), |s| {
+        s.contains("Timeline · pool") && s.contains("   1 w1 ") && s.contains("   2 w2 ")
+    });
+    assert!(s.contains("slot wrk busy"), "{s}");
+    t.keys(&["q"]);
+    t.wait("the prompt", Duration::from_secs(20), |s| {
+        s.contains("POOLTOP_EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    drop(t);
+
+    // The same tasks recorded (the JSON event stream), then replayed.
+    let rec = dir.path().join("run.jsonl");
+    let out = helpers::run_pooltop(
+        &[
+            "run",
+            "--headless",
+            "-j",
+            "2",
+            "--json",
+            rec.to_str().unwrap(),
+            tasks.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("8 submitted = 6 done + 2 failed"), "{said}");
+    let t = start_pooltop(&marker, &format!("replay {}", rec.display()), 0);
+    t.wait("the replay", Duration::from_secs(20), |s| {
+        s.contains("[replay]")
+    });
+    t.keys(&["G"]);
+    let s = t.wait("the final counts", Duration::from_secs(20), |s| {
+        s.contains("done 6 · failed 2 · timed out 0 · cancelled 0") && s.contains("end")
+    });
+    assert!(s.contains("STOPPED"), "{s}");
+    // Steering is refused; quitting leaves the replay.
+    t.keys(&["p"]);
+    t.wait("the refusal", Duration::from_secs(10), |s| {
+        s.contains("replay: read-only")
+    });
+    t.keys(&["q"]);
+    let s = t.wait("the prompt", Duration::from_secs(20), |s| {
+        s.contains("POOLTOP_EXIT=") && s.trim_end().ends_with("READY$")
+    });
+    assert!(s.contains("POOLTOP_EXIT=0"), "{s}");
+}

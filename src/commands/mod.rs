@@ -4,6 +4,7 @@
 //! [`Failure`].
 
 pub mod client;
+pub mod replay;
 pub mod run;
 pub mod settings;
 pub mod template;

@@ -9,6 +9,7 @@
 mod human;
 pub mod json;
 pub mod outputs;
+pub mod replay_read;
 pub mod results;
 pub mod signals;
 pub mod sink;

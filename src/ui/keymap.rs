@@ -57,6 +57,17 @@ pub const ACTIONS: &[ActionKeys] = &[
     entry(Action::Back, "back", &["Esc"]),
     entry(Action::Quit, "quit", &["q"]),
     entry(Action::StopPool, "stop_pool", &["X"]),
+    entry(Action::Timeline, "timeline", &["v"]),
+    entry(Action::Earlier, "earlier", &["Left"]),
+    entry(Action::Later, "later", &["Right"]),
+    entry(Action::ZoomIn, "zoom_in", &["z"]),
+    entry(Action::ZoomOut, "zoom_out", &["Z"]),
+    entry(Action::PlayPause, "play_pause", &["Space"]),
+    entry(Action::Faster, "faster", &["]"]),
+    entry(Action::Slower, "slower", &["["]),
+    entry(Action::SeekBack, "seek_back", &["<"]),
+    entry(Action::SeekForward, "seek_forward", &[">"]),
+    entry(Action::SeekEnd, "seek_end", &["G"]),
 ];
 
 /// Ctrl-C: quits in every mode, prompts included. Not rebindable, so there
@@ -85,6 +96,7 @@ pub const FOOTER: &[Action] = &[
     Action::ScaleUp,
     Action::ScaleDown,
     Action::NextPane,
+    Action::Timeline,
     Action::Filter,
     Action::ToggleDispatch,
     Action::Detail,
@@ -440,6 +452,10 @@ const HELP_PAIRS: &[(Action, Action)] = &[
     (Action::Home, Action::End),
     (Action::NextPane, Action::PrevPane),
     (Action::ScaleUp, Action::ScaleDown),
+    (Action::Earlier, Action::Later),
+    (Action::ZoomIn, Action::ZoomOut),
+    (Action::Faster, Action::Slower),
+    (Action::SeekBack, Action::SeekForward),
 ];
 
 fn pair_describe(a: Action) -> &'static str {
@@ -449,6 +465,10 @@ fn pair_describe(a: Action) -> &'static str {
         Action::Home => "first / last row (End in tasks: follow the running ones)",
         Action::NextPane => "next / previous pane (workers, tasks, events)",
         Action::ScaleUp => "add a worker / retire one",
+        Action::Earlier => "timeline: cursor back / forward in time (past now: live)",
+        Action::ZoomIn => "timeline: zoom in / out",
+        Action::Faster => "replay: faster / slower",
+        Action::SeekBack => "replay: seek 10 s back / forward",
         other => other.describe(),
     }
 }

@@ -13,6 +13,9 @@ pub mod keymap;
 pub mod keys;
 pub mod layout;
 pub mod msg;
+pub mod replay;
+#[cfg(test)]
+mod replay_tests;
 mod run;
 pub mod status;
 // Helpers for the ui's tests; benches/ui.rs includes the file too.

@@ -53,6 +53,58 @@ pub enum Action {
     /// Shut the pool down gracefully (also from an attached dashboard);
     /// a second time, kill every worker.
     StopPool,
+    /// Show the timeline in place of the tasks pane, or the tasks again.
+    Timeline,
+    /// Timeline: move the cursor back in time (the window scrolls).
+    Earlier,
+    /// Timeline: move the cursor forward in time; past the present, live.
+    Later,
+    /// Timeline: zoom in (half the time per cell).
+    ZoomIn,
+    /// Timeline: zoom out (twice the time per cell).
+    ZoomOut,
+    /// Replay: play or pause.
+    PlayPause,
+    /// Replay: play twice as fast.
+    Faster,
+    /// Replay: play half as fast.
+    Slower,
+    /// Replay: seek 10 s (of the recording) back.
+    SeekBack,
+    /// Replay: seek 10 s forward.
+    SeekForward,
+    /// Replay: seek to the end of what is recorded.
+    SeekEnd,
+}
+
+impl Action {
+    /// Whether the action steers the pool (refused in a replay).
+    pub fn steers(self) -> bool {
+        matches!(
+            self,
+            Action::Submit
+                | Action::TogglePause
+                | Action::ToggleDispatch
+                | Action::Terminate
+                | Action::Kill
+                | Action::ScaleUp
+                | Action::ScaleDown
+                | Action::StopPool
+        )
+    }
+
+    /// Whether the action drives a replay's playback.
+    pub fn plays(self) -> bool {
+        matches!(
+            self,
+            Action::PlayPause
+                | Action::Faster
+                | Action::Slower
+                | Action::SeekBack
+                | Action::SeekForward
+                | Action::SeekEnd
+        )
+    }
 }
 
 impl Action {
@@ -80,6 +132,17 @@ impl Action {
             Action::Back => "close / clear the filter",
             Action::Quit => "quit: graceful shutdown, again kills; attached: detach",
             Action::StopPool => "stop the pool (also when attached); again kills",
+            Action::Timeline => "timeline of every worker in place of the tasks",
+            Action::Earlier => "timeline: cursor back in time",
+            Action::Later => "timeline: cursor forward (past now: live)",
+            Action::ZoomIn => "timeline: zoom in",
+            Action::ZoomOut => "timeline: zoom out",
+            Action::PlayPause => "replay: play / pause",
+            Action::Faster => "replay: faster",
+            Action::Slower => "replay: slower",
+            Action::SeekBack => "replay: 10 s back",
+            Action::SeekForward => "replay: 10 s forward",
+            Action::SeekEnd => "replay: to the end",
         }
     }
 
@@ -107,6 +170,17 @@ impl Action {
             Action::Back => "back",
             Action::Quit => "quit",
             Action::StopPool => "stop pool",
+            Action::Timeline => "timeline",
+            Action::Earlier => "earlier",
+            Action::Later => "later",
+            Action::ZoomIn => "zoom in",
+            Action::ZoomOut => "zoom out",
+            Action::PlayPause => "play",
+            Action::Faster => "faster",
+            Action::Slower => "slower",
+            Action::SeekBack => "back",
+            Action::SeekForward => "forward",
+            Action::SeekEnd => "end",
         }
     }
 }

@@ -11,6 +11,9 @@ use crate::ui::status::Level;
 
 impl App {
     pub(super) fn action(&mut self, a: Action) -> Option<Effect> {
+        if self.replay_action(a) {
+            return None;
+        }
         if a == Action::Quit && self.cfg.attached && self.quitting == Quitting::No {
             // Leave the pool running; only this dashboard goes.
             self.detached = true;
@@ -64,6 +67,9 @@ impl App {
     }
 
     fn normal(&mut self, a: Action) -> Option<Effect> {
+        if self.timeline_action(a) {
+            return None;
+        }
         let areas = self.areas();
         match a {
             Action::Up => self.move_sel(-1),
@@ -141,6 +147,8 @@ impl App {
             Action::Terminate => return self.terminate(false),
             Action::Kill => return self.terminate(true),
             Action::Quit | Action::StopPool => return self.quit(),
+            // The timeline and the replay took theirs above.
+            _ => {}
         }
         None
     }

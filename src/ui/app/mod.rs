@@ -7,9 +7,12 @@
 mod input;
 pub mod log;
 pub mod machine;
+pub mod playback;
 mod pool;
 pub mod prompt;
 pub mod tasks;
+pub mod timeline;
+mod timeline_keys;
 pub mod workers;
 
 use std::sync::Arc;
@@ -19,10 +22,14 @@ use ratatui::layout::Rect;
 
 use pooltop::engine::events::{Command, Counts, Task, TaskId};
 
+pub use self::timeline_keys::LABEL_WIDTH;
+
 use self::log::EventLog;
 use self::machine::{Machine, Rate};
+use self::playback::Playback;
 use self::prompt::Prompt;
 use self::tasks::Tasks;
+use self::timeline::Timeline;
 use self::workers::Workers;
 use super::focus::{Mode, Pane};
 use super::keymap::Keymap;
@@ -129,6 +136,10 @@ pub struct App {
     /// The task the detail overlay shows.
     pub detail: Option<TaskId>,
     pub toast: Option<(String, Level, Instant)>,
+    /// Every worker slot's tasks in time (the timeline view).
+    pub timeline: Timeline,
+    /// Set when the app shows a recording (`pooltop replay`): read-only.
+    pub replay: Option<Playback>,
     dirty: bool,
 }
 
@@ -164,6 +175,8 @@ impl App {
             overlay_scroll: 0,
             detail: None,
             toast: None,
+            timeline: Timeline::default(),
+            replay: None,
             dirty: true,
         }
     }
@@ -243,6 +256,7 @@ impl App {
             Msg::Pool(ev) => {
                 // Once per event: the table counts a run of tasks as a run.
                 self.workers.observe(&ev, self.now);
+                self.timeline.observe(&ev, self.timeline_now());
                 self.pool_event(ev)
             }
             Msg::PoolGone => {

@@ -163,7 +163,18 @@ fn every_action_has_an_entry() {
             | Action::Help
             | Action::Back
             | Action::Quit
-            | Action::StopPool => a,
+            | Action::StopPool
+            | Action::Timeline
+            | Action::Earlier
+            | Action::Later
+            | Action::ZoomIn
+            | Action::ZoomOut
+            | Action::PlayPause
+            | Action::Faster
+            | Action::Slower
+            | Action::SeekBack
+            | Action::SeekForward
+            | Action::SeekEnd => a,
         }
     }
     let all = [
@@ -188,6 +199,17 @@ fn every_action_has_an_entry() {
         Action::Back,
         Action::Quit,
         Action::StopPool,
+        Action::Timeline,
+        Action::Earlier,
+        Action::Later,
+        Action::ZoomIn,
+        Action::ZoomOut,
+        Action::PlayPause,
+        Action::Faster,
+        Action::Slower,
+        Action::SeekBack,
+        Action::SeekForward,
+        Action::SeekEnd,
     ];
     assert_eq!(all.len(), ACTIONS.len());
     for a in all.map(listed) {

@@ -6,6 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use crate::ui::app::playback::Playback;
 use crate::ui::app::{App, Quitting};
 use crate::ui::fmt;
 use crate::ui::msg::Action;
@@ -35,6 +36,26 @@ fn banner(app: &App) -> Option<String> {
     }
 }
 
+/// A replay's playback in a few words: playing or paused, how fast, and
+/// whether the end (or damage) has been reached.
+fn replay_state(p: &Playback) -> String {
+    let mut s = if p.paused {
+        "paused".to_string()
+    } else if p.speed >= 1.0 {
+        format!("▶ ×{}", p.speed)
+    } else {
+        format!("▶ ×1/{}", (1.0 / p.speed).round())
+    };
+    if p.stopped.is_some() {
+        s.push_str(" · stopped at damage");
+    } else if p.at_end && !p.follow {
+        s.push_str(" · end");
+    } else if p.follow {
+        s.push_str(" · following");
+    }
+    s
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let th = app.theme;
     let now = app.now;
@@ -61,11 +82,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let elapsed = now.saturating_duration_since(app.start);
     let eta = app.eta().map_or_else(|| "–".to_string(), fmt::clock);
     // The title goes last: it is the part that may be cut.
-    let l1 = Line::from(vec![
-        Span::styled(" pooltop", th.bold()),
-        Span::raw(format!(" · elapsed {} · ETA {eta} · ", fmt::clock(elapsed))),
-        Span::styled(app.cfg.title.clone(), th.bold()),
-    ]);
+    let mut first = vec![Span::styled(" pooltop", th.bold())];
+    if let Some(p) = &app.replay {
+        first.push(Span::raw(" "));
+        first.push(Span::styled("[replay]", th.banner()));
+        first.push(Span::raw(format!(" {}", replay_state(p))));
+    }
+    first.push(Span::raw(format!(
+        " · elapsed {} · ETA {eta} · ",
+        fmt::clock(elapsed)
+    )));
+    first.push(Span::styled(app.cfg.title.clone(), th.bold()));
+    let l1 = Line::from(first);
     put(buf, area.x, area.y, &l1, area.width.saturating_sub(bw + 1));
     if let Some(b) = b.filter(|_| bw < area.width) {
         let x = area.x + area.width - bw;

@@ -9,6 +9,7 @@ mod help;
 mod log;
 mod submit;
 mod tasks;
+mod timeline;
 mod too_small;
 mod workers;
 
@@ -36,7 +37,11 @@ impl Widget for &App {
         header::render(self, a.header, buf);
         cores::render(self, &a, buf);
         workers::render(self, a.workers, buf);
-        tasks::render(self, a.tasks, buf);
+        if self.timeline.shown {
+            timeline::render(self, a.tasks, buf);
+        } else {
+            tasks::render(self, a.tasks, buf);
+        }
         log::render(self, a.log, buf);
         footer::render(self, a.footer, buf);
         match self.mode {
@@ -74,3 +79,5 @@ fn put(buf: &mut Buffer, x: u16, y: u16, line: &Line<'_>, width: u16) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;
