@@ -493,6 +493,13 @@ pub enum PoolEvent {
         task: TaskId,
         idle: Duration,
     },
+    /// The supervisor's own loop woke `for_` late (the manager was stopped
+    /// or starved of CPU; see `supervisor::stall`). Said once per stall,
+    /// before anything is judged on time: task timeouts, join and start
+    /// deadlines and the hung detector's clocks are moved on by `for_`, and
+    /// what the workers sent meanwhile is read first, so no worker is
+    /// blamed for the manager's stall.
+    Stalled { for_: Duration },
     /// A worker reported hung used CPU again, or its task ended (or it was
     /// paused, resumed or retried): it is no longer flagged.
     WorkerUnhung { worker: WorkerId, task: TaskId },

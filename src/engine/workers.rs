@@ -262,6 +262,7 @@ impl WorkerTable {
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }
             | PoolEvent::Drained(_)
+            | PoolEvent::Stalled { .. }
             | PoolEvent::Stopped(_) => {}
         }
     }

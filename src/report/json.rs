@@ -101,6 +101,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         PoolEvent::WorkerUnhung { worker, task } => {
             json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
         }
+        PoolEvent::Stalled { for_ } => {
+            json!({"event": "manager_stalled", "t": t, "stalled_s": for_.as_secs_f64()})
+        }
         PoolEvent::Drained(_) => return None,
         PoolEvent::Stopped(_) => return None,
     };

@@ -17,6 +17,7 @@ mod link;
 mod phase;
 mod record;
 mod results;
+mod stall;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -159,10 +160,12 @@ impl Supervisor {
     fn run(mut self, mut poll: Poll, rx: Receiver<Inbound>) {
         let mut ready = Events::with_capacity(256);
         self.fill_to_wanted();
+        let mut woke = Instant::now();
         loop {
             let next = self.next_deadline();
             let next = next.map_or(self.watch.next_check(), |d| d.min(self.watch.next_check()));
-            let timeout = Some(next.saturating_duration_since(Instant::now()));
+            let slept = Instant::now();
+            let timeout = Some(next.saturating_duration_since(slept));
             // Whether the last round had news from a socket or the inbox.
             let was_active = !ready.is_empty();
             if let Err(e) = self.wait(&mut poll, &mut ready, timeout, was_active)
@@ -175,7 +178,17 @@ impl Supervisor {
                 self.shutdown(true);
                 std::thread::sleep(Duration::from_millis(10));
             }
-            self.watch.new_round(Instant::now());
+            let nap = stall::Nap {
+                woke,
+                slept,
+                timeout: timeout.unwrap_or(Duration::MAX),
+            };
+            woke = Instant::now();
+            self.watch.new_round(woke);
+            // Before anything is judged on time: see `stall`.
+            if let Some(lost) = nap.lost(woke) {
+                self.on_stall(lost);
+            }
             for ev in ready.iter() {
                 if ev.token() != WAKE_TOKEN
                     && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
