@@ -196,6 +196,12 @@ pub struct TaskReport {
     pub wall: Duration,
     /// CPU time of the last attempt (user + system, including its children).
     pub cpu: Duration,
+    /// Peak resident set size of the last attempt, in bytes, from the
+    /// kernel: `wait4`'s for a task that runs a process (the largest of its
+    /// processes, not their sum), the worker's own peak (VmHWM, reset before
+    /// the task) for a built-in one. None for instant tasks and tasks that
+    /// never ran.
+    pub max_rss: Option<u64>,
     /// How many times it was started (0 when it never ran).
     pub attempts: u32,
     /// The task line as written.
@@ -302,6 +308,7 @@ impl DoneRun {
                 error: None,
                 wall,
                 cpu: wall,
+                max_rss: None,
                 attempts: 1,
                 line: line.clone(),
             })

@@ -326,6 +326,7 @@ mod tests {
             error: None,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 2,
             line: Arc::from("hang"),
         }));

@@ -75,6 +75,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             if let Some(code) = r.output.exit_code {
                 obj.insert("exit_code".into(), json!(code));
             }
+            if let Some(bytes) = r.max_rss {
+                obj.insert("max_rss".into(), json!(bytes));
+            }
             if !r.output.stdout.is_empty() {
                 obj.insert("stdout".into(), json!(r.output.stdout));
             }
@@ -261,6 +264,7 @@ mod tests {
             error: error.map(String::from),
             wall: Duration::from_millis(1500),
             cpu: Duration::from_millis(500),
+            max_rss: None,
             attempts: 1,
             line: Arc::from("square 7"),
         }))

@@ -149,6 +149,7 @@ impl Supervisor {
                 error: Some(error),
                 wall,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));

@@ -449,6 +449,7 @@ impl Supervisor {
                 error: Some(why.to_string()),
                 wall: Duration::ZERO,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));
