@@ -109,6 +109,8 @@ mod tests {
     }
 
     #[test]
+    // Reaped by `wait_child`, which clippy does not know.
+    #[allow(clippy::zombie_processes)]
     fn a_child_is_reaped_with_its_peak_memory() {
         // 64 MiB touched page by page by a child of its own.
         let child = std::process::Command::new("python3")

@@ -165,10 +165,10 @@ impl Supervisor {
             let next = self.next_deadline();
             let next = next.map_or(self.watch.next_check(), |d| d.min(self.watch.next_check()));
             let slept = Instant::now();
-            let timeout = Some(next.saturating_duration_since(slept));
+            let timeout = next.saturating_duration_since(slept);
             // Whether the last round had news from a socket or the inbox.
             let was_active = !ready.is_empty();
-            if let Err(e) = self.wait(&mut poll, &mut ready, timeout, was_active)
+            if let Err(e) = self.wait(&mut poll, &mut ready, Some(timeout), was_active)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(PoolEvent::Error {
@@ -181,7 +181,7 @@ impl Supervisor {
             let nap = stall::Nap {
                 woke,
                 slept,
-                timeout: timeout.unwrap_or(Duration::MAX),
+                timeout,
             };
             woke = Instant::now();
             self.watch.new_round(woke);
