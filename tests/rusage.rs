@@ -133,14 +133,41 @@ fn a_task_the_oom_killer_kills_is_reported_out_of_memory() {
             return;
         }
     };
+    // An 8000 x 8000 RGB image: 8 MiB on disk, 183 MiB decoded, in the
+    // worker itself (a built-in task), which the OOM killer then kills.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.png");
+    let png = format!(
+        "import struct, zlib\n\
+         def chunk(kind, data):\n\
+         \x20   body = kind + data\n\
+         \x20   return struct.pack('>I', len(data)) + body + struct.pack('>I', zlib.crc32(body))\n\
+         w = h = 8000\n\
+         z = zlib.compressobj(1)\n\
+         row = bytes(1 + 3 * w)\n\
+         idat = b''.join(z.compress(row) for _ in range(h)) + z.flush()\n\
+         ihdr = struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)\n\
+         open('{}', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', idat) + chunk(b'IEND', b''))\n",
+        big.display()
+    );
+    let made = std::process::Command::new("python3")
+        .args(["-c", &png])
+        .status()
+        .unwrap();
+    assert!(made.success());
     // The whole pool runs in the cgroup: the workers count its OOM kills.
     let procs = cg.dir.join("cgroup.procs");
     let script = format!(
-        "echo $$ > {} && exec env {} {BIN} run --json - -j 1 -",
+        "echo $$ > {} && exec env {} {BIN} run --json - -j 1 --retries 0 --out {} -",
         procs.display(),
-        hermetic_env()
+        hermetic_env(),
+        dir.path().join("out").display()
     );
-    let tasks = format!("shell {}\nsquare 4\n", allocate(300));
+    let tasks = format!(
+        "shell {}\nsquare 4\nthumbnail {}\nsquare 5\n",
+        allocate(300),
+        big.display()
+    );
     let out = {
         use std::io::Write;
         use std::process::{Command, Stdio};
@@ -169,4 +196,12 @@ fn a_task_the_oom_killer_kills_is_reported_out_of_memory() {
         "{oom}"
     );
     assert_eq!(f[&2]["result"], "16", "the pool went on");
+    let worker_oom = &f[&3];
+    assert_eq!(worker_oom["state"], "failed", "{worker_oom}");
+    let why = worker_oom["error"].as_str().unwrap();
+    assert!(
+        why.ends_with("was killed by the kernel's OOM killer (out of memory)"),
+        "{worker_oom}"
+    );
+    assert_eq!(f[&4]["result"], "25", "a new worker went on");
 }

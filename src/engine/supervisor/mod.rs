@@ -14,6 +14,7 @@ mod dispatch;
 mod exits;
 mod lifecycle;
 mod link;
+mod oom;
 mod phase;
 mod record;
 mod results;
@@ -94,6 +95,8 @@ struct Supervisor {
     run_times: RunningMedian,
     /// The sampler's handle and the hung detector, fed from `emit`.
     watch: Watch,
+    /// Whether a worker killed by SIGKILL was the OOM killer's doing.
+    oom: oom::OomWatch,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -142,6 +145,7 @@ pub fn spawn(
         frames: Vec::new(),
         run_times: RunningMedian::default(),
         watch,
+        oom: oom::OomWatch::new(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
