@@ -72,6 +72,15 @@ pub fn reset_peak_rss() -> bool {
 /// `memory.events`, or in v1's `memory.oom_control`. None when neither is
 /// readable (no memory cgroup mounted, or a container that hides it).
 pub fn oom_kills() -> Option<u64> {
+    // Where the count is: found once (a process does not change cgroup on
+    // its own), then one read of a small file each time.
+    static FILE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let file = FILE.get_or_init(oom_kills_file).as_ref()?;
+    counter(&std::fs::read_to_string(file).ok()?, "oom_kill")
+}
+
+/// The file of this process's memory cgroup that counts OOM kills.
+fn oom_kills_file() -> Option<String> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     cgroups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
@@ -83,7 +92,8 @@ pub fn oom_kills() -> Option<u64> {
         } else {
             return None;
         };
-        counter(&std::fs::read_to_string(file).ok()?, "oom_kill")
+        // cgroup v2 mounted with no memory controller has no such file.
+        std::path::Path::new(&file).exists().then_some(file)
     })
 }
 

@@ -41,10 +41,20 @@ impl Meter {
         }
         // A reading left over from an earlier task is not this task's.
         let _ = capture::take_child_usage();
+        // A task that runs a process is measured by `wait4`, and its process
+        // may be the OOM killer's victim; a built-in task by the worker's
+        // own peak (were it the victim, the worker is gone: the manager
+        // tells). Each reading costs a file in /proc or /sys: only the ones
+        // the task needs.
+        let runs_process = matches!(spec, TaskSpec::Shell(_) | TaskSpec::Exec(_));
         Meter {
             off: false,
-            peak_reset: platform::reset_peak_rss(),
-            oom_before: platform::oom_kills(),
+            peak_reset: !runs_process && platform::reset_peak_rss(),
+            oom_before: if runs_process {
+                platform::oom_kills()
+            } else {
+                None
+            },
         }
     }
 
@@ -65,10 +75,13 @@ impl Meter {
             let by_signal = output.exit_code.is_none() && output.signal == Some(libc::SIGKILL);
             let by_child = output.exit_code == Some(128 + libc::SIGKILL);
             if by_signal || by_child {
-                match self.oom_before.zip(platform::oom_kills()) {
-                    Some((before, after)) if after > before => *message = OOM_KILLED.into(),
+                match self
+                    .oom_before
+                    .map(|before| (before, platform::oom_kills()))
+                {
+                    Some((before, Some(after))) if after > before => *message = OOM_KILLED.into(),
                     // An exit status stays as it is: it says what the shell said.
-                    None if by_signal => *message = MAYBE_OOM.into(),
+                    None | Some((_, None)) if by_signal => *message = MAYBE_OOM.into(),
                     _ => {}
                 }
             }
