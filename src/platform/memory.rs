@@ -2,9 +2,12 @@
 //! CPU time as `wait4` reports them, the worker's own peak RSS (VmHWM, which
 //! can be reset between tasks), and the memory cgroup's count of OOM kills.
 
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// What a child process and the children it waited for used, from `wait4`.
@@ -49,7 +52,15 @@ pub fn wait_child(pid: u32) -> io::Result<(ExitStatus, ChildUsage)> {
 /// This process's peak resident set size (VmHWM), in bytes, since it
 /// started or since [`reset_peak_rss`]; none where /proc does not say.
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    // A worker reads it after each task: the file stays open (a path
+    // lookup in /proc costs more than the read) and is read from its start.
+    static STATUS: OnceLock<Option<File>> = OnceLock::new();
+    let file = STATUS
+        .get_or_init(|| File::open("/proc/self/status").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 4096];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let status = std::str::from_utf8(&buf[..n]).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line["VmHWM:".len()..]
         .trim()
@@ -64,7 +75,16 @@ pub fn peak_rss() -> Option<u64> {
 /// [`peak_rss`] afterwards tells the peak of what ran in between. False
 /// where the kernel does not allow it: the peak then runs on from before.
 pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    static CLEAR_REFS: OnceLock<Option<File>> = OnceLock::new();
+    CLEAR_REFS
+        .get_or_init(|| {
+            OpenOptions::new()
+                .write(true)
+                .open("/proc/self/clear_refs")
+                .ok()
+        })
+        .as_ref()
+        .is_some_and(|f| f.write_at(b"5", 0).is_ok())
 }
 
 /// How many processes the kernel's OOM killer has killed in this process's
@@ -74,7 +94,7 @@ pub fn reset_peak_rss() -> bool {
 pub fn oom_kills() -> Option<u64> {
     // Where the count is: found once (a process does not change cgroup on
     // its own), then one read of a small file each time.
-    static FILE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    static FILE: OnceLock<Option<String>> = OnceLock::new();
     let file = FILE.get_or_init(oom_kills_file).as_ref()?;
     counter(&std::fs::read_to_string(file).ok()?, "oom_kill")
 }
