@@ -150,6 +150,7 @@ fn ingest() {
             error: None,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 0,
             line: "square".into(),
         })));

@@ -1,6 +1,10 @@
 //! Everything that talks to the operating system about processes: signals,
 //! process groups, the parent-death signal, CPU time. Linux first; the rest of
 //! the crate calls only these functions, so macOS and Windows can follow here.
+//! What a task's processes used (`wait4`, peak RSS, the OOM killer) is `memory`.
+
+mod memory;
+pub use memory::{ChildUsage, oom_kills, peak_rss, reset_peak_rss, wait_child};
 
 /// A signal's conventional name, e.g. `SIGKILL`, for messages.
 pub fn signal_name(signal: i32) -> String {

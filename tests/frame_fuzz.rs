@@ -184,14 +184,18 @@ fn from_worker() -> impl Strategy<Value = FromWorker> {
                     .prop_map(|(message, output)| TaskOutcome::Err { message, output }),
             ],
             any::<u64>(),
-            any::<u64>()
+            any::<u64>(),
+            any::<Option<u64>>()
         )
-            .prop_map(|(task, outcome, wall_ns, cpu_ns)| FromWorker::Finished {
-                task,
-                outcome,
-                wall_ns,
-                cpu_ns,
-            }),
+            .prop_map(
+                |(task, outcome, wall_ns, cpu_ns, max_rss)| FromWorker::Finished {
+                    task,
+                    outcome,
+                    wall_ns,
+                    cpu_ns,
+                    max_rss,
+                }
+            ),
         (
             any::<u64>(),
             proptest::collection::vec((text(), any::<u64>()), 0..20)

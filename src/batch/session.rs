@@ -559,6 +559,7 @@ mod tests {
                     error: None,
                     wall: Duration::from_millis(5),
                     cpu: Duration::ZERO,
+                    max_rss: None,
                     attempts: u32::from(state != TaskState::Cancelled),
                     line: Arc::from("x"),
                 })))

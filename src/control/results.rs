@@ -131,6 +131,7 @@ mod tests {
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
             attempts: 1,
+            max_rss: None,
             line: Arc::from("square 2"),
         }))
     }

@@ -178,6 +178,7 @@ impl View {
                     .then(|| "finished before this dashboard attached".to_string()),
                 wall: Duration::ZERO,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: 0,
                 line: self.lines.get(i).cloned().unwrap_or_else(|| Arc::from("?")),
             })));

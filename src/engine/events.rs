@@ -196,6 +196,12 @@ pub struct TaskReport {
     pub wall: Duration,
     /// CPU time of the last attempt (user + system, including its children).
     pub cpu: Duration,
+    /// Peak resident set size of the last attempt, in bytes, from the
+    /// kernel: `wait4`'s for a task that runs a process (the largest of its
+    /// processes, not their sum), the worker's own peak (VmHWM, reset before
+    /// the task) for a built-in one. None for instant tasks and tasks that
+    /// never ran.
+    pub max_rss: Option<u64>,
     /// How many times it was started (0 when it never ran).
     pub attempts: u32,
     /// The task line as written.
@@ -302,6 +308,7 @@ impl DoneRun {
                 error: None,
                 wall,
                 cpu: wall,
+                max_rss: None,
                 attempts: 1,
                 line: line.clone(),
             })
@@ -493,6 +500,13 @@ pub enum PoolEvent {
         task: TaskId,
         idle: Duration,
     },
+    /// The supervisor's own loop woke `for_` late (the manager was stopped
+    /// or starved of CPU; see `supervisor::stall`). Said once per stall,
+    /// before anything is judged on time: task timeouts, join and start
+    /// deadlines and the hung detector's clocks are moved on by `for_`, and
+    /// what the workers sent meanwhile is read first, so no worker is
+    /// blamed for the manager's stall.
+    Stalled { for_: Duration },
     /// A worker reported hung used CPU again, or its task ended (or it was
     /// paused, resumed or retried): it is no longer flagged.
     WorkerUnhung { worker: WorkerId, task: TaskId },

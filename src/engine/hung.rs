@@ -87,6 +87,19 @@ impl HungDetector {
         unhung
     }
 
+    /// The manager was stalled for `by` up to `now` (see
+    /// `supervisor::stall`): the time without a sign of life of each busy
+    /// worker restarts `by` later, so none is reported hung for time the
+    /// manager did not see, and the CPU reading next is a new baseline.
+    pub(crate) fn excuse(&mut self, by: Duration, now: Instant) {
+        for row in self.table.rows().filter(|r| r.task.is_some()) {
+            let (last, moved_at) = self.cpu.entry(row.id).or_insert((None, None));
+            let since = moved_at.map_or(row.progress_at, |t| t.max(row.progress_at));
+            *moved_at = Some((since + by).min(now));
+            *last = None;
+        }
+    }
+
     /// Reads the CPU of the busy workers, if it is time to: returns a
     /// `WorkerHung` for each that has now been quiet too long, and a
     /// `WorkerUnhung` for each flagged one that used CPU again.
@@ -248,6 +261,21 @@ mod tests {
     }
 
     #[test]
+    fn the_time_of_a_stall_of_the_manager_is_not_held_against_a_worker() {
+        let t0 = Instant::now();
+        let mut d = busy(t0);
+        assert!(check(&mut d, at(t0, 0.5), Some(10)).is_empty());
+        // The manager did not run from 0.6 s to 5.6 s.
+        d.excuse(Duration::from_secs(5), at(t0, 5.6));
+        assert!(
+            check(&mut d, at(t0, 5.75), Some(10)).is_empty(),
+            "0.75 s quiet that the manager saw"
+        );
+        let idle = is_hung(&check(&mut d, at(t0, 6.0), Some(10))).expect("hung");
+        assert_eq!(idle, Duration::from_secs(1));
+    }
+
+    #[test]
     fn cpu_use_restarts_the_clock_and_unflags() {
         let t0 = Instant::now();
         let mut d = busy(t0);
@@ -298,6 +326,7 @@ mod tests {
             error: None,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 2,
             line: Arc::from("hang"),
         }));

@@ -55,6 +55,11 @@ impl Watch {
         self.hung.observe(ev, self.now)
     }
 
+    /// The supervisor lost `by` to a stall: no worker is judged on it.
+    pub(crate) fn excuse(&mut self, by: std::time::Duration) {
+        self.hung.excuse(by, self.now);
+    }
+
     /// When the hung detector wants to look at the workers' CPU next.
     pub(crate) fn next_check(&self) -> Instant {
         self.hung.next_check()

@@ -262,6 +262,7 @@ impl WorkerTable {
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }
             | PoolEvent::Drained(_)
+            | PoolEvent::Stalled { .. }
             | PoolEvent::Stopped(_) => {}
         }
     }
@@ -320,6 +321,7 @@ mod tests {
             error: None,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 1,
             line: Arc::from("sleep 1"),
         }))

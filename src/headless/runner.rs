@@ -136,6 +136,11 @@ pub(super) fn run(
             PoolEvent::Error { ref message, .. } if mode.prints_errors(&out) => {
                 pooltop::say!("pooltop: {message}");
             }
+            // Said in every mode: the run's times include the stall.
+            PoolEvent::Stalled { for_ } => {
+                out.progress.clear();
+                pooltop::say!("pooltop: manager stalled {:.1} s", for_.as_secs_f64());
+            }
             PoolEvent::Stopped(_) => break,
             _ => {}
         }

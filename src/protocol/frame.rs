@@ -270,6 +270,7 @@ mod tests {
             },
             wall_ns: 5,
             cpu_ns: 6,
+            max_rss: Some(7 << 20),
         };
         let mut wire = Vec::new();
         encode_into(&msg, &mut wire).unwrap();

@@ -15,7 +15,7 @@ use crate::task::{RunValues, TaskOutcome, TaskSpec};
 pub use crate::task::List;
 
 /// Bumped whenever a message changes shape; a worker of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest frame either side accepts. Checked before anything is allocated.
 /// Task results are capped far below this (see `PoolConfig::output_cap`).
@@ -88,6 +88,9 @@ pub enum FromWorker {
         wall_ns: u64,
         /// CPU time (user + system, children included), in nanoseconds.
         cpu_ns: u64,
+        /// Peak RSS in bytes (see `TaskReport::max_rss`); none when the
+        /// worker could not tell.
+        max_rss: Option<u64>,
     },
     /// The short form of a run of [`FromWorker::Finished`] frames for
     /// instant tasks (see `TaskSpec::is_instant`) that succeeded with only

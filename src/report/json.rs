@@ -75,6 +75,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
             if let Some(code) = r.output.exit_code {
                 obj.insert("exit_code".into(), json!(code));
             }
+            if let Some(bytes) = r.max_rss {
+                obj.insert("max_rss".into(), json!(bytes));
+            }
             if !r.output.stdout.is_empty() {
                 obj.insert("stdout".into(), json!(r.output.stdout));
             }
@@ -100,6 +103,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
                     "task": task.0, "idle_s": idle.as_secs_f64()}),
         PoolEvent::WorkerUnhung { worker, task } => {
             json!({"event": "worker_unhung", "t": t, "worker": worker.0, "task": task.0})
+        }
+        PoolEvent::Stalled { for_ } => {
+            json!({"event": "manager_stalled", "t": t, "stalled_s": for_.as_secs_f64()})
         }
         PoolEvent::Drained(_) => return None,
         PoolEvent::Stopped(_) => return None,
@@ -265,6 +271,7 @@ mod tests {
             error: error.map(String::from),
             wall: Duration::from_millis(1500),
             cpu: Duration::from_millis(500),
+            max_rss: None,
             attempts: 1,
             line: Arc::from("square 7"),
         }))

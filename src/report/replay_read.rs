@@ -367,6 +367,7 @@ fn report(v: &Value) -> Result<TaskReport, String> {
         wall: secs(v, "wall_s"),
         cpu: secs(v, "cpu_s"),
         attempts: v["attempts"].as_u64().unwrap_or(0) as u32,
+        max_rss: v["max_rss"].as_u64(),
         line: Arc::from(v["line"].as_str().unwrap_or(UNKNOWN_LINE)),
     })
 }

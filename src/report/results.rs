@@ -259,6 +259,7 @@ mod tests {
             wall: Duration::from_millis(5),
             cpu: Duration::ZERO,
             attempts: 1,
+            max_rss: None,
             line: Arc::from(line),
         }
     }

@@ -493,6 +493,7 @@ mod tests {
             error: None,
             wall: Duration::from_millis(wall_ms),
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 1,
             line: Arc::from("spin 1"),
         }))

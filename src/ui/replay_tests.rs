@@ -37,6 +37,7 @@ fn finished(task: u64, w: u32, state: TaskState, wall: f64, line: &str) -> PoolE
         wall: Duration::from_secs_f64(wall),
         cpu: Duration::ZERO,
         attempts: u32::from(ran),
+        max_rss: None,
         line: Arc::from(line),
     }))
 }

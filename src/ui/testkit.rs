@@ -148,6 +148,7 @@ impl Script {
             error: error.map(String::from),
             wall: Duration::from_secs_f64(wall),
             cpu: Duration::from_secs_f64(wall * 0.9),
+            max_rss: Some(48 << 20),
             attempts: 1,
             line,
         })));

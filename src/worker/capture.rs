@@ -20,6 +20,20 @@ use super::tail::{TRUNCATED, Tail};
 /// Size of the read buffer for draining pipes.
 const CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// What the last child [`capture`] reaped used. Kept aside rather than
+    /// returned, so that every kind that runs a process through `capture`
+    /// reports it without each kind's result changing shape; the worker
+    /// takes it when the task ends (`usage::Meter`).
+    static LAST_CHILD: std::cell::Cell<Option<crate::platform::ChildUsage>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// What the child that [`capture`] reaped last on this thread used, once.
+pub(super) fn take_child_usage() -> Option<crate::platform::ChildUsage> {
+    LAST_CHILD.take()
+}
+
 /// Waits for a child started with both output streams piped (see
 /// `spawn::spawn_captured`) and captures the tails of its stdout and stderr.
 ///
@@ -49,8 +63,11 @@ pub(super) fn capture(
     let [out_read, err_read] = read_errors;
     let (out, out_err) = out_sink.finish(out_read);
     let (err, err_err) = err_sink.finish(err_read);
-    let status = match child.wait() {
-        Ok(status) => status,
+    let status = match crate::platform::wait_child(child.id()) {
+        Ok((status, usage)) => {
+            LAST_CHILD.set(Some(usage));
+            status
+        }
         Err(e) => return fail(format!("cannot wait for `{name}`: {e}")),
     };
 

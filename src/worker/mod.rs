@@ -10,6 +10,7 @@ mod kinds;
 mod outcome;
 mod spawn;
 mod tail;
+mod usage;
 
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -163,6 +164,9 @@ fn run_task(
     if !instant {
         pending.write_to(send)?;
     }
+    // The memory readings (files in /proc and /sys) are outside the CPU
+    // meter's span, which is the task's alone.
+    let usage = usage::Meter::start(spec);
     let cpu_meter = CpuMeter::start(spec);
     let started = match after {
         Some(t) if instant => t,
@@ -174,7 +178,11 @@ fn run_task(
     let wall = ended - started;
     match outcome {
         None => pending.add_buffered_value(task, wall),
-        Some(outcome) => pending.add(task, instant, outcome, wall, cpu_meter.elapsed(wall))?,
+        Some(mut outcome) => {
+            let cpu = cpu_meter.elapsed(wall);
+            let max_rss = usage.finish(&mut outcome);
+            pending.add(task, instant, outcome, wall, (cpu, max_rss))?
+        }
     }
     if !instant || wall >= BATCH_BELOW || pending.len() >= BATCH_BYTES {
         pending.write_to(send)?;
@@ -216,7 +224,7 @@ impl Reports {
         instant: bool,
         outcome: crate::task::TaskOutcome,
         wall: Duration,
-        cpu: Duration,
+        (cpu, max_rss): (Duration, Option<u64>),
     ) -> std::io::Result<()> {
         let wall_ns = wall.as_nanos() as u64;
         match outcome {
@@ -232,6 +240,7 @@ impl Reports {
                     outcome,
                     wall_ns,
                     cpu_ns: cpu.as_nanos() as u64,
+                    max_rss,
                 };
                 frame::encode_into(&finished, &mut self.frames)
             }

@@ -281,6 +281,7 @@ impl Supervisor {
                 error: Some(error),
                 wall: Duration::ZERO,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));

@@ -64,9 +64,12 @@ impl Supervisor {
         if gone.start_failure {
             self.note_start_failure();
         }
+        // Judged for every worker that died so (a running task or not), so
+        // that the OOM killer's count is read afresh each time.
+        let crashed = self.oom.reason(w, &gone.how);
         // The first held task was running; the rest never started.
         if let Some(head) = held.pop_front() {
-            self.settle_interrupted(w, head, head_since, &gone);
+            self.settle_interrupted(w, head, head_since, &gone, crashed);
         }
         for never_started in held.drain(..).rev() {
             self.queue.put_back(never_started);
@@ -110,8 +113,16 @@ impl Supervisor {
     }
 
     /// Decides the fate of the task a worker was running (since
-    /// `head_since`) when it ended as `gone` says.
-    fn settle_interrupted(&mut self, w: WorkerId, task: TaskId, head_since: Instant, gone: &Gone) {
+    /// `head_since`) when it ended as `gone` says; `crashed` is why the
+    /// task failed if the worker crashed.
+    fn settle_interrupted(
+        &mut self,
+        w: WorkerId,
+        task: TaskId,
+        head_since: Instant,
+        gone: &Gone,
+        crashed: String,
+    ) {
         let attempts = self.queue.entry(task).map_or(0, |e| e.attempts);
         let wall = head_since.elapsed();
         let how = &gone.how;
@@ -128,7 +139,7 @@ impl Supervisor {
                 TaskState::Cancelled,
                 format!("the pool shut down while it ran ({how})"),
             ),
-            None => (TaskState::Failed, format!("its worker {w} {how}")),
+            None => (TaskState::Failed, crashed),
         };
         let retryable = state != TaskState::Cancelled && !self.shutting_down;
         if retryable && attempts <= self.config.retries && !self.gave_up_starting {
@@ -149,6 +160,7 @@ impl Supervisor {
                 error: Some(error),
                 wall,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));

@@ -14,9 +14,11 @@ mod dispatch;
 mod exits;
 mod lifecycle;
 mod link;
+mod oom;
 mod phase;
 mod record;
 mod results;
+mod stall;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -93,6 +95,8 @@ struct Supervisor {
     run_times: RunningMedian,
     /// The sampler's handle and the hung detector, fed from `emit`.
     watch: Watch,
+    /// Whether a worker killed by SIGKILL was the OOM killer's doing.
+    oom: oom::OomWatch,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -141,6 +145,7 @@ pub fn spawn(
         frames: Vec::new(),
         run_times: RunningMedian::default(),
         watch,
+        oom: oom::OomWatch::new(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -159,13 +164,15 @@ impl Supervisor {
     fn run(mut self, mut poll: Poll, rx: Receiver<Inbound>) {
         let mut ready = Events::with_capacity(256);
         self.fill_to_wanted();
+        let mut woke = Instant::now();
         loop {
             let next = self.next_deadline();
             let next = next.map_or(self.watch.next_check(), |d| d.min(self.watch.next_check()));
-            let timeout = Some(next.saturating_duration_since(Instant::now()));
+            let slept = Instant::now();
+            let timeout = next.saturating_duration_since(slept);
             // Whether the last round had news from a socket or the inbox.
             let was_active = !ready.is_empty();
-            if let Err(e) = self.wait(&mut poll, &mut ready, timeout, was_active)
+            if let Err(e) = self.wait(&mut poll, &mut ready, Some(timeout), was_active)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(PoolEvent::Error {
@@ -175,7 +182,17 @@ impl Supervisor {
                 self.shutdown(true);
                 std::thread::sleep(Duration::from_millis(10));
             }
-            self.watch.new_round(Instant::now());
+            let nap = stall::Nap {
+                woke,
+                slept,
+                timeout,
+            };
+            woke = Instant::now();
+            self.watch.new_round(woke);
+            // Before anything is judged on time: see `stall`.
+            if let Some(lost) = nap.lost(woke) {
+                self.on_stall(lost);
+            }
             for ev in ready.iter() {
                 if ev.token() != WAKE_TOKEN
                     && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
@@ -436,6 +453,7 @@ impl Supervisor {
                 error: Some(why.to_string()),
                 wall: Duration::ZERO,
                 cpu: Duration::ZERO,
+                max_rss: None,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));

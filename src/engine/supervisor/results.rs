@@ -38,8 +38,9 @@ impl Supervisor {
                 outcome,
                 wall_ns,
                 cpu_ns,
+                max_rss,
             } => {
-                self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns), now);
+                self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns, max_rss), now);
             }
             FromWorker::Values { first, results } => self.on_values(w, TaskId(first), results, now),
             FromWorker::Hello(_) => self.protocol_error(w, "sent a second handshake".into()),
@@ -94,7 +95,8 @@ impl Supervisor {
                 value: value.to_string(),
                 ..TaskOutput::default()
             };
-            head = self.end_head(w, task, TaskOutcome::Ok(output), (wall_ns, wall_ns), now);
+            let times = (wall_ns, wall_ns, None);
+            head = self.end_head(w, task, TaskOutcome::Ok(output), times, now);
         }
         self.emit_run(&mut run, w);
         if let Some(next) = head {
@@ -143,14 +145,15 @@ impl Supervisor {
     }
 
     /// Task `task` ended inside worker `w` (its wall and CPU time in
-    /// nanoseconds); `now` is when the supervisor read the report. The task
+    /// nanoseconds, its peak RSS in bytes); `now` is when the supervisor
+    /// read the report. The task
     /// the worker holds next, if any, is now the one it runs.
     pub(super) fn on_finished(
         &mut self,
         w: WorkerId,
         task: TaskId,
         outcome: TaskOutcome,
-        times: (u64, u64),
+        times: (u64, u64, Option<u64>),
         now: Instant,
     ) {
         if let Some(next) = self.end_head(w, task, outcome, times, now) {
@@ -166,7 +169,7 @@ impl Supervisor {
         w: WorkerId,
         task: TaskId,
         outcome: TaskOutcome,
-        (wall_ns, cpu_ns): (u64, u64),
+        (wall_ns, cpu_ns, max_rss): (u64, u64, Option<u64>),
         now: Instant,
     ) -> Option<TaskId> {
         let worker = self.workers.get_mut(&w)?;
@@ -211,6 +214,7 @@ impl Supervisor {
                 error,
                 wall,
                 cpu: Duration::from_nanos(cpu_ns),
+                max_rss,
                 attempts: entry.attempts,
                 line: entry.task.line,
             })));

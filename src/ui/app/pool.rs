@@ -58,6 +58,11 @@ impl App {
             PoolEvent::Drained(counts) => return self.pool_drained(counts),
             PoolEvent::Stopped(counts) => self.pool_stopped(counts),
             PoolEvent::Sample(sample) => self.sample(&sample),
+            PoolEvent::Stalled { for_ } => self.log.push(
+                self.now,
+                Level::Warn,
+                format!("manager stalled {}", fmt::dur(for_)),
+            ),
             // The pool's hung detector decides; the worker table shows it.
             PoolEvent::WorkerHung { .. } | PoolEvent::WorkerUnhung { .. } => {}
         }

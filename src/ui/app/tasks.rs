@@ -453,6 +453,7 @@ mod tests {
             error: None,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            max_rss: None,
             attempts: 1,
             line: Arc::from("x"),
         })

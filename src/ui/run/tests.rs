@@ -157,6 +157,7 @@ impl Run {
             error: None,
             wall: Duration::from_millis(100),
             cpu: Duration::from_millis(90),
+            max_rss: None,
             attempts: 1,
             line: Arc::from(line),
         })))

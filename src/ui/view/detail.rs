@@ -51,6 +51,9 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
             "time",
             format!("wall {} · cpu {}", fmt::dur(rep.wall), fmt::dur(rep.cpu)),
         ));
+        if let Some(peak) = rep.max_rss {
+            lines.push(field("peak rss", fmt::bytes(peak)));
+        }
         if !rep.output.value.is_empty() {
             lines.push(field("result", rep.output.value.clone()));
         }
