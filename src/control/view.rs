@@ -82,12 +82,15 @@ impl View {
             } => {
                 self.counts.submitted += *count as u64;
                 let start = (first.0 as usize).saturating_sub(1);
-                if self.lines.len() < start {
-                    self.lines.resize(start, Arc::from("?"));
+                // By place, not by appending: a retry's new id may be queued
+                // before a submission that took the id before it.
+                let end = start + lines.len();
+                if self.lines.len() < end {
+                    self.lines.resize(end, Arc::from("?"));
                 }
-                self.lines.truncate(start);
-                self.lines.extend(lines.iter().cloned());
+                self.lines[start..end].clone_from_slice(lines);
             }
+            PoolEvent::TaskRetried { .. } => self.counts.retried += 1,
             PoolEvent::TaskStarted { .. } => self.running += 1,
             PoolEvent::TaskRetrying { .. } => self.running = self.running.saturating_sub(1),
             PoolEvent::TaskFinished(r) => {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use pooltop::engine::{Counts, PoolEvent};
 
 /// Bumped whenever a message changes shape.
-pub const CONTROL_VERSION: u32 = 4;
+pub const CONTROL_VERSION: u32 = 5;
 
 /// What a client asks. Each request gets exactly one [`Reply`].
 ///
@@ -56,6 +56,16 @@ pub enum Order {
     ResumeDispatch,
     /// Cancel every queued task that has not started.
     CancelQueued,
+    /// Cancel these tasks: queued ones at once, running ones by killing
+    /// (and replacing) their workers.
+    Cancel { tasks: Vec<u64> },
+    /// Run these ended failed, timed-out or cancelled tasks again, each as
+    /// a new task.
+    Retry { tasks: Vec<u64> },
+    /// Run every task that ended failed or timed out again.
+    RetryFailed,
+    /// Move a queued task to the front of the queue.
+    Front { task: u64 },
     /// Change the number of workers (at least 1).
     Scale { workers: u32 },
     /// Shut the pool down gracefully (with the join timeout).

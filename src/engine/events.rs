@@ -108,6 +108,18 @@ pub enum Command {
     Scale(usize),
     /// Cancel every queued task that has not started yet.
     CancelQueued,
+    /// Cancel one task: a queued one ends `cancelled` at once; a running one
+    /// has its worker killed (and replaced) and ends `cancelled`.
+    CancelTask(TaskId),
+    /// Run an ended failed, timed-out or cancelled task again, as a new task
+    /// with a new id at the back of the queue ([`PoolEvent::TaskRetried`]
+    /// links the two). The old task keeps its end state.
+    RetryTask(TaskId),
+    /// [`Command::RetryTask`] for every task that ended failed or timed out
+    /// and was not retried yet.
+    RetryFailed,
+    /// Move a queued task to the front of the queue.
+    FrontTask(TaskId),
     /// Shut the whole pool down: queued tasks are cancelled, workers are asked
     /// to stop; after the join timeout they are killed. `PoolEvent::Stopped` is last.
     Shutdown,
@@ -334,6 +346,10 @@ pub struct Counts {
     pub failed: u64,
     pub timed_out: u64,
     pub cancelled: u64,
+    /// How many of the submitted tasks are retries of ended ones
+    /// ([`Command::RetryTask`]): each retry is a new task, so the task it
+    /// retries keeps its end state and the invariant above still holds.
+    pub retried: u64,
 }
 
 impl Counts {
@@ -460,6 +476,12 @@ pub enum PoolEvent {
         worker: WorkerId,
         reason: String,
     },
+    /// The ended task `task` runs again as the new task `retry` (queued
+    /// by the [`PoolEvent::TasksQueued`] that follows): a
+    /// [`Command::RetryTask`] or [`Command::RetryFailed`].
+    TaskRetried { task: TaskId, retry: TaskId },
+    /// A queued task was moved to the front of the queue ([`Command::FrontTask`]).
+    TaskToFront { task: TaskId },
     /// A task reached its terminal state.
     TaskFinished(Box<TaskReport>),
     /// Tasks that one worker started and finished one after another, each

@@ -405,6 +405,7 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
         monitor::start(every, move |s| inbox.send(Inbound::Sample(Box::new(s)))).ok()
     });
     let watch = watch::Watch::new(&config, sampler);
+    let next_task = Arc::new(AtomicU64::new(1));
     supervisor::spawn(
         config.clone(),
         program,
@@ -413,12 +414,10 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
         rx,
         events_tx,
         watch,
+        next_task.clone(),
     )?;
     let handle = PoolHandle {
-        orders: Orders::Local {
-            tx,
-            next_task: Arc::new(AtomicU64::new(1)),
-        },
+        orders: Orders::Local { tx, next_task },
         config,
     };
     Ok((handle, events_rx))

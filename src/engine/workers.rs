@@ -258,6 +258,8 @@ impl WorkerTable {
             | PoolEvent::WorkerHung { .. }
             | PoolEvent::WorkerUnhung { .. } => self.observe_watch(ev, now),
             PoolEvent::TasksQueued { .. }
+            | PoolEvent::TaskRetried { .. }
+            | PoolEvent::TaskToFront { .. }
             | PoolEvent::DispatchPaused(_)
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }

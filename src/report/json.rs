@@ -60,6 +60,12 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
                     "reason": reason}),
         PoolEvent::TasksDone(_) => return None,
+        PoolEvent::TaskRetried { task, retry } => {
+            json!({"event": "task_retried", "t": t, "task": task.0, "retry": retry.0})
+        }
+        PoolEvent::TaskToFront { task } => {
+            json!({"event": "task_to_front", "t": t, "task": task.0})
+        }
         PoolEvent::TaskFinished(r) => {
             let mut v = json!({
                 "event": "task_finished", "t": t, "task": r.task.0,
@@ -130,7 +136,7 @@ pub fn summary_json(tally: &Tally) -> Value {
     let c = &tally.counts;
     json!({
         "event": "summary", "submitted": c.submitted, "done": c.done, "failed": c.failed,
-        "timed_out": c.timed_out, "cancelled": c.cancelled,
+        "timed_out": c.timed_out, "cancelled": c.cancelled, "retried": c.retried,
         "wall_s": tally.wall().as_secs_f64(), "task_s": tally.task_time.as_secs_f64(),
         "speedup": tally.speedup(), "workers": tally.workers(),
     })

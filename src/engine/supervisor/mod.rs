@@ -17,12 +17,13 @@ mod link;
 mod phase;
 mod record;
 mod results;
+mod steer;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,8 @@ struct Supervisor {
     run_times: RunningMedian,
     /// The sampler's handle and the hung detector, fed from `emit`.
     watch: Watch,
+    /// The next task id, shared with the pool's handle: a retry is a new task.
+    task_ids: Arc<AtomicU64>,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -104,6 +107,7 @@ pub fn spawn(
     rx: Receiver<Inbound>,
     events: EventSender,
     watch: Watch,
+    task_ids: Arc<AtomicU64>,
 ) -> Result<(), Error> {
     std::fs::create_dir_all(&config.out_dir).map_err(|source| Error::OutDir {
         path: config.out_dir.clone(),
@@ -141,6 +145,7 @@ pub fn spawn(
         frames: Vec::new(),
         run_times: RunningMedian::default(),
         watch,
+        task_ids,
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -318,6 +323,10 @@ impl Supervisor {
             }
             Command::Scale(n) => self.scale(n),
             Command::CancelQueued => self.cancel_queued("cancelled by the user"),
+            Command::CancelTask(t) => self.cancel_task(t),
+            Command::RetryTask(t) => self.retry_task(t),
+            Command::RetryFailed => self.retry_failed_tasks(),
+            Command::FrontTask(t) => self.front_task(t),
             Command::Shutdown => self.shutdown(false),
             Command::KillAll => self.shutdown(true),
         }

@@ -46,6 +46,14 @@ impl App {
                 reason,
             } => self.task_retrying(task, worker, reason),
             PoolEvent::TaskFinished(report) => self.task_finished(report),
+            PoolEvent::TaskRetried { task, retry } => {
+                self.log
+                    .push(self.now, Level::Info, format!("{task} retried as {retry}"))
+            }
+            PoolEvent::TaskToFront { task } => {
+                self.log
+                    .push(self.now, Level::Info, format!("{task} moved to the front"))
+            }
             // Each task keeps its row and its report for the detail view.
             PoolEvent::TasksDone(run) => {
                 for each in run.events() {
