@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::WorkerSelect;
+use crate::cli::{TaskSelect, WorkerSelect};
 use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{Order, Reply, Request, StatusView};
@@ -215,6 +215,29 @@ pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
     done(c.request(&Request::Order(Order::Scale { workers }))?)
+}
+
+/// `pooltop cancel`: cancels tasks, queued or running.
+pub fn cancel(sel: TaskSelect) -> Result<u8, String> {
+    let mut c = Client::connect(sel.pool.pool.as_deref())?;
+    done(c.request(&Request::Order(Order::Cancel { tasks: sel.tasks }))?)
+}
+
+/// `pooltop retry`: runs ended tasks again, or with `--failed` every failed one.
+pub fn retry(pool: Option<&str>, tasks: Vec<u64>, failed: bool) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    let order = if failed {
+        Order::RetryFailed
+    } else {
+        Order::Retry { tasks }
+    };
+    done(c.request(&Request::Order(order))?)
+}
+
+/// `pooltop front`: moves a queued task to the front of the queue.
+pub fn front(pool: Option<&str>, task: u64) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    done(c.request(&Request::Order(Order::Front { task }))?)
 }
 
 /// `pooltop stop`: shuts the pool down gracefully.

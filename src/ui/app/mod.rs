@@ -9,6 +9,9 @@ pub mod log;
 pub mod machine;
 mod pool;
 pub mod prompt;
+mod steer;
+#[cfg(test)]
+mod steer_tests;
 pub mod tasks;
 pub mod workers;
 
