@@ -121,7 +121,7 @@ impl Queue {
     }
 
     /// Moves a waiting task to the front of the queue; false if it is not waiting.
-    pub fn to_front(&mut self, id: TaskId) -> bool {
+    pub fn move_to_front(&mut self, id: TaskId) -> bool {
         if !self.waiting.remove(id) {
             return false;
         }
@@ -303,8 +303,11 @@ mod tests {
         let c = q.cancel_one(TaskId(3)).expect("3 waits");
         assert_eq!(&*c.task.line, "square 3");
         assert!(q.cancel_one(TaskId(3)).is_none(), "no task ends twice");
-        assert!(q.to_front(TaskId(5)));
-        assert!(!q.to_front(TaskId(3)), "a cancelled task is not queued");
+        assert!(q.move_to_front(TaskId(5)));
+        assert!(
+            !q.move_to_front(TaskId(3)),
+            "a cancelled task is not queued"
+        );
         assert_eq!(q.take(), Some(TaskId(5)));
         assert_eq!(q.take(), Some(TaskId(1)));
         assert!(q.finish(TaskId(1), TaskState::Failed).is_some());

@@ -99,6 +99,8 @@ struct Supervisor {
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
+// Each argument is a separate piece the supervisor takes ownership of.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     config: Arc<PoolConfig>,
     program: PathBuf,

@@ -113,7 +113,7 @@ impl Supervisor {
 
     /// Moves a queued task to the front of the queue.
     pub(super) fn front_task(&mut self, task: TaskId) {
-        if self.queue.to_front(task) {
+        if self.queue.move_to_front(task) {
             self.emit(PoolEvent::TaskToFront { task });
         } else {
             let why = if self.queue.entry(task).is_some() {

@@ -6,7 +6,7 @@ use crate::ui::app::{AppConfig, Effect};
 use crate::ui::focus::Pane;
 use crate::ui::msg::Action;
 use crate::ui::testkit::Script;
-use pooltop::engine::events::{Command, PoolEvent, TaskId, TaskState};
+use pooltop::engine::events::{PoolEvent, TaskId, TaskState};
 
 fn script() -> Script {
     let mut s = Script::new(
