@@ -10,8 +10,6 @@ pub mod machine;
 mod pool;
 pub mod prompt;
 mod steer;
-#[cfg(test)]
-mod steer_tests;
 pub mod tasks;
 pub mod workers;
 
