@@ -108,6 +108,25 @@ pub enum Cmd {
         #[arg(value_name = "TASK_ID")]
         task: u64,
     },
+    /// Print a task's output so far; with -f, follow it until the task ends.
+    #[command(after_help = LOGS_EXAMPLES)]
+    Logs {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// The task's id
+        #[arg(
+            value_name = "TASK_ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        task: Option<u64>,
+        /// Go on printing its output as it arrives, until the task ends
+        #[arg(short, long)]
+        follow: bool,
+        /// Every running task, each line prefixed with its task id and worker
+        #[arg(long)]
+        all: bool,
+    },
     /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
     /// `X` stops the pool.
     #[command(after_help = ATTACH_EXAMPLES)]
@@ -300,6 +319,12 @@ const RETRY_EXAMPLES: &str = "\
 Examples:
   pooltop retry 7                          run the failed task 7 again (as a new task)
   pooltop retry --failed                   run every failed or timed-out task again";
+
+const LOGS_EXAMPLES: &str = "\
+Examples:
+  pooltop logs 7                           what task 7 has written so far
+  pooltop logs -f 7                        and then as it comes, until it ends
+  pooltop logs -f --all                    every running task, lines prefixed `#ID wN | `";
 
 const FRONT_EXAMPLES: &str = "\
 Examples:

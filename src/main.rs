@@ -80,6 +80,12 @@ fn main() -> ExitCode {
             tasks,
             failed,
         }) => control_cli::retry(pool.pool.as_deref(), tasks, failed).map_err(Failure::usage),
+        Some(Cmd::Logs {
+            pool,
+            task,
+            follow,
+            all,
+        }) => control_cli::logs(pool.pool.as_deref(), task, follow, all).map_err(Failure::usage),
         Some(Cmd::Front { pool, task }) => {
             control_cli::front(pool.pool.as_deref(), task).map_err(Failure::usage)
         }

@@ -249,6 +249,18 @@ pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
     poll_readable(fds, -1)
 }
 
+/// Like [`wait_readable`], waiting at most `timeout` (none: no limit);
+/// when it passes, neither is ready.
+pub fn wait_readable_within(
+    fds: [std::os::fd::RawFd; 2],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<[bool; 2]> {
+    let ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_millis().max(1)).unwrap_or(libc::c_int::MAX)
+    });
+    poll_readable(fds, ms)
+}
+
 /// Whether `fd` has something to read right now (never waits).
 pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
     poll_readable([fd], 0).is_ok_and(|[ready]| ready)

@@ -234,6 +234,53 @@ pub fn retry(pool: Option<&str>, tasks: Vec<u64>, failed: bool) -> Result<u8, St
     done(c.request(&Request::Order(order))?)
 }
 
+/// `pooltop logs`: prints a task's output (or, with `all`, every running
+/// task's, each line prefixed `#ID wN | `) so far, and with `follow` as it
+/// arrives. Stdout goes to stdout and stderr to stderr.
+pub fn logs(pool: Option<&str>, task: Option<u64>, follow: bool, all: bool) -> Result<u8, String> {
+    use std::io::Write as _;
+    let mut c = Client::connect(pool)?;
+    let req = Request::Logs {
+        task: if all { None } else { task },
+        follow,
+    };
+    let mut reply = c.request(&req)?;
+    let mut lines = crate::control::cli_logs::Prefixer::default();
+    loop {
+        match reply {
+            Reply::Output {
+                task,
+                worker,
+                stderr,
+                text,
+            } => {
+                let shown = if all {
+                    lines.push(task, worker, stderr, &text)
+                } else {
+                    text
+                };
+                let written = if stderr {
+                    std::io::stderr().write_all(shown.as_bytes())
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(shown.as_bytes()).and_then(|()| out.flush())
+                };
+                // A closed pipe (`| head`) ends it quietly.
+                if written.is_err() {
+                    return Ok(0);
+                }
+            }
+            Reply::Done { .. } => {
+                let rest = lines.finish();
+                print!("{rest}");
+                return Ok(0);
+            }
+            other => return Err(unexpected(other)),
+        }
+        reply = c.next_reply()?;
+    }
+}
+
 /// `pooltop front`: moves a queued task to the front of the queue.
 pub fn front(pool: Option<&str>, task: u64) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;

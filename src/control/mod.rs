@@ -11,7 +11,9 @@
 //! the command line's face on top of the client.
 
 pub mod cli;
+mod cli_logs;
 pub mod client;
+mod logs;
 mod orders;
 mod server;
 mod view;

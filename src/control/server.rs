@@ -201,6 +201,10 @@ impl Client {
                 self.stream_events(&conn);
                 return;
             }
+            if greeted && let Request::Logs { task, follow } = req {
+                super::logs::serve(&self.view, &conn, task, follow);
+                return;
+            }
             // An order is carried out after its reply is written: the process
             // may end as soon as the pool has stopped.
             let mut orders = Vec::new();
@@ -262,7 +266,7 @@ impl Client {
             Request::Submit { lines } => self.submit(lines),
             Request::Wait { tasks } => return self.wait(tasks, conn),
             // Handled by `serve` before it gets here.
-            Request::Order(_) | Request::Subscribe => Reply::Error {
+            Request::Order(_) | Request::Subscribe | Request::Logs { .. } => Reply::Error {
                 message: "cannot be answered here".into(),
             },
         })

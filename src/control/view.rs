@@ -32,6 +32,8 @@ pub struct View {
     /// Attached dashboards' event streams. A full one is dropped (its client
     /// is too slow), never waited for.
     subscribers: Vec<SyncSender<PoolEvent>>,
+    /// Output of the running tasks and of the latest ended ones, for `pooltop logs`.
+    pub logs: super::logs::Logs,
     pub stopped: bool,
 }
 
@@ -65,12 +67,14 @@ impl View {
             states: Vec::new(),
             lines: Vec::new(),
             subscribers: Vec::new(),
+            logs: Default::default(),
             stopped: false,
         }
     }
 
     pub fn observe(&mut self, ev: &PoolEvent) {
         self.workers.observe(ev, Instant::now());
+        self.logs.observe(ev);
         match ev {
             PoolEvent::WorkerExited { worker, .. } => {
                 self.workers.remove(*worker);
@@ -124,6 +128,11 @@ impl View {
         if !self.subscribers.is_empty() {
             self.subscribers.retain(|s| s.try_send(ev.clone()).is_ok());
         }
+    }
+
+    /// Streams every event from now on to `stream`, with no replay (`pooltop logs -f`).
+    pub fn follow(&mut self, stream: SyncSender<PoolEvent>) {
+        self.subscribers.push(stream);
     }
 
     /// Attaches a dashboard: returns the events that rebuild the pool's

@@ -28,6 +28,12 @@ pub enum Request {
     /// Give the pool an order; answered with [`Reply::Done`] (or
     /// [`Reply::Error`]), after which the order is carried out.
     Order(Order),
+    /// A task's output (`pooltop logs`): what it has written so far, as
+    /// [`Reply::Output`]s; with `follow`, then its output as it arrives
+    /// until it ends; then one [`Reply::Done`] (or [`Reply::Error`]).
+    /// `task: None` follows every running task. The connection serves
+    /// nothing else afterwards.
+    Logs { task: Option<u64>, follow: bool },
     /// Stream the pool's events on this connection from now on: first a
     /// replay that rebuilds the pool's current picture, then every event
     /// as it happens. The connection serves nothing else afterwards.
@@ -92,6 +98,13 @@ pub enum Reply {
     Done { message: String },
     /// The request could not be carried out.
     Error { message: String },
+    /// Output of task `task`, run by `worker` (see [`Request::Logs`]).
+    Output {
+        task: u64,
+        worker: u32,
+        stderr: bool,
+        text: String,
+    },
     /// The subscription starts; [`Reply::Event`]s follow.
     Subscribed { config: PoolSummary },
     /// One event of a subscription.

@@ -482,6 +482,16 @@ pub enum PoolEvent {
     TaskRetried { task: TaskId, retry: TaskId },
     /// A queued task was moved to the front of the queue ([`Command::FrontTask`]).
     TaskToFront { task: TaskId },
+    /// Output of a running `shell` or template task, as it arrived (stdout,
+    /// or stderr when `stderr`): rate-limited and bounded to the output cap
+    /// by the worker. Not part of the task's report, which still carries
+    /// its own tails.
+    TaskOutput {
+        task: TaskId,
+        worker: WorkerId,
+        stderr: bool,
+        text: String,
+    },
     /// A task reached its terminal state.
     TaskFinished(Box<TaskReport>),
     /// Tasks that one worker started and finished one after another, each

@@ -260,6 +260,7 @@ impl WorkerTable {
             PoolEvent::TasksQueued { .. }
             | PoolEvent::TaskRetried { .. }
             | PoolEvent::TaskToFront { .. }
+            | PoolEvent::TaskOutput { .. }
             | PoolEvent::DispatchPaused(_)
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }

@@ -15,7 +15,7 @@ use crate::task::{RunValues, TaskOutcome, TaskSpec};
 pub use crate::task::List;
 
 /// Bumped whenever a message changes shape; a worker of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest frame either side accepts. Checked before anything is allocated.
 /// Task results are capped far below this (see `PoolConfig::output_cap`).
@@ -99,5 +99,13 @@ pub enum FromWorker {
         first: u64,
         /// Each task's value and wall time in nanoseconds.
         results: RunValues,
+    },
+    /// Output of the running task `task` as it arrived (stdout, or stderr
+    /// when `stderr`): live output, rate-limited and bounded to the output
+    /// cap by the worker. The task's report still carries its own tails.
+    Output {
+        task: u64,
+        stderr: bool,
+        text: String,
     },
 }

@@ -63,6 +63,8 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         PoolEvent::TaskRetried { task, retry } => {
             json!({"event": "task_retried", "t": t, "task": task.0, "retry": retry.0})
         }
+        // Live output stays out of the stream: the task's report has its tails.
+        PoolEvent::TaskOutput { .. } => return None,
         PoolEvent::TaskToFront { task } => {
             json!({"event": "task_to_front", "t": t, "task": task.0})
         }

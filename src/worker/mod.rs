@@ -7,6 +7,7 @@
 mod capture;
 pub mod exec;
 mod kinds;
+mod live;
 mod outcome;
 mod spawn;
 mod tail;
@@ -110,6 +111,7 @@ pub fn run() -> Result<(), Error> {
         Err(e) => return Err(Error::Worker(e.to_string())),
     };
 
+    live::install(ipc::second_handle(&stream)?, ctx.output_cap);
     let mut pending = Reports::default();
     let mut last_instant = false;
     loop {
@@ -169,7 +171,21 @@ fn run_task(
         _ => Instant::now(),
     };
     let value = pending.value_buffer();
-    let outcome = (!exec::value_into(spec, value)).then(|| exec::run(spec, ctx));
+    let outcome = (!exec::value_into(spec, value)).then(|| {
+        // Only tasks that start a process have output to follow.
+        let follow = matches!(
+            spec,
+            crate::task::TaskSpec::Shell(_) | crate::task::TaskSpec::Exec(_)
+        );
+        if follow {
+            live::begin(task);
+        }
+        let outcome = exec::run(spec, ctx);
+        if follow {
+            live::end();
+        }
+        outcome
+    });
     let ended = Instant::now();
     let wall = ended - started;
     match outcome {

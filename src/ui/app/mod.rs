@@ -5,6 +5,7 @@
 //! out. Every action aims at a worker id or a task id, never a row index.
 
 mod input;
+pub mod live;
 pub mod log;
 pub mod machine;
 mod pool;
@@ -127,6 +128,8 @@ pub struct App {
     pub overlay_scroll: usize,
     /// The task the detail overlay shows.
     pub detail: Option<TaskId>,
+    /// The running tasks' output so far (the detail view shows it).
+    pub live: live::LiveOutput,
     pub toast: Option<(String, Level, Instant)>,
     dirty: bool,
 }
@@ -161,6 +164,7 @@ impl App {
             filter: Prompt::default(),
             overlay_scroll: 0,
             detail: None,
+            live: live::LiveOutput::default(),
             toast: None,
             dirty: true,
         }

@@ -45,7 +45,11 @@ impl App {
                 worker,
                 reason,
             } => self.task_retrying(task, worker, reason),
-            PoolEvent::TaskFinished(report) => self.task_finished(report),
+            PoolEvent::TaskOutput { task, text, .. } => self.live.push(task, &text),
+            PoolEvent::TaskFinished(report) => {
+                self.live.forget(report.task);
+                self.task_finished(report)
+            }
             PoolEvent::TaskRetried { task, retry } => {
                 self.log
                     .push(self.now, Level::Info, format!("{task} retried as {retry}"))
@@ -145,6 +149,7 @@ impl App {
 
     fn task_retrying(&mut self, task: TaskId, worker: WorkerId, reason: String) {
         let now = self.now;
+        self.live.forget(task);
         self.tasks.retrying(task);
         self.log.push(
             now,

@@ -74,6 +74,25 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
             lines.extend(text.lines().map(|l| Line::from(format!("          {l}"))));
         }
     }
+    if r.phase == Phase::Running
+        && let Some(text) = app.live.of(id)
+    {
+        lines.push(Line::styled(format!("{:>9}", "output"), th.bold()));
+        // Unscrolled, the newest lines that fit: the output scrolls up as
+        // it arrives. Scrolled, all of it, from the top.
+        let all: Vec<&str> = text.lines().collect();
+        let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+        let from = if app.overlay_scroll == 0 {
+            all.len().saturating_sub(room)
+        } else {
+            0
+        };
+        lines.extend(
+            all[from..]
+                .iter()
+                .map(|l| Line::from(format!("          {l}"))),
+        );
+    }
     let title = format!(" Task {id} · {} ", r.phase.name());
     let bottom = format!(
         " {} closes · {} scroll ",
