@@ -16,6 +16,7 @@ pub mod client;
 mod logs;
 mod orders;
 mod server;
+mod tails;
 mod view;
 pub mod wire;
 

@@ -33,7 +33,7 @@ pub struct View {
     /// is too slow), never waited for.
     subscribers: Vec<SyncSender<PoolEvent>>,
     /// Output of the running tasks and of the latest ended ones, for `pooltop logs`.
-    pub logs: super::logs::Logs,
+    pub logs: super::tails::Logs,
     pub stopped: bool,
 }
 

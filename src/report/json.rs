@@ -60,14 +60,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
                     "reason": reason}),
         PoolEvent::TasksDone(_) => return None,
-        PoolEvent::TaskRetried { task, retry } => {
-            json!({"event": "task_retried", "t": t, "task": task.0, "retry": retry.0})
-        }
+        PoolEvent::TaskRetried { .. } | PoolEvent::TaskToFront { .. } => return steer_json(ev, t),
         // Live output stays out of the stream: the task's report has its tails.
         PoolEvent::TaskOutput { .. } => return None,
-        PoolEvent::TaskToFront { task } => {
-            json!({"event": "task_to_front", "t": t, "task": task.0})
-        }
         PoolEvent::TaskFinished(r) => {
             let mut v = json!({
                 "event": "task_finished", "t": t, "task": r.task.0,
@@ -113,6 +108,19 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         PoolEvent::Stopped(_) => return None,
     };
     Some(v)
+}
+
+/// The lines of the task orders' events (`task_retried`, `task_to_front`).
+fn steer_json(ev: &PoolEvent, t: f64) -> Option<Value> {
+    Some(match ev {
+        PoolEvent::TaskRetried { task, retry } => {
+            json!({"event": "task_retried", "t": t, "task": task.0, "retry": retry.0})
+        }
+        PoolEvent::TaskToFront { task } => {
+            json!({"event": "task_to_front", "t": t, "task": task.0})
+        }
+        _ => return None,
+    })
 }
 
 /// The `sample` line: each worker's CPU (% of one core, its process tree
