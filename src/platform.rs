@@ -292,6 +292,39 @@ fn poll_readable<const N: usize>(
     }
 }
 
+/// The memory the kernel says is available for new work without swapping
+/// (`MemAvailable` in `/proc/meminfo`), in bytes: what GNU parallel's
+/// `--memfree` compares with.
+pub fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The 1-minute load average (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Makes this process (and what it starts from now on) nicer by `n`
+/// (`nice(2)`; 0 changes nothing).
+pub fn renice_self(n: i32) -> io::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    // SAFETY: nice(2) takes a plain integer and touches no memory of ours.
+    // It returns the new niceness, which may be -1, so errno tells failure.
+    unsafe {
+        *libc::__errno_location() = 0;
+        if libc::nice(n) == -1 && *libc::__errno_location() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod proc_tests {
     use super::*;

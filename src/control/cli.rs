@@ -138,6 +138,9 @@ fn print_status(s: &StatusView) {
             ""
         }
     );
+    if let Some(h) = &s.held {
+        println!("dispatch held by {h}");
+    }
     println!(
         "workers {} (wanted {}) · queued {} · running {} · done {} · failed {} · timed out {} · cancelled {} · submitted {}",
         s.workers.len(),

@@ -19,6 +19,8 @@ pub struct View {
     started_unix: u64,
     wanted: usize,
     dispatch_paused: bool,
+    /// The admission gate holding dispatch back, if one does.
+    held: Option<pooltop::engine::Hold>,
     counts: Counts,
     running: u64,
     /// The live workers (a gone one is removed at once).
@@ -60,6 +62,7 @@ impl View {
                 .map_or(0, |d| d.as_secs()),
             wanted,
             dispatch_paused: false,
+            held: None,
             counts: Counts::default(),
             running: 0,
             workers: WorkerTable::default(),
@@ -111,6 +114,7 @@ impl View {
                 }
             }
             PoolEvent::DispatchPaused(p) => self.dispatch_paused = *p,
+            PoolEvent::DispatchHeld(h) => self.held = h.clone(),
             PoolEvent::Scaled { workers } => self.wanted = *workers,
             PoolEvent::Stopped(c) => {
                 self.counts = *c;
@@ -286,6 +290,7 @@ impl View {
             uptime_s: self.started.elapsed().as_secs_f64(),
             workers_wanted: self.wanted as u32,
             dispatch_paused: self.dispatch_paused,
+            held: self.held.as_ref().map(|h| h.to_string()),
             counts: self.counts(),
             running: self.running,
             queued: c.submitted.saturating_sub(c.finished() + self.running),

@@ -133,6 +133,9 @@ pub struct StatusView {
     pub uptime_s: f64,
     pub workers_wanted: u32,
     pub dispatch_paused: bool,
+    /// The admission gate holding dispatch back and its figure now
+    /// (`memfree: 310 MiB free < 1024 MiB`), if one does.
+    pub held: Option<String>,
     pub counts: Counts,
     pub running: u64,
     pub queued: u64,

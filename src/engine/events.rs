@@ -424,6 +424,34 @@ impl Sample {
     }
 }
 
+/// An admission gate holding dispatch back ([`PoolEvent::DispatchHeld`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// `memfree` (bytes available below the limit) or `load` (the 1-minute
+    /// load average above it); `delay` only in the status, never in an event.
+    pub gate: String,
+    /// The figure now: bytes available, the load average, seconds since the last start.
+    pub now: f64,
+    /// The gate's setting, in the same unit.
+    pub limit: f64,
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: f64| b / (1024.0 * 1024.0);
+        match self.gate.as_str() {
+            "memfree" => write!(
+                f,
+                "memfree: {:.0} MiB free < {:.0} MiB",
+                mib(self.now),
+                mib(self.limit)
+            ),
+            "load" => write!(f, "load: {:.2} > {:.2}", self.now, self.limit),
+            gate => write!(f, "{gate}: {:.2} / {:.2}", self.now, self.limit),
+        }
+    }
+}
+
 /// Everything the pool reports, in the order it happened.
 /// Serializable so a pool can stream its events to an attached dashboard
 /// (plain types only: bincode is not self-describing).
@@ -500,6 +528,10 @@ pub enum PoolEvent {
     TasksDone(Box<DoneRun>),
     /// The pool stopped or restarted handing out tasks.
     DispatchPaused(bool),
+    /// An admission gate (`PoolConfig::memfree`, `load_max`) holds dispatch
+    /// back, with its figure now (sent again each second while it holds);
+    /// `None` once nothing holds it any more.
+    DispatchHeld(Option<Hold>),
     /// The wanted number of workers changed.
     Scaled { workers: usize },
     /// Something went wrong that is not a task's result: a refused connection,

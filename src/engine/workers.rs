@@ -261,6 +261,7 @@ impl WorkerTable {
             | PoolEvent::TaskRetried { .. }
             | PoolEvent::TaskToFront { .. }
             | PoolEvent::TaskOutput { .. }
+            | PoolEvent::DispatchHeld(_)
             | PoolEvent::DispatchPaused(_)
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }

@@ -60,7 +60,11 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
                     "reason": reason}),
         PoolEvent::TasksDone(_) => return None,
-        PoolEvent::TaskRetried { .. } | PoolEvent::TaskToFront { .. } => return steer_json(ev, t),
+        PoolEvent::TaskRetried { .. }
+        | PoolEvent::TaskToFront { .. }
+        | PoolEvent::DispatchHeld(_) => {
+            return steer_json(ev, t);
+        }
         // Live output stays out of the stream: the task's report has its tails.
         PoolEvent::TaskOutput { .. } => return None,
         PoolEvent::TaskFinished(r) => {
@@ -119,6 +123,9 @@ fn steer_json(ev: &PoolEvent, t: f64) -> Option<Value> {
         PoolEvent::TaskToFront { task } => {
             json!({"event": "task_to_front", "t": t, "task": task.0})
         }
+        PoolEvent::DispatchHeld(Some(h)) => json!({"event": "dispatch_held", "t": t,
+            "gate": h.gate, "now": h.now, "limit": h.limit, "detail": h.to_string()}),
+        PoolEvent::DispatchHeld(None) => json!({"event": "dispatch_admitted", "t": t}),
         _ => return None,
     })
 }

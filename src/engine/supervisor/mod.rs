@@ -10,6 +10,7 @@
 //! workers; `results` ends the tasks workers report; `exits` settles a
 //! worker that is gone; `dispatch` hands out tasks, writes, and runs timers.
 
+mod admission;
 mod dispatch;
 mod exits;
 mod lifecycle;
@@ -96,6 +97,8 @@ struct Supervisor {
     watch: Watch,
     /// The next task id, shared with the pool's handle: a retry is a new task.
     task_ids: Arc<AtomicU64>,
+    /// The admission gates' readings (`memfree`, `load`, `delay`).
+    admission: admission::Admission,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -148,6 +151,7 @@ pub fn spawn(
         run_times: RunningMedian::default(),
         watch,
         task_ids,
+        admission: admission::Admission::default(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -290,6 +294,7 @@ impl Supervisor {
             Inbound::Submit { tasks, lines } => self.submit(tasks, lines),
             Inbound::Conn(ev) => self.conn_event(ev),
             Inbound::Sample(s) => {
+                self.task_memory_check(&s);
                 let ev = self.watch.sample(*s, |w| self.workers.contains_key(&w));
                 self.emit(ev);
             }

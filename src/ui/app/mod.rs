@@ -130,6 +130,8 @@ pub struct App {
     pub detail: Option<TaskId>,
     /// The running tasks' output so far (the detail view shows it).
     pub live: live::LiveOutput,
+    /// The admission gate holding dispatch back, if one does (the header shows it).
+    pub held: Option<pooltop::engine::Hold>,
     pub toast: Option<(String, Level, Instant)>,
     dirty: bool,
 }
@@ -165,6 +167,7 @@ impl App {
             overlay_scroll: 0,
             detail: None,
             live: live::LiveOutput::default(),
+            held: None,
             toast: None,
             dirty: true,
         }

@@ -65,6 +65,7 @@ impl App {
                 }
             }
             PoolEvent::DispatchPaused(paused) => self.dispatch_paused(paused),
+            PoolEvent::DispatchHeld(hold) => self.held = hold,
             PoolEvent::Scaled { workers } => self.scaled(workers),
             PoolEvent::Error { worker, message } => self.pool_error(worker, message),
             PoolEvent::Drained(counts) => return self.pool_drained(counts),
