@@ -290,7 +290,12 @@ impl View {
             uptime_s: self.started.elapsed().as_secs_f64(),
             workers_wanted: self.wanted as u32,
             dispatch_paused: self.dispatch_paused,
-            held: self.held.as_ref().map(|h| h.to_string()),
+            // A gate holds only tasks that wait (it is not re-read without them).
+            held: self
+                .held
+                .as_ref()
+                .filter(|_| c.submitted > c.finished() + self.running)
+                .map(|h| h.to_string()),
             counts: self.counts(),
             running: self.running,
             queued: c.submitted.saturating_sub(c.finished() + self.running),
