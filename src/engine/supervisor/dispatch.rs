@@ -199,7 +199,8 @@ impl Supervisor {
                 .map(|(id, _)| *id);
             let Some(w) = idle else { return };
             let more = self.assign_chunk(w, 1);
-            self.note_start(now);
+            // The clock after the start: the next one is at least `delay` later.
+            self.note_start(Instant::now());
             if !more {
                 return;
             }
