@@ -82,6 +82,55 @@ pub enum Cmd {
         #[arg(value_name = "N", value_parser = worker_count)]
         workers: usize,
     },
+    /// Cancel tasks: a queued one at once, a running one by killing (and
+    /// replacing) its worker; each ends `cancelled`.
+    #[command(after_help = CANCEL_EXAMPLES)]
+    Cancel(TaskSelect),
+    /// Run ended failed, timed-out or cancelled tasks again, each as a new
+    /// task (the old one keeps its end state).
+    #[command(after_help = RETRY_EXAMPLES)]
+    Retry {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// Task ids, as shown by the dashboard or `pooltop submit`
+        #[arg(
+            value_name = "TASK_ID",
+            required_unless_present = "failed",
+            conflicts_with = "failed"
+        )]
+        tasks: Vec<u64>,
+        /// Every task that ended failed or timed out and was not retried yet
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Move a queued task to the front of the queue.
+    #[command(after_help = FRONT_EXAMPLES)]
+    Front {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// The task's id
+        #[arg(value_name = "TASK_ID")]
+        task: u64,
+    },
+    /// Print a task's output so far; with -f, follow it until the task ends.
+    #[command(after_help = LOGS_EXAMPLES)]
+    Logs {
+        #[command(flatten)]
+        pool: PoolSelect,
+        /// The task's id
+        #[arg(
+            value_name = "TASK_ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        task: Option<u64>,
+        /// Go on printing its output as it arrives, until the task ends
+        #[arg(short, long)]
+        follow: bool,
+        /// Every running task, each line prefixed with its task id and worker
+        #[arg(long)]
+        all: bool,
+    },
     /// Open the dashboard on a running pool; `q` detaches (the pool runs on),
     /// `X` stops the pool.
     #[command(after_help = ATTACH_EXAMPLES)]
@@ -165,6 +214,16 @@ pub struct WorkerSelect {
     /// Worker ids, as shown by `pooltop status`
     #[arg(value_name = "WORKER_ID", required = true)]
     pub workers: Vec<u32>,
+}
+
+/// Which tasks of which pool a command is for.
+#[derive(Debug, Clone, Args)]
+pub struct TaskSelect {
+    #[command(flatten)]
+    pub pool: PoolSelect,
+    /// Task ids, as shown by the dashboard or `pooltop submit`
+    #[arg(value_name = "TASK_ID", required = true)]
+    pub tasks: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -296,6 +355,25 @@ Examples:
   pooltop demo                             the demo on one worker per CPU
   pooltop demo -j 2 --headless             two workers, progress and summary on stderr
   pooltop demo --out /tmp/thumbs           keep the thumbnails it makes";
+
+const CANCEL_EXAMPLES: &str = "\
+Examples:
+  pooltop cancel 7 8                       cancel tasks 7 and 8, queued or running";
+
+const RETRY_EXAMPLES: &str = "\
+Examples:
+  pooltop retry 7                          run the failed task 7 again (as a new task)
+  pooltop retry --failed                   run every failed or timed-out task again";
+
+const LOGS_EXAMPLES: &str = "\
+Examples:
+  pooltop logs 7                           what task 7 has written so far
+  pooltop logs -f 7                        and then as it comes, until it ends
+  pooltop logs -f --all                    every running task, lines prefixed `#ID wN | `";
+
+const FRONT_EXAMPLES: &str = "\
+Examples:
+  pooltop front 42                         queued task 42 starts next";
 
 const LS_EXAMPLES: &str = "\
 Examples:

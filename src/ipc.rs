@@ -92,6 +92,15 @@ pub fn raw_fd(stream: &Stream) -> std::os::fd::RawFd {
     }
 }
 
+/// A second handle on a connection (a duplicated descriptor), to write
+/// frames from where the stream itself is not at hand.
+pub fn second_handle(stream: &Stream) -> io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    match stream {
+        Stream::UdSocket(s) => Ok(std::fs::File::from(s.as_fd().try_clone_to_owned()?)),
+    }
+}
+
 /// Connects to the socket at `path`.
 pub fn connect(path: &Path) -> io::Result<Stream> {
     let name = path.to_fs_name::<GenericFilePath>()?;

@@ -76,6 +76,21 @@ fn main() -> ExitCode {
         Some(Cmd::Scale { pool, workers }) => {
             control_cli::scale(pool.pool.as_deref(), workers).map_err(Failure::usage)
         }
+        Some(Cmd::Cancel(sel)) => control_cli::cancel(sel).map_err(Failure::usage),
+        Some(Cmd::Retry {
+            pool,
+            tasks,
+            failed,
+        }) => control_cli::retry(pool.pool.as_deref(), tasks, failed).map_err(Failure::usage),
+        Some(Cmd::Logs {
+            pool,
+            task,
+            follow,
+            all,
+        }) => control_cli::logs(pool.pool.as_deref(), task, follow, all).map_err(Failure::usage),
+        Some(Cmd::Front { pool, task }) => {
+            control_cli::front(pool.pool.as_deref(), task).map_err(Failure::usage)
+        }
         Some(Cmd::Stop { pool }) => control_cli::stop(pool.pool.as_deref()).map_err(Failure::usage),
         Some(Cmd::Replay(args)) => commands::replay::replay(args),
         Some(Cmd::Attach { pool, config }) => {

@@ -253,6 +253,18 @@ pub fn wait_readable(fds: [std::os::fd::RawFd; 2]) -> io::Result<[bool; 2]> {
     poll_readable(fds, -1)
 }
 
+/// Like [`wait_readable`], waiting at most `timeout` (none: no limit);
+/// when it passes, neither is ready.
+pub fn wait_readable_within(
+    fds: [std::os::fd::RawFd; 2],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<[bool; 2]> {
+    let ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_millis().max(1)).unwrap_or(libc::c_int::MAX)
+    });
+    poll_readable(fds, ms)
+}
+
 /// Whether `fd` has something to read right now (never waits).
 pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
     poll_readable([fd], 0).is_ok_and(|[ready]| ready)
@@ -282,6 +294,39 @@ fn poll_readable<const N: usize>(
             return Err(e);
         }
     }
+}
+
+/// The memory the kernel says is available for new work without swapping
+/// (`MemAvailable` in `/proc/meminfo`), in bytes: what GNU parallel's
+/// `--memfree` compares with.
+pub fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The 1-minute load average (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Makes this process (and what it starts from now on) nicer by `n`
+/// (`nice(2)`; 0 changes nothing).
+pub fn renice_self(n: i32) -> io::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    // SAFETY: nice(2) takes a plain integer and touches no memory of ours.
+    // It returns the new niceness, which may be -1, so errno tells failure.
+    unsafe {
+        *libc::__errno_location() = 0;
+        if libc::nice(n) == -1 && *libc::__errno_location() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -211,6 +211,8 @@ fn to_worker() -> impl Strategy<Value = ToWorker> {
     prop_oneof![
         (text(), any::<u64>(), any::<u32>(), text()).prop_map(
             |(out_dir, output_cap, slot, spill_dir)| ToWorker::Welcome {
+                nice: 0,
+                threads: 1,
                 out_dir,
                 output_cap,
                 slot,

@@ -554,3 +554,63 @@ fn timeline_lanes_then_a_replay_seeks_to_the_same_final_counts() {
     });
     assert!(s.contains("POOLTOP_EXIT=0"), "{s}");
 }
+
+/// The line of task `id` in the tasks pane (`#ID  state …`).
+fn task_line(screen: &str, id: u32) -> Option<String> {
+    let tag = format!("#{id} ");
+    screen
+        .lines()
+        .find(|l| l.starts_with(&tag))
+        .map(str::to_string)
+}
+
+#[test]
+fn the_tasks_pane_cancels_and_retries_tasks_and_the_summary_adds_up() {
+    if !have_tmux() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing on CI");
+        return;
+    }
+    const SECS: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("tasks.txt");
+    std::fs::write(&tasks, "sleep 30\nsleep 31\nfail boom\nsleep 0.01\n").unwrap();
+    let marker = format!("POOLTOP_TUI_STEER_{}", std::process::id());
+    let t = start_pooltop(&marker, &format!("run -j 1 {}", tasks.display()), 1);
+    let state_of = |s: &str, id| task_line(s, id).unwrap_or_default();
+    t.wait("#1 running", SECS, |s| state_of(s, 1).contains("running"));
+    // The tasks pane; the first ↓ selects the oldest unfinished task (#1),
+    // the second #2, which is queued: cancel it.
+    t.keys(&["Tab", "Down", "Down", "c"]);
+    t.wait("#2 cancelled", SECS, |s| {
+        state_of(s, 2).contains("cancelled")
+    });
+    assert!(state_of(&t.screen(), 1).contains("running"), "#1 runs on");
+    // Up to #1, which runs: cancel it; its worker is killed and replaced.
+    t.keys(&["Up", "c"]);
+    let s = t.wait("#1 cancelled and the rest run", SECS, |s| {
+        state_of(s, 1).contains("cancelled by the user")
+            && state_of(s, 3).contains("failed")
+            && state_of(s, 4).contains("done")
+    });
+    assert!(
+        rows(&s).iter().any(|r| r.id == 1 && r.state == "killed"),
+        "{s}"
+    );
+    // #3 failed: select it (Home is #1) and retry it, as the new task #5.
+    t.keys(&["Home", "j", "j", "r"]);
+    t.wait("the retry #5 failed too", SECS, |s| {
+        state_of(s, 5).contains("failed") && s.contains("#3 retried as #5")
+    });
+    t.keys(&["q"]);
+    let s = t.wait("the summary", SECS, |s| s.contains("POOLTOP_EXIT="));
+    let flat = s.replace('\n', " ");
+    assert!(
+        flat.contains(
+            "5 submitted = 1 done + 2 failed + 0 timed out + 2 cancelled (1 of them a retry"
+        ),
+        "{s}"
+    );
+    helpers::wait_for("every pooltop process gone", Duration::from_secs(5), || {
+        pids_with_marker(&marker).is_empty()
+    });
+}

@@ -159,6 +159,14 @@ pub struct Settings {
     /// How often a headless run samples CPU and memory (the JSON stream's
     /// `sample` events); zero: never.
     pub sample_every: Duration,
+    /// The admission gates and task limits (see `PoolConfig`).
+    pub memfree: Option<u64>,
+    pub load: Option<f64>,
+    pub delay: Option<Duration>,
+    pub nice: u32,
+    pub task_memory: Option<u64>,
+    /// 0: the worker's share of the CPUs.
+    pub threads_per_task: u32,
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
@@ -182,6 +190,12 @@ impl Default for Settings {
             out: pool.out_dir,
             output_cap: pool.output_cap,
             sample_every: Duration::from_secs(1),
+            memfree: None,
+            load: None,
+            delay: None,
+            nice: 0,
+            task_memory: None,
+            threads_per_task: 0,
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
             keys: Vec::new(),
@@ -204,6 +218,12 @@ impl Settings {
             Key::Out => Value::Path(self.out.clone()),
             Key::OutputCap => Value::Bytes(self.output_cap),
             Key::SampleEvery => Value::Secs(self.sample_every),
+            Key::Memfree => Value::Size(self.memfree),
+            Key::Load => Value::Number(self.load),
+            Key::Delay => Value::Limit(self.delay),
+            Key::Nice => Value::Count(self.nice),
+            Key::TaskMemory => Value::Size(self.task_memory),
+            Key::ThreadsPerTask => Value::Count(self.threads_per_task),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
         }
@@ -222,6 +242,12 @@ impl Settings {
             (Key::Out, Value::Path(p)) => self.out = p,
             (Key::OutputCap, Value::Bytes(n)) => self.output_cap = n,
             (Key::SampleEvery, Value::Secs(d)) => self.sample_every = d,
+            (Key::Memfree, Value::Size(n)) => self.memfree = n,
+            (Key::Load, Value::Number(x)) => self.load = x,
+            (Key::Delay, Value::Limit(d)) => self.delay = d,
+            (Key::Nice, Value::Count(n)) => self.nice = n,
+            (Key::TaskMemory, Value::Size(n)) => self.task_memory = n,
+            (Key::ThreadsPerTask, Value::Count(n)) => self.threads_per_task = n,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
@@ -261,6 +287,12 @@ impl Settings {
         c.hung_after = self.hung_after;
         // 0 turns sampling (and with it the `sample` events) off.
         c.sample_every = (!self.sample_every.is_zero()).then_some(self.sample_every);
+        c.memfree = self.memfree;
+        c.load_max = self.load;
+        c.delay = self.delay;
+        c.nice = i32::try_from(self.nice).unwrap_or(i32::MAX);
+        c.task_memory = self.task_memory;
+        c.threads_per_task = (self.threads_per_task > 0).then_some(self.threads_per_task);
         c
     }
 

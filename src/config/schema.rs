@@ -23,6 +23,12 @@ pub enum Key {
     Out,
     OutputCap,
     SampleEvery,
+    Memfree,
+    Load,
+    Delay,
+    Nice,
+    TaskMemory,
+    ThreadsPerTask,
     Refresh,
     Theme,
 }
@@ -79,6 +85,10 @@ pub enum Value {
     Path(PathBuf),
     Theme(ThemeChoice),
     Chunk(ChunkSize),
+    /// A size in bytes, or none (off).
+    Size(Option<u64>),
+    /// A number, or none (off).
+    Number(Option<f64>),
 }
 
 /// What a setting takes.
@@ -103,6 +113,11 @@ pub enum Kind {
     Theme,
     /// A number of tasks from 1 up, or `"auto"`.
     Chunk,
+    /// A size: bytes, or with a suffix K, M, G, T (powers of 1024), as GNU
+    /// parallel writes them; 0 or `none`: off.
+    Size,
+    /// A number, 0 or more, fractions allowed; `none`: off.
+    Number,
 }
 
 /// One setting of the file.
@@ -321,6 +336,104 @@ pub const SETTINGS: &[Setting] = &[
               and the JSON stream's sample events (0.2 up); 0: never.",
     },
     Setting {
+        key: Key::Memfree,
+        section: "pool",
+        name: "memfree",
+        env: "POOLTOP_MEMFREE",
+        flag: Some(Flag {
+            names: "--memfree",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SIZE",
+            help: "Start no task while the memory available is below SIZE (1G, 500M); below \
+                   half of it, kill the youngest task and requeue it, as GNU parallel does \
+                   [default: none]",
+        }),
+        kind: Kind::Size,
+        doc: "Start no task while the memory available is below this (bytes, or\n\
+              1G, 500M); below half, the youngest task is killed and requeued.",
+    },
+    Setting {
+        key: Key::Load,
+        section: "pool",
+        name: "load",
+        env: "POOLTOP_LOAD",
+        flag: Some(Flag {
+            names: "--load",
+            aliases: &[],
+            short_aliases: &[],
+            value: "MAX",
+            help: "Start no task while the 1-minute load average is above MAX [default: none]",
+        }),
+        kind: Kind::Number,
+        doc: "Start no task while the 1-minute load average is above this.",
+    },
+    Setting {
+        key: Key::Delay,
+        section: "pool",
+        name: "delay",
+        env: "POOLTOP_DELAY",
+        flag: Some(Flag {
+            names: "--delay",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SECS",
+            help: "Wait at least SECS between two task starts; 0: no wait [default: 0]",
+        }),
+        kind: Kind::Limit,
+        doc: "Seconds between two task starts, at least; 0: no wait.",
+    },
+    Setting {
+        key: Key::Nice,
+        section: "pool",
+        name: "nice",
+        env: "POOLTOP_NICE",
+        flag: Some(Flag {
+            names: "--nice",
+            aliases: &[],
+            short_aliases: &[],
+            value: "N",
+            help: "Run the workers and their tasks niced by N (0 to 19) [default: 0]",
+        }),
+        kind: Kind::Count,
+        doc: "How much nicer the workers and their tasks run (0 to 19).",
+    },
+    Setting {
+        key: Key::TaskMemory,
+        section: "pool",
+        name: "task_memory",
+        env: "POOLTOP_TASK_MEMORY",
+        flag: Some(Flag {
+            names: "--task-memory",
+            aliases: &[],
+            short_aliases: &[],
+            value: "SIZE",
+            help: "Kill a task whose processes' resident memory passes SIZE (checked at each \
+                   sample); it ends failed, \"over memory limit\" [default: none]",
+        }),
+        kind: Kind::Size,
+        doc: "A task whose processes' resident memory passes this (bytes, or 1G,\n\
+              500M) at a sample is killed and ends failed.",
+    },
+    Setting {
+        key: Key::ThreadsPerTask,
+        section: "pool",
+        name: "threads_per_task",
+        env: "POOLTOP_THREADS_PER_TASK",
+        flag: Some(Flag {
+            names: "--threads-per-task",
+            aliases: &[],
+            short_aliases: &[],
+            value: "N",
+            help: "OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and \
+                   NUMEXPR_NUM_THREADS for each task, unless already set; 0: the worker's \
+                   share of the CPUs [default: 0]",
+        }),
+        kind: Kind::Count,
+        doc: "Threads for each task's numeric libraries (OMP_NUM_THREADS and the\n\
+              like, unless set); 0: the CPUs divided by the workers.",
+    },
+    Setting {
         key: Key::Refresh,
         section: "dashboard",
         name: "refresh",
@@ -369,6 +482,9 @@ impl Value {
             Value::Theme(t) => quote(t.name()),
             Value::Chunk(ChunkSize::Auto) => "\"auto\"".into(),
             Value::Chunk(ChunkSize::Fixed(n)) => n.to_string(),
+            Value::Size(None) | Value::Number(None) => "\"none\"".into(),
+            Value::Size(Some(n)) => n.to_string(),
+            Value::Number(Some(x)) => x.to_string(),
         }
     }
 }

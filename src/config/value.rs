@@ -98,6 +98,8 @@ impl Kind {
             Kind::Count => "a whole number, 0 or more".into(),
             Kind::Bytes { .. } => "a number of bytes, 0 or more".into(),
             Kind::Path => "a path, as a string".into(),
+            Kind::Size => "a size (bytes, or with K, M, G or T), or \"none\"".into(),
+            Kind::Number => "a number, 0 or more, or \"none\"".into(),
             Kind::Theme => {
                 let names: Vec<String> = ThemeChoice::NAMES
                     .iter()
@@ -175,6 +177,17 @@ impl Kind {
                 Some(Ok(n)) => Ok(Value::Bytes(n)),
                 _ => Err(None),
             },
+            Kind::Size => {
+                if matches!(text.trim(), "none" | "0") {
+                    return Ok(Value::Size(None));
+                }
+                read_size(text).map(|n| Value::Size(Some(n))).ok_or(None)
+            }
+            Kind::Number => match decimal(text) {
+                _ if text.trim() == "none" => Ok(Value::Number(None)),
+                Some(x) if x >= 0.0 => Ok(Value::Number(Some(x))),
+                _ => Err(None),
+            },
             // A path is taken as written, spaces and all.
             Kind::Path if !text.is_empty() => Ok(Value::Path(PathBuf::from(text))),
             Kind::Path => Err(None),
@@ -188,6 +201,30 @@ impl Kind {
             }
         }
     }
+}
+
+/// A size as GNU parallel writes it: bytes, or a number (fractions allowed)
+/// with K, M, G or T (powers of 1024, `b`/`B` after them optional).
+fn read_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix(['b', 'B'])
+        .filter(|r| r.ends_with(char::is_alphabetic))
+        .unwrap_or(t);
+    let (num, unit) = match t.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, ' '),
+    };
+    let power = match unit {
+        ' ' => 0,
+        'K' => 1,
+        'M' => 2,
+        'G' => 3,
+        'T' => 4,
+        _ => return None,
+    };
+    let n = decimal(num).filter(|n| *n >= 0.0)? * 1024f64.powi(power);
+    (n < u64::MAX as f64).then_some(n as u64)
 }
 
 /// A number of workers on a machine with `cpus` CPUs: `auto` (one per CPU),

@@ -39,6 +39,9 @@ pub enum Answer {
     Wait(Wait),
     /// Stream the pool's events on this connection from now on.
     Subscribe,
+    /// Print a task's output (`pooltop logs`): the connection is handed to
+    /// a thread of its own, which writes until the output ends.
+    Logs { task: Option<u64>, follow: bool },
 }
 
 /// A client waiting for tasks to finish.
@@ -92,6 +95,7 @@ impl Answers {
             (true, Request::Wait { tasks }) => self.wait(tasks, false),
             (true, Request::WaitResults { tasks }) => self.wait(tasks, true),
             (true, Request::Subscribe) => Answer::Subscribe,
+            (true, Request::Logs { task, follow }) => Answer::Logs { task, follow },
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::WorkerSelect;
+use crate::cli::{TaskSelect, WorkerSelect};
 use crate::control::client::Client;
 use crate::control::live_pools;
 use crate::control::wire::{Order, Reply, Request, StatusView};
@@ -139,6 +139,9 @@ fn print_status(s: &StatusView) {
             ""
         }
     );
+    if let Some(h) = &s.held {
+        println!("dispatch held by {h}");
+    }
     println!(
         "workers {} (wanted {}) · queued {} · running {} · done {} · failed {} · timed out {} · cancelled {} · submitted {}",
         s.workers.len(),
@@ -272,6 +275,76 @@ pub fn scale(pool: Option<&str>, workers: usize) -> Result<u8, String> {
     let mut c = Client::connect(pool)?;
     let workers = u32::try_from(workers).map_err(|_| "too many workers".to_string())?;
     done(c.request(&Request::Order(Order::Scale { workers }))?)
+}
+
+/// `pooltop cancel`: cancels tasks, queued or running.
+pub fn cancel(sel: TaskSelect) -> Result<u8, String> {
+    let mut c = Client::connect(sel.pool.pool.as_deref())?;
+    done(c.request(&Request::Order(Order::Cancel { tasks: sel.tasks }))?)
+}
+
+/// `pooltop retry`: runs ended tasks again, or with `--failed` every failed one.
+pub fn retry(pool: Option<&str>, tasks: Vec<u64>, failed: bool) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    let order = if failed {
+        Order::RetryFailed
+    } else {
+        Order::Retry { tasks }
+    };
+    done(c.request(&Request::Order(order))?)
+}
+
+/// `pooltop logs`: prints a task's output (or, with `all`, every running
+/// task's, each line prefixed `#ID wN | `) so far, and with `follow` as it
+/// arrives. Stdout goes to stdout and stderr to stderr.
+pub fn logs(pool: Option<&str>, task: Option<u64>, follow: bool, all: bool) -> Result<u8, String> {
+    use std::io::Write as _;
+    let mut c = Client::connect(pool)?;
+    let req = Request::Logs {
+        task: if all { None } else { task },
+        follow,
+    };
+    let mut reply = c.request(&req)?;
+    let mut lines = crate::control::cli_logs::Prefixer::default();
+    loop {
+        match reply {
+            Reply::Output {
+                task,
+                worker,
+                stderr,
+                text,
+            } => {
+                let shown = if all {
+                    lines.push(task, worker, stderr, &text)
+                } else {
+                    text
+                };
+                let written = if stderr {
+                    std::io::stderr().write_all(shown.as_bytes())
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(shown.as_bytes()).and_then(|()| out.flush())
+                };
+                // A closed pipe (`| head`) ends it quietly.
+                if written.is_err() {
+                    return Ok(0);
+                }
+            }
+            Reply::Done { .. } => {
+                let rest = lines.finish();
+                print!("{rest}");
+                return Ok(0);
+            }
+            other => return Err(unexpected(other)),
+        }
+        reply = c.next_reply()?;
+    }
+}
+
+/// `pooltop front`: moves a queued task to the front of the queue.
+pub fn front(pool: Option<&str>, task: u64) -> Result<u8, String> {
+    let mut c = Client::connect(pool)?;
+    done(c.request(&Request::Order(Order::Front { task }))?)
 }
 
 /// `pooltop stop`: shuts the pool down gracefully.

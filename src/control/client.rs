@@ -68,6 +68,16 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Waits for the next reply of a request answered in several
+    /// (`Request::Logs`).
+    pub fn next_reply(&mut self) -> Result<Reply, String> {
+        let mut r = &self.conn;
+        frame::read_frame::<Reply>(&mut r, &mut self.buf)
+            .map_err(|e| format!("lost the connection to the pool: {e}"))
+    }
+}
+
 /// The name of the one running pool, or an error naming them all.
 fn only_pool() -> Result<String, String> {
     let pools = live_pools().map_err(|e| format!("control directory: {e}"))?;

@@ -36,6 +36,9 @@ pub enum Served {
     /// Open with more to do at once: served again after the others (the
     /// socket will not say so again).
     Again,
+    /// Asks for a task's output: to be taken out of the poll loop and
+    /// served by [`super::logs::serve`] on a thread of its own.
+    Logs { task: Option<u64>, follow: bool },
     /// To be dropped.
     Closed,
 }
@@ -69,6 +72,8 @@ pub struct Conn {
     /// Since when the connection has been closing: it ends once its output
     /// is written (after an error, or at the end of a stream).
     closing: Option<Instant>,
+    /// A `pooltop logs` request taken: the connection leaves the loop.
+    logs: Option<(Option<u64>, bool)>,
 }
 
 /// Bytes to write, and how far the socket has taken them.
@@ -133,11 +138,17 @@ impl Conn {
             orders: Vec::new(),
             read_closed: false,
             closing: None,
+            logs: None,
         }
     }
 
     pub fn stream(&self) -> &Stream {
         &self.stream
+    }
+
+    /// The connection's socket, for a thread that takes it over.
+    pub fn into_stream(self) -> Stream {
+        self.stream
     }
 
     /// Whether the client has yet to say hello.
@@ -214,7 +225,15 @@ impl Conn {
             if self.closing.is_some() {
                 return Served::Closed;
             }
-            if !self.step(answers) {
+            let stepped = self.step(answers);
+            if let Some((task, follow)) = self.logs.take() {
+                // What came before (a welcome) is written first.
+                if self.output.write_to(&self.stream).is_err() || self.output.pending() > 0 {
+                    return Served::Closed;
+                }
+                return Served::Logs { task, follow };
+            }
+            if !stepped {
                 // Nothing more to do now. A client that closed its end is
                 // dropped once its last request is answered.
                 return if self.read_closed {
@@ -345,6 +364,10 @@ impl Conn {
                 self.phase = Phase::Ready;
             }
             Answer::Wait(wait) => self.phase = Phase::Waiting(wait),
+            Answer::Logs { task, follow } => {
+                self.logs = Some((task, follow));
+                return true;
+            }
             Answer::Subscribe => {
                 let s = answers.subscribe();
                 self.output.push(&s.hello);

@@ -14,13 +14,16 @@
 
 mod answer;
 pub mod cli;
+mod cli_logs;
 pub mod client;
 mod conn;
 mod limits;
+mod logs;
 mod orders;
 mod poll;
 pub mod results;
 mod server;
+mod tails;
 mod view;
 pub mod wire;
 

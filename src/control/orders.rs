@@ -4,7 +4,7 @@
 //! arrives (server side). The one place that knows how the two line up.
 
 use super::wire::Order;
-use pooltop::engine::{Command, WorkerId};
+use pooltop::engine::{Command, TaskId, WorkerId};
 
 /// The order that carries `cmd` over the wire, or none for one that cannot
 /// travel (a scale beyond `u32`). Submissions are not commands: they go as a
@@ -19,6 +19,10 @@ pub fn order_for(cmd: Command) -> Option<Order> {
         Command::PauseDispatch => Order::PauseDispatch,
         Command::ResumeDispatch => Order::ResumeDispatch,
         Command::CancelQueued => Order::CancelQueued,
+        Command::CancelTask(t) => Order::Cancel { tasks: vec![t.0] },
+        Command::RetryTask(t) => Order::Retry { tasks: vec![t.0] },
+        Command::RetryFailed => Order::RetryFailed,
+        Command::FrontTask(t) => Order::Front { task: t.0 },
         Command::Scale(n) => Order::Scale {
             workers: u32::try_from(n).ok()?,
         },
@@ -47,6 +51,16 @@ pub fn commands_for(order: Order, pool_name: &str) -> Result<(Vec<Command>, Stri
             vec![Command::CancelQueued],
             "cancelling queued tasks".into(),
         ),
+        Order::Cancel { tasks } => tasks_each(tasks, Command::CancelTask, "cancelling"),
+        Order::Retry { tasks } => tasks_each(tasks, Command::RetryTask, "retrying"),
+        Order::RetryFailed => (
+            vec![Command::RetryFailed],
+            "retrying every failed or timed-out task".into(),
+        ),
+        Order::Front { task } => (
+            vec![Command::FrontTask(TaskId(task))],
+            format!("moving task #{task} to the front"),
+        ),
         Order::Scale { workers: 0 } => return Err("a pool needs at least 1 worker".into()),
         Order::Scale { workers } => (
             vec![Command::Scale(workers as usize)],
@@ -61,6 +75,15 @@ pub fn commands_for(order: Order, pool_name: &str) -> Result<(Vec<Command>, Stri
             format!("killing pool `{pool_name}` and its workers"),
         ),
     })
+}
+
+/// One command per task, and the line saying so.
+fn tasks_each(ids: Vec<u64>, make: fn(TaskId) -> Command, verb: &str) -> (Vec<Command>, String) {
+    let message = format!("{verb} {} task(s)", ids.len());
+    (
+        ids.into_iter().map(|id| make(TaskId(id))).collect(),
+        message,
+    )
 }
 
 #[cfg(test)]
@@ -82,6 +105,10 @@ mod tests {
             Command::PauseDispatch,
             Command::ResumeDispatch,
             Command::CancelQueued,
+            Command::CancelTask(TaskId(4)),
+            Command::RetryTask(TaskId(5)),
+            Command::RetryFailed,
+            Command::FrontTask(TaskId(6)),
             Command::Scale(5),
             Command::Shutdown,
             Command::KillAll,

@@ -218,7 +218,27 @@ impl Server {
                 }
             }
             Served::Closed => self.close(token),
+            Served::Logs { task, follow } => self.hand_off_logs(token, task, follow),
         }
+    }
+
+    /// Serves `pooltop logs` on a thread of its own: following a task's
+    /// output writes as long as the task runs, which the loop must not wait
+    /// for. The connection leaves the loop (and the count of connections).
+    fn hand_off_logs(&mut self, token: Token, task: Option<u64>, follow: bool) {
+        let Some(conn) = self.conns.remove(&token) else {
+            return;
+        };
+        let fd = ipc::raw_fd(conn.stream());
+        let _ = deregister(self.poll.registry(), fd);
+        let stream = conn.into_stream();
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
+        let view = self.answers.view.clone();
+        let _ = std::thread::Builder::new()
+            .name("pooltop-logs".into())
+            .spawn(move || super::logs::serve(&view, &stream, task, follow));
     }
 
     /// Gives another turn to the connections that had more to do.

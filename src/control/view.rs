@@ -19,6 +19,8 @@ pub struct View {
     started_unix: u64,
     wanted: usize,
     dispatch_paused: bool,
+    /// The admission gate holding dispatch back, if one does.
+    held: Option<pooltop::engine::Hold>,
     counts: Counts,
     running: u64,
     /// The live workers (a gone one is removed at once).
@@ -33,6 +35,8 @@ pub struct View {
     /// Attached dashboards' event streams. A full one is dropped (its client
     /// is too slow), never waited for.
     subscribers: Vec<SyncSender<PoolEvent>>,
+    /// Output of the running tasks and of the latest ended ones, for `pooltop logs`.
+    pub logs: super::tails::Logs,
     pub stopped: bool,
     /// The last tasks' results, for `pooltop wait --results` (bounded).
     results: super::results::ResultStore,
@@ -61,6 +65,7 @@ impl View {
                 .map_or(0, |d| d.as_secs()),
             wanted,
             dispatch_paused: false,
+            held: None,
             counts: Counts::default(),
             running: 0,
             workers: WorkerTable::default(),
@@ -68,6 +73,7 @@ impl View {
             states: Vec::new(),
             lines: Vec::new(),
             subscribers: Vec::new(),
+            logs: Default::default(),
             stopped: false,
             results: Default::default(),
         }
@@ -76,6 +82,7 @@ impl View {
     pub fn observe(&mut self, ev: &PoolEvent) {
         self.workers.observe(ev, Instant::now());
         self.results.observe(ev);
+        self.logs.observe(ev);
         match ev {
             PoolEvent::WorkerExited { worker, .. } => {
                 self.workers.remove(*worker);
@@ -87,12 +94,15 @@ impl View {
             } => {
                 self.counts.submitted += *count as u64;
                 let start = (first.0 as usize).saturating_sub(1);
-                if self.lines.len() < start {
-                    self.lines.resize(start, Arc::from("?"));
+                // By place, not by appending: a retry's new id may be queued
+                // before a submission that took the id before it.
+                let end = start + lines.len();
+                if self.lines.len() < end {
+                    self.lines.resize(end, Arc::from("?"));
                 }
-                self.lines.truncate(start);
-                self.lines.extend(lines.iter().cloned());
+                self.lines[start..end].clone_from_slice(lines);
             }
+            PoolEvent::TaskRetried { .. } => self.counts.retried += 1,
             PoolEvent::TaskStarted { .. } => self.running += 1,
             PoolEvent::TaskRetrying { .. } => self.running = self.running.saturating_sub(1),
             PoolEvent::TaskFinished(r) => {
@@ -109,6 +119,7 @@ impl View {
                 }
             }
             PoolEvent::DispatchPaused(p) => self.dispatch_paused = *p,
+            PoolEvent::DispatchHeld(h) => self.held = h.clone(),
             PoolEvent::Scaled { workers } => self.wanted = *workers,
             PoolEvent::Stopped(c) => {
                 self.counts = *c;
@@ -126,6 +137,11 @@ impl View {
         if !self.subscribers.is_empty() {
             self.subscribers.retain(|s| s.try_send(ev.clone()).is_ok());
         }
+    }
+
+    /// Streams every event from now on to `stream`, with no replay (`pooltop logs -f`).
+    pub fn follow(&mut self, stream: SyncSender<PoolEvent>) {
+        self.subscribers.push(stream);
     }
 
     /// Attaches a dashboard: returns the events that rebuild the pool's
@@ -287,6 +303,12 @@ impl View {
             uptime_s: self.started.elapsed().as_secs_f64(),
             workers_wanted: self.wanted as u32,
             dispatch_paused: self.dispatch_paused,
+            // A gate holds only tasks that wait (it is not re-read without them).
+            held: self
+                .held
+                .as_ref()
+                .filter(|_| c.submitted > c.finished() + self.running)
+                .map(|h| h.to_string()),
             counts: self.counts(),
             running: self.running,
             queued: c.submitted.saturating_sub(c.finished() + self.running),

@@ -29,6 +29,12 @@ pub enum Request {
     /// Give the pool an order; answered with [`Reply::Done`] (or
     /// [`Reply::Error`]), after which the order is carried out.
     Order(Order),
+    /// A task's output (`pooltop logs`): what it has written so far, as
+    /// [`Reply::Output`]s; with `follow`, then its output as it arrives
+    /// until it ends; then one [`Reply::Done`] (or [`Reply::Error`]).
+    /// `task: None` follows every running task. The connection serves
+    /// nothing else afterwards.
+    Logs { task: Option<u64>, follow: bool },
     /// Stream the pool's events on this connection from now on: first a
     /// replay that rebuilds the pool's current picture, then every event
     /// as it happens. The connection serves nothing else afterwards.
@@ -60,6 +66,16 @@ pub enum Order {
     ResumeDispatch,
     /// Cancel every queued task that has not started.
     CancelQueued,
+    /// Cancel these tasks: queued ones at once, running ones by killing
+    /// (and replacing) their workers.
+    Cancel { tasks: Vec<u64> },
+    /// Run these ended failed, timed-out or cancelled tasks again, each as
+    /// a new task.
+    Retry { tasks: Vec<u64> },
+    /// Run every task that ended failed or timed out again.
+    RetryFailed,
+    /// Move a queued task to the front of the queue.
+    Front { task: u64 },
     /// Change the number of workers (at least 1).
     Scale { workers: u32 },
     /// Shut the pool down gracefully (with the join timeout).
@@ -86,6 +102,13 @@ pub enum Reply {
     Done { message: String },
     /// The request could not be carried out.
     Error { message: String },
+    /// Output of task `task`, run by `worker` (see [`Request::Logs`]).
+    Output {
+        task: u64,
+        worker: u32,
+        stderr: bool,
+        text: String,
+    },
     /// The subscription starts; [`Reply::Event`]s follow.
     Subscribed { config: PoolSummary },
     /// One event of a subscription.
@@ -122,6 +145,9 @@ pub struct StatusView {
     pub uptime_s: f64,
     pub workers_wanted: u32,
     pub dispatch_paused: bool,
+    /// The admission gate holding dispatch back and its figure now
+    /// (`memfree: 310 MiB free < 1024 MiB`), if one does.
+    pub held: Option<String>,
     pub counts: Counts,
     pub running: u64,
     pub queued: u64,

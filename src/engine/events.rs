@@ -108,6 +108,18 @@ pub enum Command {
     Scale(usize),
     /// Cancel every queued task that has not started yet.
     CancelQueued,
+    /// Cancel one task: a queued one ends `cancelled` at once; a running one
+    /// has its worker killed (and replaced) and ends `cancelled`.
+    CancelTask(TaskId),
+    /// Run an ended failed, timed-out or cancelled task again, as a new task
+    /// with a new id at the back of the queue ([`PoolEvent::TaskRetried`]
+    /// links the two). The old task keeps its end state.
+    RetryTask(TaskId),
+    /// [`Command::RetryTask`] for every task that ended failed or timed out
+    /// and was not retried yet.
+    RetryFailed,
+    /// Move a queued task to the front of the queue.
+    FrontTask(TaskId),
     /// Shut the whole pool down: queued tasks are cancelled, workers are asked
     /// to stop; after the join timeout they are killed. `PoolEvent::Stopped` is last.
     Shutdown,
@@ -341,6 +353,10 @@ pub struct Counts {
     pub failed: u64,
     pub timed_out: u64,
     pub cancelled: u64,
+    /// How many of the submitted tasks are retries of ended ones
+    /// ([`Command::RetryTask`]): each retry is a new task, so the task it
+    /// retries keeps its end state and the invariant above still holds.
+    pub retried: u64,
 }
 
 impl Counts {
@@ -415,6 +431,34 @@ impl Sample {
     }
 }
 
+/// An admission gate holding dispatch back ([`PoolEvent::DispatchHeld`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// `memfree` (bytes available below the limit) or `load` (the 1-minute
+    /// load average above it); `delay` only in the status, never in an event.
+    pub gate: String,
+    /// The figure now: bytes available, the load average, seconds since the last start.
+    pub now: f64,
+    /// The gate's setting, in the same unit.
+    pub limit: f64,
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: f64| b / (1024.0 * 1024.0);
+        match self.gate.as_str() {
+            "memfree" => write!(
+                f,
+                "memfree: {:.0} MiB free < {:.0} MiB",
+                mib(self.now),
+                mib(self.limit)
+            ),
+            "load" => write!(f, "load: {:.2} > {:.2}", self.now, self.limit),
+            gate => write!(f, "{gate}: {:.2} / {:.2}", self.now, self.limit),
+        }
+    }
+}
+
 /// Everything the pool reports, in the order it happened.
 /// Serializable so a pool can stream its events to an attached dashboard
 /// (plain types only: bincode is not self-describing).
@@ -467,6 +511,22 @@ pub enum PoolEvent {
         worker: WorkerId,
         reason: String,
     },
+    /// The ended task `task` runs again as the new task `retry` (queued
+    /// by the [`PoolEvent::TasksQueued`] that follows): a
+    /// [`Command::RetryTask`] or [`Command::RetryFailed`].
+    TaskRetried { task: TaskId, retry: TaskId },
+    /// A queued task was moved to the front of the queue ([`Command::FrontTask`]).
+    TaskToFront { task: TaskId },
+    /// Output of a running `shell` or template task, as it arrived (stdout,
+    /// or stderr when `stderr`): rate-limited and bounded to the output cap
+    /// by the worker. Not part of the task's report, which still carries
+    /// its own tails.
+    TaskOutput {
+        task: TaskId,
+        worker: WorkerId,
+        stderr: bool,
+        text: String,
+    },
     /// A task reached its terminal state.
     TaskFinished(Box<TaskReport>),
     /// Tasks that one worker started and finished one after another, each
@@ -475,6 +535,10 @@ pub enum PoolEvent {
     TasksDone(Box<DoneRun>),
     /// The pool stopped or restarted handing out tasks.
     DispatchPaused(bool),
+    /// An admission gate (`PoolConfig::memfree`, `load_max`) holds dispatch
+    /// back, with its figure now (sent again each second while it holds);
+    /// `None` once nothing holds it any more.
+    DispatchHeld(Option<Hold>),
     /// The wanted number of workers changed.
     Scaled { workers: usize },
     /// Something went wrong that is not a task's result: a refused connection,

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 pub use channel::{EventReceiver, EventSender, event_channel};
 pub use events::{
-    Command, Counts, DoneRun, ExitHow, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId,
+    Command, Counts, DoneRun, ExitHow, Hold, PoolEvent, Task, TaskId, TaskReport, TaskState,
+    WorkerId,
 };
 pub use hung::DEFAULT_HUNG_AFTER;
 pub use stream::{EventStream, Tap};
@@ -106,6 +107,25 @@ pub struct PoolConfig {
     /// so the report comes before the kill (see
     /// [`PoolConfig::hung_report_after`]). Default: [`DEFAULT_HUNG_AFTER`].
     pub hung_after: Duration,
+    /// Start no task while the memory available (`MemAvailable`) is below
+    /// this many bytes; below half of it, kill the youngest running task and
+    /// requeue it — GNU parallel's `--memfree`. None by default.
+    pub memfree: Option<u64>,
+    /// Start no task while the 1-minute load average is above this — GNU
+    /// parallel's `--load`. None by default.
+    pub load_max: Option<f64>,
+    /// At least this long between two task starts — GNU parallel's `--delay`.
+    pub delay: Option<Duration>,
+    /// How much nicer than pooltop the workers (and so their tasks) run, 0 to 19.
+    pub nice: i32,
+    /// A task whose worker's process tree has more resident memory than this
+    /// at a sample is killed and ends failed, "over memory limit" (checked at
+    /// each [`PoolConfig::sample_every`]). None by default.
+    pub task_memory: Option<u64>,
+    /// The threads each task's numeric libraries may use (`OMP_NUM_THREADS`
+    /// and the like, unless the environment sets them); none: the worker's
+    /// share of the CPUs (CPUs / workers, at least 1).
+    pub threads_per_task: Option<u32>,
 }
 
 /// How many tasks a worker is handed at once ([`PoolConfig::chunksize`]).
@@ -182,6 +202,12 @@ impl Default for PoolConfig {
             worker_program: None,
             sample_every: Some(DEFAULT_SAMPLE_EVERY),
             hung_after: DEFAULT_HUNG_AFTER,
+            memfree: None,
+            load_max: None,
+            delay: None,
+            nice: 0,
+            task_memory: None,
+            threads_per_task: None,
         }
     }
 }
@@ -213,6 +239,17 @@ impl PoolConfig {
         }
         if self.chunksize == ChunkSize::Fixed(0) {
             return Err(Error::Config("chunk size must be at least 1".into()));
+        }
+        if !(0..=19).contains(&self.nice) {
+            return Err(Error::Config(format!(
+                "nice must be from 0 to 19, got {}",
+                self.nice
+            )));
+        }
+        if self.task_memory.is_some() && self.sample_every.is_none() {
+            return Err(Error::Config(
+                "a task memory limit needs sampling (sample every must not be 0)".into(),
+            ));
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));
@@ -405,6 +442,7 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
         monitor::start(every, move |s| inbox.send(Inbound::Sample(Box::new(s)))).ok()
     });
     let watch = watch::Watch::new(&config, sampler);
+    let next_task = Arc::new(AtomicU64::new(1));
     supervisor::spawn(
         config.clone(),
         program,
@@ -413,12 +451,10 @@ pub fn start(config: PoolConfig) -> Result<(PoolHandle, EventReceiver), Error> {
         rx,
         events_tx,
         watch,
+        next_task.clone(),
     )?;
     let handle = PoolHandle {
-        orders: Orders::Local {
-            tx,
-            next_task: Arc::new(AtomicU64::new(1)),
-        },
+        orders: Orders::Local { tx, next_task },
         config,
     };
     Ok((handle, events_rx))

@@ -5,7 +5,7 @@
 //! these places — waiting in the queue, held by a worker, or counted in a
 //! terminal state — and it moves between them only through these methods.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::events::{Counts, Task, TaskId, TaskState};
 use super::idmap::IdMap;
@@ -25,6 +25,9 @@ pub struct Queue {
     live: IdMap<Entry>,
     held: usize,
     counts: Counts,
+    /// Tasks that ended failed, timed out or cancelled, kept so that they
+    /// can be retried (`Queue::retry`) until they are.
+    retryable: BTreeMap<TaskId, (Task, TaskState)>,
 }
 
 impl Queue {
@@ -82,7 +85,15 @@ impl Queue {
         let entry = self.live.remove_if(id, wanted)?;
         self.held -= 1;
         self.counts.record(state);
+        self.keep_for_retry(id, &entry, state);
         Some(entry)
+    }
+
+    /// Keeps what a task that did not end done ran, for a retry.
+    fn keep_for_retry(&mut self, id: TaskId, entry: &Entry, state: TaskState) {
+        if state != TaskState::Done {
+            self.retryable.insert(id, (entry.task.clone(), state));
+        }
     }
 
     /// Cancels every waiting task; returns them in queue order.
@@ -92,9 +103,57 @@ impl Queue {
             .filter_map(|id| {
                 let entry = self.live.remove(id)?;
                 self.counts.record(TaskState::Cancelled);
+                self.keep_for_retry(id, &entry, TaskState::Cancelled);
                 Some((id, entry))
             })
             .collect()
+    }
+
+    /// Cancels one waiting task; none if `id` is not waiting.
+    pub fn cancel_one(&mut self, id: TaskId) -> Option<Entry> {
+        if !self.waiting.remove(id) {
+            return None;
+        }
+        let entry = self.live.remove(id)?;
+        self.counts.record(TaskState::Cancelled);
+        self.keep_for_retry(id, &entry, TaskState::Cancelled);
+        Some(entry)
+    }
+
+    /// Moves a waiting task to the front of the queue; false if it is not waiting.
+    pub fn move_to_front(&mut self, id: TaskId) -> bool {
+        if !self.waiting.remove(id) {
+            return false;
+        }
+        self.waiting.push_front(id);
+        true
+    }
+
+    /// How task `id` ended, if it ended failed, timed out or cancelled and
+    /// has not been retried yet.
+    pub fn retryable_state(&self, id: TaskId) -> Option<TaskState> {
+        self.retryable.get(&id).map(|(_, state)| *state)
+    }
+
+    /// The tasks that ended failed or timed out and were not retried yet, in order.
+    pub fn failed_ids(&self) -> Vec<TaskId> {
+        self.retryable
+            .iter()
+            .filter(|(_, (_, s))| matches!(s, TaskState::Failed | TaskState::TimedOut))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Runs the ended task `old` again as the new task `new`, at the back of
+    /// the queue. `old` keeps its terminal state; `new` counts as submitted,
+    /// and `Counts::retried` says how many submissions are such retries.
+    /// Returns the new task's line; none if `old` cannot be retried.
+    pub fn retry(&mut self, old: TaskId, new: TaskId) -> Option<std::sync::Arc<str>> {
+        let (task, _) = self.retryable.remove(&old)?;
+        let line = task.line.clone();
+        self.submit_all(vec![(new, task)]);
+        self.counts.retried += 1;
+        Some(line)
     }
 
     /// The entries of tasks `first`, `first + 1`, … (`len` of them), in order.
@@ -177,6 +236,27 @@ impl Runs {
         Some(TaskId(id))
     }
 
+    /// Takes `id` out wherever it is (splitting its run); false if absent.
+    fn remove(&mut self, id: TaskId) -> bool {
+        let Some(at) = self.runs.iter().position(|&(a, b)| (a..b).contains(&id.0)) else {
+            return false;
+        };
+        let (a, b) = self.runs[at];
+        match (a == id.0, b == id.0 + 1) {
+            (true, true) => {
+                self.runs.remove(at);
+            }
+            (true, false) => self.runs[at].0 += 1,
+            (false, true) => self.runs[at].1 -= 1,
+            (false, false) => {
+                self.runs[at].1 = id.0;
+                self.runs.insert(at + 1, (id.0 + 1, b));
+            }
+        }
+        self.len -= 1;
+        true
+    }
+
     /// Takes every id out, in order.
     fn drain(&mut self) -> Vec<TaskId> {
         self.len = 0;
@@ -212,6 +292,54 @@ mod tests {
         let order: Vec<u64> = w.drain().iter().map(|t| t.0).collect();
         assert_eq!(order, [9, 1, 2, 3, 7, 8, 4]);
         assert!(w.is_empty() && w.pop_front().is_none());
+    }
+
+    #[test]
+    fn one_waiting_task_is_cancelled_moved_to_the_front_or_retried() {
+        let mut q = Queue::default();
+        for i in 1..=5 {
+            q.submit(TaskId(i), task(i as i64));
+        }
+        let c = q.cancel_one(TaskId(3)).expect("3 waits");
+        assert_eq!(&*c.task.line, "square 3");
+        assert!(q.cancel_one(TaskId(3)).is_none(), "no task ends twice");
+        assert!(q.move_to_front(TaskId(5)));
+        assert!(
+            !q.move_to_front(TaskId(3)),
+            "a cancelled task is not queued"
+        );
+        assert_eq!(q.take(), Some(TaskId(5)));
+        assert_eq!(q.take(), Some(TaskId(1)));
+        assert!(q.finish(TaskId(1), TaskState::Failed).is_some());
+        assert!(q.finish(TaskId(5), TaskState::Done).is_some());
+        assert_eq!(
+            q.failed_ids(),
+            [TaskId(1)],
+            "cancelled and done are not failed"
+        );
+        assert_eq!(q.retryable_state(TaskId(3)), Some(TaskState::Cancelled));
+        assert!(
+            q.retry(TaskId(5), TaskId(6)).is_none(),
+            "a done task is not retried"
+        );
+        assert_eq!(q.retry(TaskId(3), TaskId(6)).as_deref(), Some("square 3"));
+        assert!(
+            q.retry(TaskId(3), TaskId(7)).is_none(),
+            "a task is retried once"
+        );
+        assert!(q.balanced());
+        let order: Vec<TaskId> = std::iter::from_fn(|| q.take()).collect();
+        assert_eq!(order, [TaskId(2), TaskId(4), TaskId(6)]);
+        for id in order {
+            q.finish(id, TaskState::Done);
+        }
+        let c = q.counts();
+        assert_eq!(
+            (c.submitted, c.retried, c.done, c.failed, c.cancelled),
+            (6, 1, 4, 1, 1)
+        );
+        assert_eq!(c.submitted, c.finished());
+        assert!(q.balanced() && q.is_idle());
     }
 
     #[test]

@@ -258,6 +258,10 @@ impl WorkerTable {
             | PoolEvent::WorkerHung { .. }
             | PoolEvent::WorkerUnhung { .. } => self.observe_watch(ev, now),
             PoolEvent::TasksQueued { .. }
+            | PoolEvent::TaskRetried { .. }
+            | PoolEvent::TaskToFront { .. }
+            | PoolEvent::TaskOutput { .. }
+            | PoolEvent::DispatchHeld(_)
             | PoolEvent::DispatchPaused(_)
             | PoolEvent::Scaled { .. }
             | PoolEvent::Error { .. }

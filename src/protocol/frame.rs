@@ -193,6 +193,8 @@ mod tests {
                 output_cap: 65536,
                 slot: 2,
                 spill_dir: "/tmp/x".into(),
+                nice: 5,
+                threads: 2,
             },
             ToWorker::Assign {
                 first: 7,

@@ -46,6 +46,11 @@ pub enum ToWorker {
         /// Where exec tasks spill output that is long or not text (empty:
         /// they keep its tail, as shell tasks do).
         spill_dir: String,
+        /// How much nicer the worker (and so its tasks) is to run, 0 to 19.
+        nice: i32,
+        /// `OMP_NUM_THREADS` and the like for the tasks' processes (unless
+        /// their environment sets them).
+        threads: u32,
     },
     /// Run these tasks: ids `first`, `first + 1`, … in order. A worker runs
     /// its tasks one at a time, in the order received. (A chunk of tasks
@@ -102,5 +107,13 @@ pub enum FromWorker {
         first: u64,
         /// Each task's value and wall time in nanoseconds.
         results: RunValues,
+    },
+    /// Output of the running task `task` as it arrived (stdout, or stderr
+    /// when `stderr`): live output, rate-limited and bounded to the output
+    /// cap by the worker. The task's report still carries its own tails.
+    Output {
+        task: u64,
+        stderr: bool,
+        text: String,
     },
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::report::Tally;
 use crate::report::sink::{Lost, Sink};
-use pooltop::engine::{self, PoolEvent};
+use pooltop::engine::{self, PoolEvent, TaskReport};
 
 /// The JSON object for one event, or none for events the stream leaves out
 /// and for a [`PoolEvent::TasksDone`], which stands for several lines (see
@@ -60,32 +60,14 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         } => json!({"event": "task_retrying", "t": t, "task": task.0, "worker": worker.0,
                     "reason": reason}),
         PoolEvent::TasksDone(_) => return None,
-        PoolEvent::TaskFinished(r) => {
-            let mut v = json!({
-                "event": "task_finished", "t": t, "task": r.task.0,
-                "worker": r.worker.map(|w| w.0), "state": r.state.as_str(),
-                "wall_s": r.wall.as_secs_f64(), "cpu_s": r.cpu.as_secs_f64(),
-                "attempts": r.attempts, "line": &*r.line,
-            });
-            let obj = v.as_object_mut().expect("object");
-            match &r.error {
-                None => obj.insert("result".into(), json!(r.output.value)),
-                Some(e) => obj.insert("error".into(), json!(e)),
-            };
-            if let Some(code) = r.output.exit_code {
-                obj.insert("exit_code".into(), json!(code));
-            }
-            if let Some(bytes) = r.max_rss {
-                obj.insert("max_rss".into(), json!(bytes));
-            }
-            if !r.output.stdout.is_empty() {
-                obj.insert("stdout".into(), json!(r.output.stdout));
-            }
-            if !r.output.stderr.is_empty() {
-                obj.insert("stderr".into(), json!(r.output.stderr));
-            }
-            v
+        PoolEvent::TaskRetried { .. }
+        | PoolEvent::TaskToFront { .. }
+        | PoolEvent::DispatchHeld(_) => {
+            return steer_json(ev, t);
         }
+        // Live output stays out of the stream: the task's report has its tails.
+        PoolEvent::TaskOutput { .. } => return None,
+        PoolEvent::TaskFinished(r) => task_finished_json(r, t),
         PoolEvent::DispatchPaused(p) => {
             json!({"event": if *p {"dispatch_paused"} else {"dispatch_resumed"}, "t": t})
         }
@@ -113,6 +95,50 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
     Some(v)
 }
 
+/// The lines of the task orders' events (`task_retried`, `task_to_front`).
+fn steer_json(ev: &PoolEvent, t: f64) -> Option<Value> {
+    Some(match ev {
+        PoolEvent::TaskRetried { task, retry } => {
+            json!({"event": "task_retried", "t": t, "task": task.0, "retry": retry.0})
+        }
+        PoolEvent::TaskToFront { task } => {
+            json!({"event": "task_to_front", "t": t, "task": task.0})
+        }
+        PoolEvent::DispatchHeld(Some(h)) => json!({"event": "dispatch_held", "t": t,
+            "gate": h.gate, "now": h.now, "limit": h.limit, "detail": h.to_string()}),
+        PoolEvent::DispatchHeld(None) => json!({"event": "dispatch_admitted", "t": t}),
+        _ => return None,
+    })
+}
+
+/// The `task_finished` line: the report, with only the fields it has.
+fn task_finished_json(r: &TaskReport, t: f64) -> Value {
+    let mut v = json!({
+        "event": "task_finished", "t": t, "task": r.task.0,
+        "worker": r.worker.map(|w| w.0), "state": r.state.as_str(),
+        "wall_s": r.wall.as_secs_f64(), "cpu_s": r.cpu.as_secs_f64(),
+        "attempts": r.attempts, "line": &*r.line,
+    });
+    let obj = v.as_object_mut().expect("object");
+    match &r.error {
+        None => obj.insert("result".into(), json!(r.output.value)),
+        Some(e) => obj.insert("error".into(), json!(e)),
+    };
+    if let Some(code) = r.output.exit_code {
+        obj.insert("exit_code".into(), json!(code));
+    }
+    if let Some(bytes) = r.max_rss {
+        obj.insert("max_rss".into(), json!(bytes));
+    }
+    if !r.output.stdout.is_empty() {
+        obj.insert("stdout".into(), json!(r.output.stdout));
+    }
+    if !r.output.stderr.is_empty() {
+        obj.insert("stderr".into(), json!(r.output.stderr));
+    }
+    v
+}
+
 /// The `sample` line: each worker's CPU (% of one core, its process tree
 /// summed) and RSS (bytes), each core's load (%), and pooltop's own figures.
 fn sample_json(s: &engine::monitor::Sample, t: f64) -> Value {
@@ -136,7 +162,7 @@ pub fn summary_json(tally: &Tally) -> Value {
     let c = &tally.counts;
     json!({
         "event": "summary", "submitted": c.submitted, "done": c.done, "failed": c.failed,
-        "timed_out": c.timed_out, "cancelled": c.cancelled,
+        "timed_out": c.timed_out, "cancelled": c.cancelled, "retried": c.retried,
         "wall_s": tally.wall().as_secs_f64(), "task_s": tally.task_time.as_secs_f64(),
         "killed_s": tally.lost.killed.as_secs_f64(),
         "timed_out_s": tally.lost.timed_out.as_secs_f64(),

@@ -278,6 +278,8 @@ impl<R: BufRead> Reader<R> {
                 failed: u64_of(v, "failed")?,
                 timed_out: u64_of(v, "timed_out")?,
                 cancelled: u64_of(v, "cancelled")?,
+                // Older recordings have no retries of ended tasks.
+                retried: v["retried"].as_u64().unwrap_or(0),
             }),
             // Events of a later pooltop: passed over, not an error.
             _ => return Ok(out),

@@ -257,6 +257,7 @@ impl Tally {
                 self.task_time += run.total_wall();
                 self.counts.done += run.len() as u64;
             }
+            PoolEvent::TaskRetried { .. } => self.counts.retried += 1,
             PoolEvent::Scaled { workers } => {
                 self.workers = self.workers.max(*workers);
                 self.live.wanted(*workers, now);
@@ -362,9 +363,10 @@ impl Tally {
         }
     }
 
-    /// Whether every task is done.
+    /// Whether every task is done, or was retried by a task that is: a
+    /// retry stands in for the task it retries.
     pub fn all_done(&self) -> bool {
-        self.counts.done == self.counts.submitted
+        self.counts.done + self.counts.retried == self.counts.submitted
     }
 
     /// The exit status: 0 when every task is done, 1 otherwise.
@@ -414,8 +416,14 @@ impl Tally {
     /// tasks that did not end done (the first [`NAMED_IDS`] of each state).
     pub fn summary_text(&self) -> String {
         let c = &self.counts;
+        // A retry is a task of its own, so the sum holds; say how many.
+        let retries = match c.retried {
+            0 => String::new(),
+            1 => " (1 of them a retry of an ended task)".to_string(),
+            n => format!(" ({n} of them retries of ended tasks)"),
+        };
         let mut text = format!(
-            "pooltop: {} submitted = {} done + {} failed + {} timed out + {} cancelled\n\
+            "pooltop: {} submitted = {} done + {} failed + {} timed out + {} cancelled{retries}\n\
              pooltop: wall {:.3}s · task time {:.3}s · speedup {:.2}× on {} · efficiency {:.0}%",
             c.submitted,
             c.done,
@@ -751,6 +759,36 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("failed tasks"), "{text}");
+    }
+
+    #[test]
+    fn a_retry_is_a_task_of_its_own_and_the_summary_says_so() {
+        let mut t = Tally::new(1);
+        t.observe(&PoolEvent::TasksQueued {
+            first: TaskId(1),
+            count: 1,
+            lines: vec![],
+        });
+        t.observe(&started(1));
+        t.observe(&finished(1, TaskState::Failed, 10));
+        t.observe(&PoolEvent::TaskRetried {
+            task: TaskId(1),
+            retry: TaskId(2),
+        });
+        t.observe(&PoolEvent::TasksQueued {
+            first: TaskId(2),
+            count: 1,
+            lines: vec![],
+        });
+        t.observe(&started(2));
+        t.observe(&finished(2, TaskState::Done, 10));
+        let text = t.summary_text();
+        assert!(
+            text.starts_with("pooltop: 2 submitted = 1 done + 1 failed + 0 timed out + 0 cancelled (1 of them a retry of an ended task)\n"),
+            "{text}"
+        );
+        assert!(t.all_done(), "the retry stands in for the failed task");
+        assert_eq!(t.exit_code(), 0);
     }
 
     #[test]

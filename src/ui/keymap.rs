@@ -53,6 +53,10 @@ pub const ACTIONS: &[ActionKeys] = &[
     entry(Action::ScaleDown, "scale_down", &["-"]),
     entry(Action::Filter, "filter", &["/"]),
     entry(Action::Detail, "detail", &["Enter"]),
+    entry(Action::CancelTask, "cancel_task", &["c"]),
+    entry(Action::RetryTask, "retry_task", &["r"]),
+    entry(Action::RetryFailed, "retry_failed", &["R"]),
+    entry(Action::FrontTask, "front_task", &["f"]),
     entry(Action::Help, "help", &["?"]),
     entry(Action::Back, "back", &["Esc"]),
     entry(Action::Quit, "quit", &["q"]),
@@ -100,6 +104,10 @@ pub const FOOTER: &[Action] = &[
     Action::Filter,
     Action::ToggleDispatch,
     Action::Detail,
+    Action::CancelTask,
+    Action::RetryTask,
+    Action::RetryFailed,
+    Action::FrontTask,
 ];
 
 /// What the prompts' footer offers (fixed editing keys).

@@ -47,6 +47,16 @@ pub enum Action {
     Help,
     /// Close the open overlay or prompt; in the main screen, clear the filter.
     Back,
+    /// Cancel the selected task (tasks pane): a queued one at once, a
+    /// running one by killing its worker.
+    CancelTask,
+    /// Run the selected ended failed, timed-out or cancelled task again, as
+    /// a new task.
+    RetryTask,
+    /// Run every failed or timed-out task again.
+    RetryFailed,
+    /// Move the selected queued task to the front of the queue.
+    FrontTask,
     /// Shut the pool down gracefully; a second time, kill every worker.
     /// An attached dashboard only detaches (the pool runs on).
     Quit,
@@ -128,6 +138,10 @@ impl Action {
             Action::ScaleDown => "retire a worker",
             Action::Filter => "filter tasks by state or text",
             Action::Detail => "detail of the selected task",
+            Action::CancelTask => "cancel the selected task (running: its worker is killed)",
+            Action::RetryTask => "retry the selected failed / timed-out / cancelled task",
+            Action::RetryFailed => "retry every failed or timed-out task",
+            Action::FrontTask => "move the selected queued task to the front",
             Action::Help => "this help",
             Action::Back => "close / clear the filter",
             Action::Quit => "quit: graceful shutdown, again kills; attached: detach",
@@ -166,6 +180,10 @@ impl Action {
             Action::ScaleDown => "retire",
             Action::Filter => "filter",
             Action::Detail => "detail",
+            Action::CancelTask => "cancel",
+            Action::RetryTask => "retry",
+            Action::RetryFailed => "retry failed",
+            Action::FrontTask => "front",
             Action::Help => "help",
             Action::Back => "back",
             Action::Quit => "quit",

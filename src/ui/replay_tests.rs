@@ -175,6 +175,7 @@ fn second_half() -> Vec<(f64, PoolEvent)> {
         failed: 1,
         timed_out: 1,
         cancelled: 1,
+        retried: 0,
     };
     ev.push((4.2, PoolEvent::Stopped(counts)));
     ev

@@ -136,7 +136,9 @@ fn pump(
             if open[0] { fds[0] } else { -1 },
             if open[1] { fds[1] } else { -1 },
         ];
-        let ready = match crate::platform::wait_readable(watched) {
+        // Held live output is due after a while even if nothing more comes.
+        let due = super::live::due_in();
+        let ready = match crate::platform::wait_readable_within(watched, due) {
             Ok(ready) => ready,
             Err(e) => {
                 // Nothing more can be read: say why, on the first open stream.
@@ -145,6 +147,9 @@ fn pump(
                 break;
             }
         };
+        if ready == [false, false] {
+            super::live::tick();
+        }
         for i in 0..2 {
             if !open[i] || !ready[i] {
                 continue;
@@ -158,7 +163,10 @@ fn pump(
             };
             match read {
                 Ok(0) => open[i] = false,
-                Ok(n) => sinks[i].push(&buf[..n]),
+                Ok(n) => {
+                    sinks[i].push(&buf[..n]);
+                    super::live::push(i, &buf[..n]);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     errors[i] = Some(e);

@@ -7,6 +7,7 @@
 mod capture;
 pub mod exec;
 mod kinds;
+mod live;
 mod outcome;
 mod spawn;
 mod tail;
@@ -94,23 +95,32 @@ pub fn run() -> Result<(), Error> {
 
     let mut reader = BufReader::with_capacity(64 * 1024, &stream);
     let mut buf = Vec::new();
-    let ctx = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {
+    let (ctx, nice, threads) = match frame::read_frame::<ToWorker>(&mut reader, &mut buf) {
         Ok(ToWorker::Welcome {
             out_dir,
             output_cap,
             slot,
             spill_dir,
-        }) => exec::ExecContext {
-            out_dir: PathBuf::from(out_dir),
-            output_cap: usize::try_from(output_cap).unwrap_or(usize::MAX),
-            slot,
-            spill_dir: (!spill_dir.is_empty()).then(|| PathBuf::from(spill_dir)),
-        },
+            nice,
+            threads,
+        }) => (
+            exec::ExecContext {
+                out_dir: PathBuf::from(out_dir),
+                output_cap: usize::try_from(output_cap).unwrap_or(usize::MAX),
+                slot,
+                spill_dir: (!spill_dir.is_empty()).then(|| PathBuf::from(spill_dir)),
+            },
+            nice,
+            threads,
+        ),
         Ok(other) => return Err(Error::Worker(format!("expected Welcome, got {other:?}"))),
         Err(e) if e.is_disconnect() => return Ok(()),
         Err(e) => return Err(Error::Worker(e.to_string())),
     };
 
+    live::install(ipc::second_handle(&stream)?, ctx.output_cap);
+    platform::renice_self(nice).map_err(|e| Error::Worker(format!("cannot renice: {e}")))?;
+    spawn::set_threads_per_task(threads);
     let mut pending = Reports::default();
     let mut last_instant = false;
     loop {
@@ -173,7 +183,21 @@ fn run_task(
         _ => Instant::now(),
     };
     let value = pending.value_buffer();
-    let outcome = (!exec::value_into(spec, value)).then(|| exec::run(spec, ctx));
+    let outcome = (!exec::value_into(spec, value)).then(|| {
+        // Only tasks that start a process have output to follow.
+        let follow = matches!(
+            spec,
+            crate::task::TaskSpec::Shell(_) | crate::task::TaskSpec::Exec(_)
+        );
+        if follow {
+            live::begin(task);
+        }
+        let outcome = exec::run(spec, ctx);
+        if follow {
+            live::end();
+        }
+        outcome
+    });
     let ended = Instant::now();
     let wall = ended - started;
     match outcome {

@@ -99,6 +99,24 @@ fn not_started(program: &str, e: &io::Error) -> TaskOutcome {
     }
 }
 
+/// The variables through which numeric libraries learn how many threads to
+/// use: each task gets the worker's share of the CPUs unless its
+/// environment already names one (see `--threads-per-task`).
+pub const THREAD_VARS: [&str; 4] = [
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+];
+
+static THREADS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// How many threads each task's numeric libraries get (set once, from the
+/// manager's welcome).
+pub(super) fn set_threads_per_task(n: u32) {
+    let _ = THREADS.set(n);
+}
+
 /// Starts `command` with stdin from /dev/null, stdout and stderr piped, and
 /// without pooltop's own environment variables. It stays in the worker's
 /// process group, so signals to the group reach the whole task tree.
@@ -109,6 +127,15 @@ fn spawn_captured(command: &mut Command) -> io::Result<std::process::Child> {
         .stderr(Stdio::piped());
     for name in hidden_env() {
         command.env_remove(name);
+    }
+    if let Some(n) = THREADS.get() {
+        for var in THREAD_VARS {
+            // The user's own setting (or the template's) wins.
+            let set_here = command.get_envs().any(|(k, _)| k == var);
+            if !set_here && std::env::var_os(var).is_none() {
+                command.env(var, n.to_string());
+            }
+        }
     }
     command.spawn()
 }

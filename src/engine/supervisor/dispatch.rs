@@ -45,6 +45,9 @@ impl Supervisor {
         if let Some(t) = self.respawn_at {
             consider(t);
         }
+        if let Some(t) = self.admission_deadline() {
+            consider(t);
+        }
         for worker in self.workers.values() {
             if let Some(t) = worker.phase.deadline(now) {
                 consider(t);
@@ -137,6 +140,9 @@ impl Supervisor {
     // ----- dispatch -----
 
     pub(super) fn dispatch(&mut self) {
+        if self.gated() {
+            return self.dispatch_gated();
+        }
         if self.dispatch_paused || self.shutting_down || self.queue.waiting() == 0 {
             return;
         }
@@ -169,6 +175,33 @@ impl Supervisor {
                 }
             }
             if !gave {
+                return;
+            }
+        }
+    }
+
+    /// Dispatch through the admission gates: a task at a time to each idle
+    /// worker, while no gate holds (see `admission`).
+    fn dispatch_gated(&mut self) {
+        let now = Instant::now();
+        self.memfree_kill(now);
+        if self.dispatch_paused || self.shutting_down || self.queue.waiting() == 0 {
+            return;
+        }
+        loop {
+            if self.admission_hold(now).is_some() {
+                return;
+            }
+            let idle = self
+                .workers
+                .iter()
+                .find(|(_, s)| s.held.is_empty() && s.can_take_tasks(1))
+                .map(|(id, _)| *id);
+            let Some(w) = idle else { return };
+            let more = self.assign_chunk(w, 1);
+            // The clock after the start: the next one is at least `delay` later.
+            self.note_start(Instant::now());
+            if !more {
                 return;
             }
         }
@@ -213,6 +246,7 @@ impl Supervisor {
     /// start before the consumer's decision).
     pub(super) fn prefetch_quick(&mut self) {
         if !self.config.prefetch_quick
+            || self.gated()
             || !self.config.pause_dispatch_after.is_empty()
             || self.dispatch_paused
             || self.shutting_down

@@ -128,6 +128,17 @@ impl Supervisor {
         let how = &gone.how;
         let (state, error) = match &gone.fate {
             Some(HeldFate::Cancelled(why)) => (TaskState::Cancelled, why.clone()),
+            Some(HeldFate::Failed(why)) => (TaskState::Failed, why.clone()),
+            Some(HeldFate::Requeue(why)) if !self.shutting_down => {
+                self.queue.put_back(task);
+                self.emit(PoolEvent::TaskRetrying {
+                    task,
+                    worker: w,
+                    reason: why.clone(),
+                });
+                return;
+            }
+            Some(HeldFate::Requeue(why)) => (TaskState::Cancelled, why.clone()),
             Some(HeldFate::TimedOut) => (
                 TaskState::TimedOut,
                 format!(
@@ -141,7 +152,8 @@ impl Supervisor {
             ),
             None => (TaskState::Failed, crashed),
         };
-        let retryable = state != TaskState::Cancelled && !self.shutting_down;
+        let over_memory = matches!(gone.fate, Some(HeldFate::Failed(_)));
+        let retryable = state != TaskState::Cancelled && !self.shutting_down && !over_memory;
         if retryable && attempts <= self.config.retries && !self.gave_up_starting {
             self.queue.put_back(task);
             self.emit(PoolEvent::TaskRetrying {

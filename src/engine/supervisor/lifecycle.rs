@@ -217,6 +217,7 @@ impl Supervisor {
     /// starting becomes ready.
     pub(super) fn on_hello(&mut self, hello: Hello, stream: Stream) {
         let id = WorkerId(hello.worker);
+        let threads = self.threads_per_task();
         let Some(worker) = self.workers.get_mut(&id) else {
             if id.0 < self.next_worker {
                 // One of ours that was killed and reaped while its handshake
@@ -277,6 +278,8 @@ impl Supervisor {
                 .as_ref()
                 .map(|d| d.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            nice: self.config.nice,
+            threads,
         };
         let _ = worker.queue_frame(&welcome); // a path: far below the cap
         let pid = worker.pid;

@@ -10,6 +10,7 @@
 //! workers; `results` ends the tasks workers report; `exits` settles a
 //! worker that is gone; `dispatch` hands out tasks, writes, and runs timers.
 
+mod admission;
 mod dispatch;
 mod exits;
 mod lifecycle;
@@ -19,12 +20,13 @@ mod phase;
 mod record;
 mod results;
 mod stall;
+mod steer;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -97,9 +99,15 @@ struct Supervisor {
     watch: Watch,
     /// Whether a worker killed by SIGKILL was the OOM killer's doing.
     oom: oom::OomWatch,
+    /// The next task id, shared with the pool's handle: a retry is a new task.
+    task_ids: Arc<AtomicU64>,
+    /// The admission gates' readings (`memfree`, `load`, `delay`).
+    admission: admission::Admission,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
+// Each argument is a separate piece the supervisor takes ownership of.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     config: Arc<PoolConfig>,
     program: PathBuf,
@@ -108,6 +116,7 @@ pub fn spawn(
     rx: Receiver<Inbound>,
     events: EventSender,
     watch: Watch,
+    task_ids: Arc<AtomicU64>,
 ) -> Result<(), Error> {
     std::fs::create_dir_all(&config.out_dir).map_err(|source| Error::OutDir {
         path: config.out_dir.clone(),
@@ -146,6 +155,8 @@ pub fn spawn(
         run_times: RunningMedian::default(),
         watch,
         oom: oom::OomWatch::new(),
+        task_ids,
+        admission: admission::Admission::default(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -300,6 +311,7 @@ impl Supervisor {
             Inbound::Submit { tasks, lines } => self.submit(tasks, lines),
             Inbound::Conn(ev) => self.conn_event(ev),
             Inbound::Sample(s) => {
+                self.task_memory_check(&s);
                 let ev = self.watch.sample(*s, |w| self.workers.contains_key(&w));
                 self.emit(ev);
             }
@@ -335,6 +347,10 @@ impl Supervisor {
             }
             Command::Scale(n) => self.scale(n),
             Command::CancelQueued => self.cancel_queued("cancelled by the user"),
+            Command::CancelTask(t) => self.cancel_task(t),
+            Command::RetryTask(t) => self.retry_task(t),
+            Command::RetryFailed => self.retry_failed_tasks(),
+            Command::FrontTask(t) => self.front_task(t),
             Command::Shutdown => self.shutdown(false),
             Command::KillAll => self.shutdown(true),
         }

@@ -39,6 +39,11 @@ pub enum HeldFate {
     TimedOut,
     /// It is cancelled, for this reason.
     Cancelled(String),
+    /// It fails, for this reason, and is not retried (over its memory limit).
+    Failed(String),
+    /// It goes back to the queue to run again later, whatever its retries
+    /// (killed to free memory), for this reason.
+    Requeue(String),
 }
 
 /// A worker whose process group pooltop signalled to end it.

@@ -43,6 +43,19 @@ impl Supervisor {
                 self.on_finished(w, TaskId(task), outcome, (wall_ns, cpu_ns, max_rss), now);
             }
             FromWorker::Values { first, results } => self.on_values(w, TaskId(first), results, now),
+            FromWorker::Output { task, stderr, text } => {
+                // Only the task the worker runs has output; a late frame of
+                // a task that ended is dropped.
+                let task = TaskId(task);
+                if self.workers.get(&w).and_then(|s| s.held.front()) == Some(&task) {
+                    self.emit(PoolEvent::TaskOutput {
+                        task,
+                        worker: w,
+                        stderr,
+                        text,
+                    });
+                }
+            }
             FromWorker::Hello(_) => self.protocol_error(w, "sent a second handshake".into()),
         }
     }

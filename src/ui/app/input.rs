@@ -146,6 +146,9 @@ impl App {
             Action::TogglePause => return self.toggle_pause(),
             Action::Terminate => return self.terminate(false),
             Action::Kill => return self.terminate(true),
+            Action::CancelTask | Action::RetryTask | Action::RetryFailed | Action::FrontTask => {
+                return self.steer_task(a);
+            }
             Action::Quit | Action::StopPool => return self.quit(),
             // The timeline and the replay took theirs above.
             _ => {}

@@ -5,11 +5,13 @@
 //! out. Every action aims at a worker id or a task id, never a row index.
 
 mod input;
+pub mod live;
 pub mod log;
 pub mod machine;
 pub mod playback;
 mod pool;
 pub mod prompt;
+mod steer;
 pub mod tasks;
 pub mod timeline;
 mod timeline_keys;
@@ -135,6 +137,10 @@ pub struct App {
     pub overlay_scroll: usize,
     /// The task the detail overlay shows.
     pub detail: Option<TaskId>,
+    /// The running tasks' output so far (the detail view shows it).
+    pub live: live::LiveOutput,
+    /// The admission gate holding dispatch back, if one does (the header shows it).
+    pub held: Option<pooltop::engine::Hold>,
     pub toast: Option<(String, Level, Instant)>,
     /// Every worker slot's tasks in time (the timeline view).
     pub timeline: Timeline,
@@ -174,6 +180,8 @@ impl App {
             filter: Prompt::default(),
             overlay_scroll: 0,
             detail: None,
+            live: live::LiveOutput::default(),
+            held: None,
             toast: None,
             timeline: Timeline::default(),
             replay: None,

@@ -45,7 +45,19 @@ impl App {
                 worker,
                 reason,
             } => self.task_retrying(task, worker, reason),
-            PoolEvent::TaskFinished(report) => self.task_finished(report),
+            PoolEvent::TaskOutput { task, text, .. } => self.live.push(task, &text),
+            PoolEvent::TaskFinished(report) => {
+                self.live.forget(report.task);
+                self.task_finished(report)
+            }
+            PoolEvent::TaskRetried { task, retry } => {
+                self.log
+                    .push(self.now, Level::Info, format!("{task} retried as {retry}"))
+            }
+            PoolEvent::TaskToFront { task } => {
+                self.log
+                    .push(self.now, Level::Info, format!("{task} moved to the front"))
+            }
             // Each task keeps its row and its report for the detail view.
             PoolEvent::TasksDone(run) => {
                 for each in run.events() {
@@ -53,6 +65,7 @@ impl App {
                 }
             }
             PoolEvent::DispatchPaused(paused) => self.dispatch_paused(paused),
+            PoolEvent::DispatchHeld(hold) => self.held = hold,
             PoolEvent::Scaled { workers } => self.scaled(workers),
             PoolEvent::Error { worker, message } => self.pool_error(worker, message),
             PoolEvent::Drained(counts) => return self.pool_drained(counts),
@@ -142,6 +155,7 @@ impl App {
 
     fn task_retrying(&mut self, task: TaskId, worker: WorkerId, reason: String) {
         let now = self.now;
+        self.live.forget(task);
         self.tasks.retrying(task);
         self.log.push(
             now,

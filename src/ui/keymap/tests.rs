@@ -160,6 +160,10 @@ fn every_action_has_an_entry() {
             | Action::ScaleDown
             | Action::Filter
             | Action::Detail
+            | Action::CancelTask
+            | Action::RetryTask
+            | Action::RetryFailed
+            | Action::FrontTask
             | Action::Help
             | Action::Back
             | Action::Quit
@@ -195,6 +199,10 @@ fn every_action_has_an_entry() {
         Action::ScaleDown,
         Action::Filter,
         Action::Detail,
+        Action::CancelTask,
+        Action::RetryTask,
+        Action::RetryFailed,
+        Action::FrontTask,
         Action::Help,
         Action::Back,
         Action::Quit,

@@ -257,6 +257,7 @@ fn a_run_paused_quit_and_stopped() {
         failed: 0,
         timed_out: 0,
         cancelled: 1,
+        retried: 0,
     };
     run.pool(PoolEvent::Stopped(counts));
     let ran = run.drive(100, 30);

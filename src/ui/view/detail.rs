@@ -1,7 +1,9 @@
 //! The task detail overlay: the task's line, worker, timings, result or
 //! error, and captured stdout/stderr.
 
+use pooltop::engine::TaskId;
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
@@ -77,6 +79,9 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
             lines.extend(text.lines().map(|l| Line::from(format!("          {l}"))));
         }
     }
+    if r.phase == Phase::Running {
+        live_output(app, id, area, &mut lines);
+    }
     let title = format!(" Task {id} · {} ", r.phase.name());
     let bottom = format!(
         " {} closes · {} scroll ",
@@ -94,4 +99,26 @@ pub fn render(app: &App, a: &Areas, buf: &mut Buffer) {
                 .title_bottom(Line::styled(bottom, th.dim()).right_aligned()),
         )
         .render(area, buf);
+}
+
+/// A running task's output as it arrives: unscrolled, the newest lines that
+/// fit (the output scrolls up as it arrives); scrolled, all of it.
+fn live_output(app: &App, id: TaskId, area: Rect, lines: &mut Vec<Line<'static>>) {
+    let th = app.theme;
+    let Some(text) = app.live.of(id) else {
+        return;
+    };
+    lines.push(Line::styled(format!("{:>9}", "output"), th.bold()));
+    let all: Vec<&str> = text.lines().collect();
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+    let from = if app.overlay_scroll == 0 {
+        all.len().saturating_sub(room)
+    } else {
+        0
+    };
+    lines.extend(
+        all[from..]
+            .iter()
+            .map(|l| Line::from(format!("          {l}"))),
+    );
 }

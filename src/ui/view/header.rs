@@ -29,6 +29,8 @@ fn banner(app: &App) -> Option<String> {
     } else if app.dispatch_paused {
         let p = app.key_of(Action::ToggleDispatch);
         Some(format!(" DISPATCH PAUSED · {p} resumes "))
+    } else if let Some(h) = app.held.as_ref().filter(|_| c.queued > 0) {
+        Some(format!(" DISPATCH HELD · {h} "))
     } else {
         app.drained
             .filter(|_| c.queued + c.running == 0)

@@ -214,3 +214,41 @@ fn no_color_draws_no_colour() {
     // The state is still written out.
     assert!(screen(&s).contains("paused"));
 }
+
+/// A gate holding dispatch back is in the header with its figure, while
+/// tasks wait; the detail of a running task shows its live output, newest last.
+#[test]
+fn the_header_names_a_holding_gate_and_the_detail_shows_live_output() {
+    let mut s = busy_pool(100, 30);
+    s.msg(PoolEvent::DispatchHeld(Some(pooltop::engine::Hold {
+        gate: "memfree".into(),
+        now: 300.0 * 1024.0 * 1024.0,
+        limit: 1024.0 * 1024.0 * 1024.0,
+    })));
+    let main = screen(&s);
+    assert!(
+        main.contains("DISPATCH HELD · memfree: 300 MiB free < 1024 MiB"),
+        "{main}"
+    );
+    s.msg(PoolEvent::DispatchHeld(None));
+    assert!(!screen(&s).contains("DISPATCH HELD"));
+    for i in 1..=60 {
+        s.msg(PoolEvent::TaskOutput {
+            task: pooltop::engine::TaskId(2),
+            worker: WorkerId(1),
+            stderr: false,
+            text: format!("tick {i}\n"),
+        });
+    }
+    s.app.detail = Some(pooltop::engine::TaskId(2));
+    s.app.mode = crate::ui::focus::Mode::Detail;
+    let detail = screen(&s);
+    assert!(
+        detail.contains("output") && detail.contains("tick 60"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("tick 1 "),
+        "the oldest lines scrolled away: {detail}"
+    );
+}
