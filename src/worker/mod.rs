@@ -8,6 +8,7 @@ mod capture;
 pub mod exec;
 mod kinds;
 mod outcome;
+mod python;
 mod spawn;
 mod tail;
 
@@ -32,6 +33,10 @@ pub const ENV_MANAGER: &str = "POOLTOP_MANAGER_PID";
 /// Environment variable with the per-pool secret (never in argv: argv is
 /// world-readable under /proc).
 pub const ENV_TOKEN: &str = "POOLTOP_TOKEN";
+pub use python::{
+    DEFAULT_PROGRAM as DEFAULT_PYTHON, ENV_INIT as ENV_PY_INIT, ENV_PATH as ENV_PY_PATH,
+    ENV_PROGRAM as ENV_PY_PROGRAM,
+};
 
 /// Results of instant tasks (see [`crate::task::TaskSpec::is_instant`]) that
 /// took less than this are batched into one write while more tasks are
@@ -169,7 +174,7 @@ fn run_task(
         _ => Instant::now(),
     };
     let value = pending.value_buffer();
-    let outcome = (!exec::value_into(spec, value)).then(|| exec::run(spec, ctx));
+    let outcome = (!exec::value_into(spec, value)).then(|| exec::run_numbered(task, spec, ctx));
     let ended = Instant::now();
     let wall = ended - started;
     match outcome {
