@@ -79,7 +79,7 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
         TaskSpec::Hang => kinds::hang(),
         TaskSpec::Fail(msg) => fail(msg.clone()),
         TaskSpec::Crash => std::process::abort(),
-        TaskSpec::Py(py) => python::run(None, py, ctx),
+        TaskSpec::Py(py) => python::run(None, py, ctx.output_cap),
     }
 }
 
@@ -87,7 +87,7 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
 /// point back to the task that first met the same error.
 pub fn run_numbered(task: u64, spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
     match spec {
-        TaskSpec::Py(py) => python::run(Some(task), py, ctx),
+        TaskSpec::Py(py) => python::run(Some(task), py, ctx.output_cap),
         other => run(other, ctx),
     }
 }

@@ -36,7 +36,6 @@ use serde::Deserialize;
 use crate::platform;
 use crate::task::{PySpec, TaskOutcome, TaskOutput};
 
-use super::exec::ExecContext;
 use super::outcome::fail;
 use super::spawn::hidden_env;
 use super::tail::TRUNCATED;
@@ -69,14 +68,14 @@ enum State {
 }
 
 /// Runs one `py` task (task number `task`, when known) in the worker's
-/// interpreter, starting it first if this is the worker's first.
+/// interpreter, keeping `output_cap` bytes of each output stream, starting it first if this is the worker's first.
 ///
 /// Does not return when the interpreter dies under the task: the worker
 /// then ends as the interpreter did (see the module doc).
-pub(super) fn run(task: Option<u64>, spec: &PySpec, ctx: &ExecContext) -> TaskOutcome {
+pub(super) fn run(task: Option<u64>, spec: &PySpec, output_cap: usize) -> TaskOutcome {
     let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
     if let State::NotStarted = *state {
-        *state = match Interpreter::start(&Setup::from_env(), ctx.output_cap) {
+        *state = match Interpreter::start(&Setup::from_env(), output_cap) {
             Ok(interpreter) => State::Running(interpreter),
             Err(message) => {
                 let outcome = fail(message.clone());
