@@ -14,7 +14,13 @@ use super::{
 };
 
 /// `pooltop run`: a task file, or (after `--`) a command template.
-pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
+pub fn run_tasks(mut args: RunArgs) -> Result<u8, Failure> {
+    if let Some(py) = args.py.take() {
+        return super::template::run_py(args, py).map_err(|mut f| {
+            f.code = EXIT_TEMPLATE_USAGE;
+            f
+        });
+    }
     // `pooltop run --` alone is a template too: each input is a command.
     let words = args
         .command
@@ -42,7 +48,20 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
-    run_pool(&args.pool, loaded, tasks, &name, None)
+    // `py` tasks import from the task file's folder first, as `python
+    // script.py` would (from the current folder when tasks come from stdin).
+    let py_path = match args.taskfile.as_deref() {
+        Some(p) if p != Path::new("-") => p.parent().and_then(|d| {
+            std::fs::canonicalize(if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            })
+            .ok()
+        }),
+        _ => None,
+    };
+    run_pool(&args.pool, loaded, tasks, &name, None, py_path)
 }
 
 /// `pooltop demo` (and `pooltop` alone): the built-in demo workload.
@@ -66,6 +85,7 @@ pub fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         demo.tasks().to_vec(),
         "demo",
         Some(demo.work_dir()),
+        None,
     )
 }
 
@@ -75,9 +95,12 @@ fn run_pool(
     tasks: Vec<Task>,
     title: &str,
     work_dir: Option<&Path>,
+    py_path: Option<std::path::PathBuf>,
 ) -> Result<u8, Failure> {
     let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
+    config.python.init = args.py_init.clone();
+    config.python.path = py_path;
     let name = pool_name(args)?;
     // The dashboard whenever stdout is a terminal, unless --headless (or JSON
     // lines are asked for on stdout, which the dashboard would cover).

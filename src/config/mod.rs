@@ -160,6 +160,10 @@ pub struct Settings {
     /// How often a headless run samples CPU and memory (the JSON stream's
     /// `sample` events); zero: never.
     pub sample_every: Duration,
+    /// The Python interpreter of `py` tasks.
+    pub python: PathBuf,
+    /// Tasks a worker runs before it is replaced; 0: never.
+    pub max_tasks_per_worker: u32,
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
@@ -183,6 +187,8 @@ impl Default for Settings {
             out: pool.out_dir,
             output_cap: pool.output_cap,
             sample_every: Duration::from_secs(1),
+            python: PathBuf::from(crate::worker::DEFAULT_PYTHON),
+            max_tasks_per_worker: 0,
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
             keys: Vec::new(),
@@ -205,6 +211,8 @@ impl Settings {
             Key::Out => Value::Path(self.out.clone()),
             Key::OutputCap => Value::Bytes(self.output_cap),
             Key::SampleEvery => Value::Secs(self.sample_every),
+            Key::Python => Value::Path(self.python.clone()),
+            Key::MaxTasksPerWorker => Value::Count(self.max_tasks_per_worker),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
         }
@@ -223,6 +231,8 @@ impl Settings {
             (Key::Out, Value::Path(p)) => self.out = p,
             (Key::OutputCap, Value::Bytes(n)) => self.output_cap = n,
             (Key::SampleEvery, Value::Secs(d)) => self.sample_every = d,
+            (Key::Python, Value::Path(p)) => self.python = p,
+            (Key::MaxTasksPerWorker, Value::Count(n)) => self.max_tasks_per_worker = n,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
@@ -259,6 +269,9 @@ impl Settings {
         c.chunksize = self.chunksize;
         c.out_dir = self.out.clone();
         c.output_cap = self.output_cap;
+        c.python.program = Some(self.python.clone());
+        c.max_tasks_per_worker =
+            (self.max_tasks_per_worker > 0).then_some(self.max_tasks_per_worker.into());
         c
     }
 

@@ -89,6 +89,27 @@ pub struct PoolConfig {
     /// started with the argument `worker` and must call
     /// [`crate::worker::run_if_worker`] before anything else.
     pub worker_program: Option<PathBuf>,
+    /// How `py` tasks run: which interpreter, its initializer and the folder
+    /// first on its `sys.path`.
+    pub python: PythonConfig,
+    /// Retire a worker once this many tasks were handed to it and have
+    /// ended, and start a fresh one in its place (`maxtasksperchild`):
+    /// leaks and module state go with the old process. None: never.
+    pub max_tasks_per_worker: Option<u64>,
+}
+
+/// How a worker runs `py` tasks (see `TaskSpec::Py`): one interpreter per
+/// worker, started on its first `py` task and kept until the worker ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonConfig {
+    /// The interpreter (default: `python3` on `PATH`).
+    pub program: Option<PathBuf>,
+    /// `MODULE:FUNCTION` called once in each interpreter before its first
+    /// task, as `multiprocessing.Pool(initializer=)`.
+    pub init: Option<String>,
+    /// The folder put first on `sys.path` (a task file's folder); the
+    /// worker's current folder comes next.
+    pub path: Option<PathBuf>,
 }
 
 /// How many tasks a worker is handed at once ([`PoolConfig::chunksize`]).
@@ -163,6 +184,8 @@ impl Default for PoolConfig {
             work_dir: None,
             output_cap: 64 * 1024,
             worker_program: None,
+            python: PythonConfig::default(),
+            max_tasks_per_worker: None,
         }
     }
 }
@@ -181,6 +204,11 @@ impl PoolConfig {
         }
         if self.chunksize == ChunkSize::Fixed(0) {
             return Err(Error::Config("chunk size must be at least 1".into()));
+        }
+        if self.max_tasks_per_worker == Some(0) {
+            return Err(Error::Config(
+                "max tasks per worker must be at least 1".into(),
+            ));
         }
         if self.task_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("task timeout must be more than 0".into()));

@@ -192,6 +192,7 @@ impl Supervisor {
                 }
             }
             self.on_timers(Instant::now());
+            self.retire_spent_workers();
             self.dispatch();
             self.prefetch_quick();
             self.flush_outboxes();

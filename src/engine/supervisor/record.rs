@@ -34,6 +34,9 @@ pub struct WorkerRecord {
     pub slow_held: usize,
     /// When the first held task started (shifted by the time spent paused).
     pub head_since: Instant,
+    /// How many more tasks it may be handed before it is retired
+    /// (`PoolConfig::max_tasks_per_worker`); None: no limit.
+    pub budget: Option<u64>,
 }
 
 impl WorkerRecord {
@@ -47,6 +50,7 @@ impl WorkerRecord {
             held: VecDeque::new(),
             slow_held: 0,
             head_since: now,
+            budget: None,
         }
     }
 
@@ -64,10 +68,23 @@ impl WorkerRecord {
     pub fn can_take_tasks(&self, chunk: usize) -> bool {
         self.is_ready()
             && matches!(self.phase, Phase::Ready)
+            && self.budget != Some(0)
             && (self.held.is_empty()
                 || (self.slow_held == 0
                     && (self.held.len() < PREFETCH_DEPTH
                         || (chunk > 1 && self.held.len() <= chunk))))
+    }
+
+    /// How many tasks it may be handed now, of `n` wanted.
+    pub fn within_budget(&self, n: usize) -> usize {
+        self.budget
+            .map_or(n, |left| n.min(usize::try_from(left).unwrap_or(usize::MAX)))
+    }
+
+    /// Was handed all the tasks it may have, and they have ended: it is
+    /// to be retired.
+    pub fn is_spent(&self) -> bool {
+        self.budget == Some(0) && self.held.is_empty()
     }
 
     /// Gone and settled: reaped, and nothing more can arrive on its socket.
@@ -125,6 +142,9 @@ impl WorkerRecord {
     /// Task `task` was sent to the worker, to run after the ones it holds.
     fn hold(&mut self, task: TaskId, spec: &TaskSpec) {
         self.held.push_back(task);
+        if let Some(left) = &mut self.budget {
+            *left = left.saturating_sub(1);
+        }
         if !spec.is_instant() {
             self.slow_held += 1;
         }

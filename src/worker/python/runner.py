@@ -101,6 +101,11 @@ def _load(name, task):
         return module
     if name.endswith(".py") or "/" in name:
         path = os.path.abspath(name)
+        # Already imported under its own name (`mod` and `mod.py` are one module)?
+        for loaded in list(sys.modules.values()):
+            if getattr(loaded, "__file__", None) == path:
+                _modules[name] = loaded
+                return loaded
         stem = os.path.splitext(os.path.basename(path))[0]
         # Any name but __main__, so that the script's main block does not
         # run; its own name when that is free, so `import stem` finds it.
