@@ -76,6 +76,8 @@ class _Capture:
         self.size = len(data)
 
     def text(self):
+        if not self.parts:
+            return ""
         self._trim()
         return self.parts[0].decode("utf-8", "replace")
 
@@ -89,7 +91,14 @@ class _Capture:
         return True
 
 
+# Encoders and a decoder made once: json.dumps with options builds a new
+# encoder on every call, which costs as much as a trivial task.
+_to_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_reply_json = json.JSONEncoder(ensure_ascii=False).encode
+_from_json = json.JSONDecoder().decode
+
 _modules = {}  # what a task names -> the imported module
+_callables = {}  # (module, function) -> the function, once found
 _failures = {}  # what failed to load -> (task id, message)
 _init_failure = None  # (task id, message) when the initializer failed
 
@@ -189,7 +198,7 @@ def _traceback(e):
 
 def _result(value):
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _to_json(value)
     except (TypeError, ValueError, RecursionError):
         text = repr(value)
     size = len(text.encode("utf-8", "replace")) if len(text) * 4 > _cap else len(text)
@@ -225,8 +234,12 @@ def _call(request):
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:
-        _run_init(task)
-        fn = _function(request["m"], request["f"], task)
+        if _init or _init_failure is not None:
+            _run_init(task)
+        key = (request["m"], request["f"])
+        fn = _callables.get(key)
+        if fn is None:
+            fn = _callables[key] = _function(key[0], key[1], task)
         ok, value = True, _result(fn(*request["a"]))
     except _Refused as e:
         ok, value = False, e.message
@@ -240,7 +253,7 @@ def _call(request):
 
 
 def _send(reply):
-    _replies.write((json.dumps(reply, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+    _replies.write((_reply_json(reply) + "\n").encode("utf-8", "replace"))
 
 
 def _main():
@@ -248,7 +261,7 @@ def _main():
     # From here on nothing may write to the worker's stderr pipe.
     os.dup2(_null, 2)
     for line in _requests:
-        _send(_call(json.loads(line)))
+        _send(_call(_from_json(line.decode("utf-8", "replace"))))
 
 
 _main()
