@@ -333,7 +333,9 @@ fn a_timed_out_call_ends_its_worker_and_the_next_runs_on_a_new_interpreter() {
     let m = module.display();
     let lines = format!("py {m}:pid\npy {m}:sleep 100\npy {m}:pid\n");
     let started = Instant::now();
-    let (code, finished, _) = run(&["-j", "1", "--task-timeout", "1"], &lines);
+    // 3 s, not 1: the first task's time includes starting the interpreter,
+    // which takes over a second on a loaded machine (a pyenv shim, say).
+    let (code, finished, _) = run(&["-j", "1", "--task-timeout", "3"], &lines);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(code, 1);
     assert_eq!(finished[&2]["state"], "timed_out");

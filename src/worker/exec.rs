@@ -83,6 +83,15 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
     }
 }
 
+/// Tells the runners of the kinds that can take work in advance (`py`)
+/// about the tasks that follow, `specs` from task number `first` on, all
+/// handed to this worker (see `python::send_ahead`).
+pub fn send_ahead(first: u64, specs: &[TaskSpec]) {
+    if matches!(specs.first(), Some(TaskSpec::Py(_))) {
+        python::send_ahead(first, specs);
+    }
+}
+
 /// [`run`] for task number `task`: a `py` task's error messages can then
 /// point back to the task that first met the same error.
 pub fn run_numbered(task: u64, spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {

@@ -136,9 +136,13 @@ pub fn run() -> Result<(), Error> {
         match msg {
             ToWorker::Assign { first, specs } => {
                 let mut ended = None;
-                for (task, spec) in (first..).zip(specs.0) {
+                for (i, spec) in specs.0.iter().enumerate() {
+                    let task = first + i as u64;
                     last_instant = spec.is_instant();
-                    ended = run_task(task, &spec, &ctx, ended, &mut pending, &mut send)?;
+                    if specs.0.len() > 1 {
+                        exec::send_ahead(task, &specs.0[i..]);
+                    }
+                    ended = run_task(task, spec, &ctx, ended, &mut pending, &mut send)?;
                 }
             }
             ToWorker::Shutdown => {

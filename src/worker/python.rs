@@ -94,6 +94,42 @@ pub(super) fn run(task: Option<u64>, spec: &PySpec, output_cap: usize) -> TaskOu
     }
 }
 
+/// Hands the worker's interpreter, if it runs, the requests of the `py`
+/// tasks at the start of `specs` (numbered from `first`) that it was not
+/// sent yet, so that it goes from one call to the next without waiting for
+/// the worker: the tasks of a chunk run back to back anyway. Each is still
+/// read, and reported, by [`run`] in turn. Stops at the first task of
+/// another kind (it must run before the calls after it), and at
+/// [`AHEAD_BYTES`] of unanswered requests, so writing never blocks.
+pub(super) fn send_ahead(first: u64, specs: &[crate::task::TaskSpec]) {
+    let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let State::Running(interpreter) = &mut *state else {
+        return;
+    };
+    for (task, spec) in (first..).zip(specs) {
+        let crate::task::TaskSpec::Py(py) = spec else {
+            return;
+        };
+        if interpreter.ahead.iter().any(|(t, _)| *t == task) {
+            continue;
+        }
+        if interpreter.ahead_bytes() >= AHEAD_BYTES {
+            return;
+        }
+        let request = request_line(Some(task), py);
+        if interpreter.requests.write_all(request.as_bytes()).is_err() {
+            // It is gone: the task's own call finds out and says how.
+            return;
+        }
+        interpreter.ahead.push_back((task, request.len()));
+    }
+}
+
+/// Unanswered requests sent ahead stay under this many bytes: far below a
+/// pipe's 64 KiB, so a write never waits for the runner, which may itself
+/// be waiting to write a reply nobody reads yet.
+const AHEAD_BYTES: usize = 16 * 1024;
+
 fn same_as(task: Option<u64>) -> String {
     match task {
         Some(n) => format!("the same error as task #{n}"),
@@ -131,6 +167,9 @@ struct Interpreter {
     requests: ChildStdin,
     replies: BufReader<ChildStdout>,
     line: String,
+    /// Tasks whose requests were sent ahead (see [`send_ahead`]), in order,
+    /// with each request's length.
+    ahead: std::collections::VecDeque<(u64, usize)>,
 }
 
 /// The runner's first line.
@@ -183,6 +222,7 @@ impl Interpreter {
             requests,
             replies: BufReader::with_capacity(64 * 1024, replies),
             line: String::new(),
+            ahead: std::collections::VecDeque::new(),
         };
         let ready = interpreter
             .read_line()
@@ -212,9 +252,23 @@ impl Interpreter {
         ))
     }
 
+    fn ahead_bytes(&self) -> usize {
+        self.ahead.iter().map(|(_, n)| n).sum()
+    }
+
     fn read_line(&mut self) -> std::io::Result<usize> {
         self.line.clear();
         self.replies.read_line(&mut self.line)
+    }
+
+    /// Reads and drops the replies of requests sent ahead.
+    fn drain_ahead(&mut self) -> std::io::Result<()> {
+        while self.ahead.pop_front().is_some() {
+            if self.read_line()? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(())
     }
 
     /// Sends one task and reads its reply. When the interpreter dies first,
@@ -224,8 +278,19 @@ impl Interpreter {
         task: Option<u64>,
         spec: &PySpec,
     ) -> Result<TaskOutcome, std::process::ExitStatus> {
-        let request = request_line(task, spec);
-        let sent = self.requests.write_all(request.as_bytes());
+        // Sent ahead already: its reply is next. (Anything else sent ahead
+        // would answer first, so then this call waits for those replies;
+        // the worker never skips a task it was handed, so it does not happen.)
+        let sent = match (task, self.ahead.front()) {
+            (Some(t), Some(&(front, _))) if front == t => {
+                self.ahead.pop_front();
+                Ok(())
+            }
+            _ => self.drain_ahead().and_then(|()| {
+                let request = request_line(task, spec);
+                self.requests.write_all(request.as_bytes())
+            }),
+        };
         let read = match sent {
             Ok(()) => self.read_line(),
             Err(e) => Err(e),
