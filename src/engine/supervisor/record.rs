@@ -196,4 +196,25 @@ mod tests {
         worker.phase.reaped(Some(9), None);
         assert!(worker.is_finished());
     }
+
+    #[test]
+    fn a_worker_with_a_task_budget_is_spent_once_its_last_task_ended() {
+        let now = Instant::now();
+        let unlimited = WorkerRecord::new(42, 1, now);
+        assert_eq!(unlimited.within_budget(5), 5);
+        assert!(!unlimited.is_spent());
+        let mut worker = WorkerRecord::new(42, 1, now);
+        worker.budget = Some(2);
+        assert_eq!(worker.within_budget(5), 2);
+        worker.hold(TaskId(1), &TaskSpec::Sleep(1.0));
+        worker.hold(TaskId(2), &TaskSpec::Sleep(1.0));
+        assert_eq!(worker.within_budget(5), 0, "handed all it may have");
+        worker.phase = Phase::Ready;
+        assert!(!worker.can_take_tasks(1));
+        assert!(!worker.is_spent(), "its tasks have not ended");
+        worker.end_head(now);
+        assert!(!worker.is_spent(), "one is left");
+        worker.end_head(now);
+        assert!(worker.is_spent());
+    }
 }
