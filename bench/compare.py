@@ -164,6 +164,80 @@ def pooltop_own_cpu_idle():
     return 100 * cpu / wall
 
 
+# ---------------------------------------------------------------- Python functions
+
+N_PY = 10_000
+PY_FUNCS = """
+import os
+
+def square(n):
+    return n * n
+
+def rss_kib():
+    def rss(pid):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    return rss(os.getpid()) + rss(os.getppid())
+"""
+
+
+def py_funcs_file():
+    """The module of `py` tasks for the benchmark, written once."""
+    path = os.path.join(tempfile.gettempdir(), "pooltop_bench_funcs.py")
+    with open(path, "w") as f:
+        f.write(PY_FUNCS)
+    return path
+
+
+def pooltop_py_events(lines, workers, extra=()):
+    """Runs `py` task lines headless with the JSON stream; returns its events."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tasks", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+    out = subprocess.run([BIN, "run", "--json", "-", "--sample-every", "0", "-j", str(workers),
+                          "--python", sys.executable, *extra, f.name],
+                         check=True, capture_output=True, text=True).stdout
+    os.unlink(f.name)
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def pooltop_py_rate(extra=()):
+    """Calls/s of `py` tasks once every interpreter is warm: from the time
+    the last worker finished its first task (its interpreter started and
+    imported the module) to the last task's end, the tasks that ended in
+    between. Pool.map's rows likewise time a pool that already ran a map."""
+    path = py_funcs_file()
+    events = pooltop_py_events([f"py {path}:square {i}" for i in range(N_PY)], 2, extra)
+    done = [e for e in events if e["event"] == "task_finished"]
+    assert len(done) == N_PY and all(e["state"] == "done" for e in done), "a py task failed"
+    first = {}
+    for e in done:
+        first.setdefault(e["worker"], e["t"])
+    warm = max(first.values())
+    window = [e["t"] for e in done if e["t"] > warm]
+    return len(window) / (max(window) - warm)
+
+
+def py_pool_map_py(chunksize):
+    def run():
+        with mp.Pool(2) as pool:
+            pool.map(square, range(100))
+            t = time.perf_counter()
+            if chunksize:
+                pool.map(square, range(N_PY), chunksize=chunksize)
+            else:
+                pool.map(square, range(N_PY))
+            return N_PY / (time.perf_counter() - t)
+    return run
+
+
+def pooltop_py_worker_rss_kib():
+    """A worker and its interpreter, the module imported, between calls."""
+    events = pooltop_py_events([f"py {py_funcs_file()}:rss_kib"], 1)
+    return float(next(e for e in events if e["event"] == "task_finished")["result"])
+
+
 # ---------------------------------------------------------------- shell dispatchers
 
 def timed(cmd, stdin=None):
@@ -232,10 +306,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--only", metavar="WORDS",
+                    help="measure only the rows whose title contains WORDS (e.g. Python)")
     args = ap.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "bench", "--bench", "engine", "--no-run", "-q"], cwd=ROOT, check=True)
+    if not args.only:
+        subprocess.run(["cargo", "bench", "--bench", "engine", "--no-run", "-q"], cwd=ROOT, check=True)
     have_joblib = shutil.which("python3") and subprocess.run(
         [sys.executable, "-c", "import joblib"], capture_output=True).returncode == 0
     have_parallel = shutil.which("parallel") is not None
@@ -264,6 +341,19 @@ def main():
             ("py_map_default", "Pool.map default chunksize", py_pool_map_default),
         ] + ([("joblib", "joblib Parallel(n_jobs=2), auto batching", py_joblib_auto)]
              if have_joblib else [])),
+        ("Python functions, 2 workers: 10,000 calls of a trivial function (warm pools)",
+         "calls/s", ("py_map_cs1", "py_map_default"), [
+            ("pooltop_py", "pooltop py tasks (one task per dispatch)", pooltop_py_rate),
+            ("pooltop_py_auto", "pooltop py tasks, --chunksize auto",
+             lambda: pooltop_py_rate(("--chunksize", "auto"))),
+            ("py_map_cs1", "Pool(2).map chunksize=1", py_pool_map_py(1)),
+            ("py_map_default", "Pool(2).map default chunksize", py_pool_map_py(None)),
+        ]),
+        ("Idle Python worker memory (VmRSS)", "KiB", ("py_worker",), [
+            ("pooltop", "pooltop worker + its interpreter (module imported)",
+             pooltop_py_worker_rss_kib),
+            ("py_worker", "multiprocessing.Pool worker (fork)", py_worker_rss_kib),
+        ]),
         ("One-task round trip, idle pool of 2 (median of 2,000)", "µs", ("py_apply", "floor"), [
             ("pooltop", "pooltop", eng("latency", "round trip, idle pool of 2 (median of 2000)")),
             ("py_apply", "Pool(2).apply", py_apply_latency),
@@ -293,6 +383,8 @@ def main():
         ]),
     ]
 
+    if args.only:
+        groups = [g for g in groups if args.only.lower() in g[0].lower()]
     results = {}  # (group index, key) -> [values]
     started = datetime.datetime.now(datetime.timezone.utc)
     for run in range(args.runs):

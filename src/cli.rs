@@ -244,11 +244,13 @@ Examples:
   printf 'square 7\\nsleep 0.5\\n' | pooltop run --headless -
   pooltop run --json events.jsonl --task-timeout 30 --retries 2 tasks.txt
   pooltop run -j 4 -- gzip -9 {} ::: *.log  a command per input, like GNU parallel
+  pooltop run -k --py work.py:square ::: 1 2 3   a Python function per input, like Pool.map
   find . -name '*.jpg' -print0 | pooltop run -0 -k --joblog jobs.tsv -- convert {} {.}.png
   pooltop run -k hash.txt > sums && sha256sum -c sums   results as sha256sum prints them
 
 Task lines: spin N | sleep S | square N | sha256 PATH | thumbnail PATH [WxH]
             shell CMD... | hang | fail [MESSAGE] | crash      (# starts a comment)
+            py MODULE:FUNCTION [ARG...]   (ARG: JSON, else a string)
 Output, task files run headless: each task's result on stdout as it finishes
 (-k: in input order): sha256 as `HASH  PATH` (as sha256sum), thumbnail its
 output path, shell its captured stdout, others their result. On stderr: each
@@ -291,6 +293,17 @@ pub struct PoolArgs {
     /// $XDG_CONFIG_HOME/pooltop/config.toml]; flags override it
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Call this Python function once in each worker's interpreter, before
+    /// its first `py` task (like Pool's initializer)
+    #[arg(long, value_name = "MODULE:FUNCTION", value_parser = parse_py_target)]
+    pub py_init: Option<String>,
+}
+
+/// Checks a `MODULE:FUNCTION` (`--py-init`, `--py`) as a `py` task line would.
+fn parse_py_target(s: &str) -> Result<String, String> {
+    pooltop::task::PySpec::parse(s, &[])
+        .map(|_| s.to_string())
+        .map_err(|e| e.reason)
 }
 
 /// `pooltop config`: what it shows or checks.
@@ -325,6 +338,13 @@ pub struct RunArgs {
     /// `::: ARG…`, or `:::: FILE…` after the command
     #[arg(last = true, value_name = "CMD")]
     pub command: Option<Vec<String>>,
+    /// Call a Python function once per input, like Pool.map: `--py
+    /// MODULE:FUNCTION ::: 1 2 3` (or `:::: FILE`, or inputs on standard
+    /// input); each input is one argument (JSON when it parses as JSON),
+    /// each result (as JSON) is printed on a line of its own
+    #[arg(long, value_name = "MODULE:FUNCTION [::: ARG…]", num_args = 1..,
+          allow_negative_numbers = true, conflicts_with_all = ["taskfile", "command"])]
+    pub py: Option<Vec<String>>,
 }
 
 /// `pooltop 0.1.0 (protocol N)`: what `--version` prints after the name.
@@ -438,7 +458,8 @@ Examples:
 Files: --config PATH, else $POOLTOP_CONFIG, else $XDG_CONFIG_HOME/pooltop/config.toml,
 else ~/.config/pooltop/config.toml. Environment: POOLTOP_WORKERS, POOLTOP_JOIN_TIMEOUT,
 POOLTOP_TASK_TIMEOUT, POOLTOP_HUNG_AFTER, POOLTOP_RETRIES, POOLTOP_CHUNKSIZE, POOLTOP_OUT,
-POOLTOP_OUTPUT_CAP, POOLTOP_SAMPLE_EVERY, POOLTOP_REFRESH, POOLTOP_THEME (and NO_COLOR).";
+POOLTOP_OUTPUT_CAP, POOLTOP_SAMPLE_EVERY, POOLTOP_PYTHON, POOLTOP_MAX_TASKS_PER_WORKER,
+POOLTOP_REFRESH, POOLTOP_THEME (and NO_COLOR).";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:

@@ -89,6 +89,38 @@ pub fn die_with_parent(manager_pid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Prepares `cmd` (a helper process of a worker: its Python interpreter)
+/// to be killed when the worker's thread that starts it ends, so that it
+/// never outlives its worker, even one killed alone.
+pub fn die_with_this_process(cmd: &mut Command) {
+    // SAFETY: the hook runs between fork and exec and only makes the
+    // async-signal-safe prctl(2) call; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+                .map_err(io::Error::from)
+        });
+    }
+}
+
+/// Ends this process the way `status` says another one ended: killed by
+/// the same signal (its default action, whatever handler was set), or
+/// with the same exit code. A worker whose Python interpreter died ends so,
+/// and the pool sees a crash that names the interpreter's signal.
+pub fn exit_like(status: std::process::ExitStatus) -> ! {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        // SAFETY: resetting a disposition to its default and raising the
+        // signal touch no memory of this process; a signal whose default is
+        // not to end the process falls through to the exit below.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
+    std::process::exit(status.code().unwrap_or(1))
+}
+
 /// Sends `sig` to the process group led by `pid`.
 pub fn signal_group(pid: u32, sig: GroupSignal) -> io::Result<()> {
     let pid = to_pid(pid)?;

@@ -9,6 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod py;
+pub use py::{PySpec, py_arg};
+
 /// Default bounding box of `thumbnail` when the line gives none.
 pub const DEFAULT_THUMB_SIZE: (u32, u32) = (128, 128);
 
@@ -44,6 +47,9 @@ pub enum TaskSpec {
     Fail(String),
     /// Abort the worker process itself.
     Crash,
+    /// Call a Python function in the worker's persistent interpreter (see
+    /// [`PySpec`]); added last so the other kinds keep their place on the wire.
+    Py(Box<PySpec>),
 }
 
 /// A program to run directly (no shell): what [`TaskSpec::Exec`] holds.
@@ -328,6 +334,7 @@ pub const KINDS: &[&str] = &[
     "hang",
     "fail",
     "crash",
+    "py",
 ];
 
 /// The longest task line accepted, in bytes. Longer lines cannot run anyway:
@@ -415,6 +422,12 @@ impl TaskSpec {
                 exactly::<0>(kind, "", &args)?;
                 Ok(TaskSpec::Crash)
             }
+            "py" => match args.split_first() {
+                Some((target, words)) => Ok(TaskSpec::Py(Box::new(PySpec::parse(target, words)?))),
+                None => Err(err(
+                    "`py` takes MODULE:FUNCTION [ARG ...], e.g. `py mymod:work 3`",
+                )),
+            },
             "fail" => Ok(TaskSpec::Fail(if args.is_empty() {
                 "failed on purpose".to_string()
             } else {
@@ -448,6 +461,7 @@ impl TaskSpec {
             TaskSpec::Hang => "hang",
             TaskSpec::Fail(_) => "fail",
             TaskSpec::Crash => "crash",
+            TaskSpec::Py(_) => "py",
         }
     }
 }
@@ -710,6 +724,12 @@ mod tests {
             ("thumbnail a.png big", "WxH"),
             ("hang now", "no arguments"),
             ("shell", "needs a command line"),
+            ("py", "takes MODULE:FUNCTION"),
+            ("py work", "no colon"),
+            ("py :work", "module name is empty"),
+            ("py mod:", "function name is empty"),
+            ("py mod:a-b", "not a Python function name"),
+            ("py mod:1x", "not a Python function name"),
         ] {
             let e = TaskSpec::parse(line).expect_err(line);
             assert!(e.reason.contains(needle), "{line}: {}", e.reason);

@@ -11,6 +11,7 @@ mod args;
 pub mod halt;
 pub mod input;
 pub mod joblog;
+pub mod py;
 pub mod session;
 pub mod template;
 

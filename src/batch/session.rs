@@ -20,7 +20,8 @@ use super::halt::{Halt, HaltPolicy, Verdict};
 use super::joblog::{JobLog, Row};
 use super::template::Template;
 use crate::report::sink::{EXIT_BATCH_LOST_RECORDS, Sink};
-use pooltop::engine::{Command, PoolEvent, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::engine::{Command, PoolEvent, Task, TaskId, TaskReport, TaskState, WorkerId};
+use pooltop::task::PySpec;
 use pooltop::worker::exec::split_truncated;
 
 /// How a session behaves.
@@ -138,6 +139,8 @@ pub struct Session {
     /// (141); any other failure is a lost record.
     out: Sink,
     err: Box<dyn Write + Send>,
+    /// `--py`: the jobs call this Python function, and print its results.
+    py: Option<PySpec>,
 }
 
 impl Session {
@@ -172,12 +175,23 @@ impl Session {
             stopping: None,
             out,
             err,
+            py: None,
         }
     }
 
-    /// The template the jobs run (for a header: `Template::shown`).
-    pub fn template(&self) -> &Template {
-        &self.template
+    /// The jobs call the Python function `target` with their inputs
+    /// (`pooltop run --py`), and each prints its result (see `batch::py`).
+    pub fn calling_python(mut self, target: PySpec) -> Session {
+        self.py = Some(target);
+        self
+    }
+
+    /// The pool task that runs `job`.
+    pub fn task(&self, job: &Job) -> Task {
+        match &self.py {
+            Some(target) => super::py::task(target, job, &self.template),
+            None => job.task(&self.template),
+        }
     }
 
     pub fn jobs(&self) -> &[Job] {
@@ -298,7 +312,12 @@ impl Session {
         let command = self.command_of(i);
         let seq = self.jobs[i].seq;
         let mut warnings = Vec::new();
-        let (dropped, stdout) = split_truncated(&r.output.stdout);
+        let (dropped, mut stdout) = split_truncated(&r.output.stdout);
+        let with_result;
+        if self.py.is_some() && r.state == TaskState::Done {
+            with_result = super::py::printed(stdout, &r.output.value);
+            stdout = &with_result;
+        }
         if let Some(n) = dropped {
             warnings.push(format!(
                 "pooltop: Warning: job {seq} wrote more than --output-cap to stdout: its first {n} bytes were dropped"

@@ -18,7 +18,13 @@ use super::{
 };
 
 /// `pooltop run`: a task file, or (after `--`) a command template.
-pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
+pub fn run_tasks(mut args: RunArgs) -> Result<u8, Failure> {
+    if let Some(py) = args.py.take() {
+        return super::template::run_py(args, py).map_err(|mut f| {
+            f.code = EXIT_TEMPLATE_USAGE;
+            f
+        });
+    }
     // `pooltop run --` alone is a template too: each input is a command.
     let words = args
         .command
@@ -67,6 +73,19 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
             line: l.text.into(),
         })
         .collect();
+    // `py` tasks import from the task file's folder first, as `python
+    // script.py` would (from the current folder when tasks come from stdin).
+    let py_path = match args.taskfile.as_deref() {
+        Some(p) if p != Path::new("-") => p.parent().and_then(|d| {
+            std::fs::canonicalize(if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            })
+            .ok()
+        }),
+        _ => None,
+    };
     let no_file = args.taskfile.as_deref().is_none_or(|p| p == Path::new("-"));
     let title = title_of(&name, no_file, &tasks, args.pool.keep_alive);
     let run = Run {
@@ -74,6 +93,7 @@ pub fn run_tasks(args: RunArgs) -> Result<u8, Failure> {
         claims,
         printing,
         work_dir: None,
+        py_path,
     };
     run_pool(&args.pool, loaded, tasks, run)
 }
@@ -149,6 +169,7 @@ pub fn run_demo(args: PoolArgs) -> Result<u8, Failure> {
         claims,
         printing,
         work_dir: Some(demo.work_dir()),
+        py_path: None,
     };
     run_pool(&args, loaded, demo.tasks().to_vec(), run)
 }
@@ -163,6 +184,8 @@ struct Run<'a> {
     printing: headless::Printing,
     /// Where the workers run (the demo's folder), if not here.
     work_dir: Option<&'a Path>,
+    /// The folder `py` tasks import from first (the task file's).
+    py_path: Option<std::path::PathBuf>,
 }
 
 fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Result<u8, Failure> {
@@ -171,9 +194,12 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
         claims,
         printing,
         work_dir,
+        py_path,
     } = run;
     let mut config = loaded.settings.pool_config();
     config.work_dir = work_dir.map(Path::to_path_buf);
+    config.python.init = args.py_init.clone();
+    config.python.path = py_path;
     let name = pool_name(args)?;
     // The dashboard whenever stdout is a terminal, unless --headless (or JSON
     // lines are asked for on stdout, which the dashboard would cover).

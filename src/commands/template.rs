@@ -19,6 +19,25 @@ const DEFAULT_SHELL: &str = "sh";
 
 /// Runs the template; the caller turns a [`Failure`] into parallel's 255.
 pub fn run(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
+    run_calling(args, words, None)
+}
+
+/// `pooltop run --py MODULE:FUNCTION [::: ARG…]`: the function once per
+/// input, as a template whose jobs are `py` tasks (see `batch::py`).
+pub fn run_py(args: RunArgs, py: Vec<String>) -> Result<u8, Failure> {
+    let Some((target, rest)) = py.split_first() else {
+        return Err(Failure::usage("--py needs MODULE:FUNCTION"));
+    };
+    let spec = pooltop::task::PySpec::parse(target, &[]).map_err(|e| Failure::usage(e.reason))?;
+    let words = batch::py::template_words(target, rest).map_err(Failure::usage)?;
+    run_calling(args, words, Some(spec))
+}
+
+fn run_calling(
+    args: RunArgs,
+    words: Vec<String>,
+    py: Option<pooltop::task::PySpec>,
+) -> Result<u8, Failure> {
     check_options(&args)?;
     let b = &args.batch;
     let old_log = read_old_log(b)?;
@@ -45,6 +64,7 @@ pub fn run(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         output_cap,
         plan.jobs.len(),
     );
+    config.python.init = args.pool.py_init.clone();
     config.validate()?;
     if b.dry_run {
         return Ok(dry_run(&plan, workers));
@@ -72,6 +92,10 @@ pub fn run(args: RunArgs, words: Vec<String>) -> Result<u8, Failure> {
         Box::new(io::stdout()),
         Box::new(io::stderr()),
     );
+    let session = match py {
+        Some(target) => session.calling_python(target),
+        None => session,
+    };
     let json = json_sink(&args.pool)?;
     // A batch opens a control socket as any pool does (`pooltop attach`,
     // `status`); its view is updated on this thread as events are read.

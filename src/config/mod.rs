@@ -167,6 +167,10 @@ pub struct Settings {
     pub task_memory: Option<u64>,
     /// 0: the worker's share of the CPUs.
     pub threads_per_task: u32,
+    /// The Python interpreter of `py` tasks.
+    pub python: PathBuf,
+    /// Tasks a worker runs before it is replaced; 0: never.
+    pub max_tasks_per_worker: u32,
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
@@ -196,6 +200,8 @@ impl Default for Settings {
             nice: 0,
             task_memory: None,
             threads_per_task: 0,
+            python: PathBuf::from(pooltop::worker::DEFAULT_PYTHON),
+            max_tasks_per_worker: 0,
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
             keys: Vec::new(),
@@ -224,6 +230,8 @@ impl Settings {
             Key::Nice => Value::Count(self.nice),
             Key::TaskMemory => Value::Size(self.task_memory),
             Key::ThreadsPerTask => Value::Count(self.threads_per_task),
+            Key::Python => Value::Path(self.python.clone()),
+            Key::MaxTasksPerWorker => Value::Count(self.max_tasks_per_worker),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
         }
@@ -248,6 +256,8 @@ impl Settings {
             (Key::Nice, Value::Count(n)) => self.nice = n,
             (Key::TaskMemory, Value::Size(n)) => self.task_memory = n,
             (Key::ThreadsPerTask, Value::Count(n)) => self.threads_per_task = n,
+            (Key::Python, Value::Path(p)) => self.python = p,
+            (Key::MaxTasksPerWorker, Value::Count(n)) => self.max_tasks_per_worker = n,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
@@ -293,6 +303,9 @@ impl Settings {
         c.nice = i32::try_from(self.nice).unwrap_or(i32::MAX);
         c.task_memory = self.task_memory;
         c.threads_per_task = (self.threads_per_task > 0).then_some(self.threads_per_task);
+        c.python.program = Some(self.python.clone());
+        c.max_tasks_per_worker =
+            (self.max_tasks_per_worker > 0).then_some(self.max_tasks_per_worker.into());
         c
     }
 

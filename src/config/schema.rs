@@ -29,6 +29,8 @@ pub enum Key {
     Nice,
     TaskMemory,
     ThreadsPerTask,
+    Python,
+    MaxTasksPerWorker,
     Refresh,
     Theme,
 }
@@ -434,6 +436,40 @@ pub const SETTINGS: &[Setting] = &[
               like, unless set); 0: the CPUs divided by the workers.",
     },
     Setting {
+        key: Key::Python,
+        section: "pool",
+        name: "python",
+        env: "POOLTOP_PYTHON",
+        flag: Some(Flag {
+            names: "--python",
+            aliases: &[],
+            short_aliases: &[],
+            value: "PATH",
+            help: "The Python interpreter that runs `py` tasks, one per worker (a \
+                   virtualenv's works) [default: python3 on PATH]",
+        }),
+        kind: Kind::Path,
+        doc: "The Python interpreter that runs `py` tasks (one per worker, kept\n\
+              between tasks); a name is looked up on PATH.",
+    },
+    Setting {
+        key: Key::MaxTasksPerWorker,
+        section: "pool",
+        name: "max_tasks_per_worker",
+        env: "POOLTOP_MAX_TASKS_PER_WORKER",
+        flag: Some(Flag {
+            names: "--max-tasks-per-worker",
+            aliases: &[],
+            short_aliases: &[],
+            value: "N",
+            help: "Replace a worker (and its Python interpreter) with a fresh one after \
+                   it ran N tasks, like Pool's maxtasksperchild; 0: never [default: 0]",
+        }),
+        kind: Kind::Count,
+        doc: "Tasks a worker runs before it is replaced by a fresh one (like\n\
+              multiprocessing's maxtasksperchild); 0: never.",
+    },
+    Setting {
         key: Key::Refresh,
         section: "dashboard",
         name: "refresh",
@@ -605,6 +641,11 @@ mod tests {
             (Key::OutputCap, Value::Bytes(65536)),
             (Key::SampleEvery, Value::Secs(Duration::ZERO)),
             (Key::SampleEvery, Value::Secs(Duration::from_millis(1500))),
+            (
+                Key::Python,
+                Value::Path(PathBuf::from("/opt/venv/bin/python")),
+            ),
+            (Key::MaxTasksPerWorker, Value::Count(100)),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),
             (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
         ];

@@ -82,6 +82,14 @@ fn describe(spec: &TaskSpec) -> String {
         TaskSpec::Hang => "hang".into(),
         TaskSpec::Fail(m) => format!("fail {m}"),
         TaskSpec::Crash => "crash".into(),
+        TaskSpec::Py(p) => {
+            let mut line = format!("py {}", q(&p.target()));
+            for arg in &p.args {
+                line.push(' ');
+                line.push_str(&q(arg));
+            }
+            line
+        }
     }
 }
 

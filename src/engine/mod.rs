@@ -126,6 +126,27 @@ pub struct PoolConfig {
     /// and the like, unless the environment sets them); none: the worker's
     /// share of the CPUs (CPUs / workers, at least 1).
     pub threads_per_task: Option<u32>,
+    /// How `py` tasks run: which interpreter, its initializer and the folder
+    /// first on its `sys.path`.
+    pub python: PythonConfig,
+    /// Retire a worker once this many tasks were handed to it and have
+    /// ended, and start a fresh one in its place (`maxtasksperchild`):
+    /// leaks and module state go with the old process. None: never.
+    pub max_tasks_per_worker: Option<u64>,
+}
+
+/// How a worker runs `py` tasks (see `TaskSpec::Py`): one interpreter per
+/// worker, started on its first `py` task and kept until the worker ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonConfig {
+    /// The interpreter (default: `python3` on `PATH`).
+    pub program: Option<PathBuf>,
+    /// `MODULE:FUNCTION` called once in each interpreter before its first
+    /// task, as `multiprocessing.Pool(initializer=)`.
+    pub init: Option<String>,
+    /// The folder put first on `sys.path` (a task file's folder); the
+    /// worker's current folder comes next.
+    pub path: Option<PathBuf>,
 }
 
 /// How many tasks a worker is handed at once ([`PoolConfig::chunksize`]).
@@ -208,6 +229,8 @@ impl Default for PoolConfig {
             nice: 0,
             task_memory: None,
             threads_per_task: None,
+            python: PythonConfig::default(),
+            max_tasks_per_worker: None,
         }
     }
 }
@@ -249,6 +272,11 @@ impl PoolConfig {
         if self.task_memory.is_some() && self.sample_every.is_none() {
             return Err(Error::Config(
                 "a task memory limit needs sampling (sample every must not be 0)".into(),
+            ));
+        }
+        if self.max_tasks_per_worker == Some(0) {
+            return Err(Error::Config(
+                "max tasks per worker must be at least 1".into(),
             ));
         }
         if self.task_timeout == Some(Duration::ZERO) {

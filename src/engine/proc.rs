@@ -5,11 +5,14 @@ use std::io;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
+use super::PythonConfig;
 use super::conn::{ConnEvent, SMALL_STACK};
 use super::events::WorkerId;
 use super::{Inbound, InboxSender};
 use crate::platform::{self, GroupSignal};
-use crate::worker::{ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
+use crate::worker::{
+    ENV_ID, ENV_MANAGER, ENV_PY_INIT, ENV_PY_PATH, ENV_PY_PROGRAM, ENV_SOCKET, ENV_TOKEN,
+};
 
 /// Starts a worker process and a thread that reports its exit.
 ///
@@ -21,6 +24,7 @@ pub fn spawn_worker(
     token: &str,
     worker: WorkerId,
     work_dir: Option<&Path>,
+    python: &PythonConfig,
     tx: &InboxSender,
 ) -> io::Result<u32> {
     let mut cmd = Command::new(program);
@@ -35,6 +39,21 @@ pub fn spawn_worker(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    // The worker's Python settings; unset ones are removed, so that a
+    // worker never takes the manager's own environment for its orders.
+    for (name, value) in [
+        (
+            ENV_PY_PROGRAM,
+            python.program.as_ref().map(|p| p.as_os_str()),
+        ),
+        (ENV_PY_INIT, python.init.as_ref().map(|s| s.as_ref())),
+        (ENV_PY_PATH, python.path.as_ref().map(|p| p.as_os_str())),
+    ] {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
     platform::prepare_worker_command(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id();

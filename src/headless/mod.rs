@@ -184,11 +184,7 @@ pub fn run_batch(
     // ones the join timeout.
     let stop_signals = runner::watch_signals(pool.clone(), true);
     let started = Instant::now();
-    let tasks: Vec<Task> = session
-        .jobs()
-        .iter()
-        .map(|j| j.task(session.template()))
-        .collect();
+    let tasks: Vec<Task> = session.jobs().iter().map(|j| session.task(j)).collect();
     match pool.submit_all(tasks).first() {
         Some(&first) => session.set_first_task(first),
         None => {

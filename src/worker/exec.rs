@@ -20,6 +20,7 @@ use crate::task::{TaskOutcome, TaskSpec};
 
 use super::kinds;
 use super::outcome::{fail, ok_value, value_or_fail};
+use super::python;
 use super::spawn;
 
 pub use super::spawn::HIDDEN_ENV_PREFIX;
@@ -78,6 +79,25 @@ pub fn run(spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
         TaskSpec::Hang => kinds::hang(),
         TaskSpec::Fail(msg) => fail(msg.clone()),
         TaskSpec::Crash => std::process::abort(),
+        TaskSpec::Py(py) => python::run(None, py, ctx.output_cap),
+    }
+}
+
+/// Tells the runners of the kinds that can take work in advance (`py`)
+/// about the tasks that follow, `specs` from task number `first` on, all
+/// handed to this worker (see `python::send_ahead`).
+pub fn send_ahead(first: u64, specs: &[TaskSpec]) {
+    if matches!(specs.first(), Some(TaskSpec::Py(_))) {
+        python::send_ahead(first, specs);
+    }
+}
+
+/// [`run`] for task number `task`: a `py` task's error messages can then
+/// point back to the task that first met the same error.
+pub fn run_numbered(task: u64, spec: &TaskSpec, ctx: &ExecContext) -> TaskOutcome {
+    match spec {
+        TaskSpec::Py(py) => python::run(Some(task), py, ctx.output_cap),
+        other => run(other, ctx),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod exec;
 mod kinds;
 mod live;
 mod outcome;
+mod python;
 mod spawn;
 mod tail;
 mod usage;
@@ -34,6 +35,10 @@ pub const ENV_MANAGER: &str = "POOLTOP_MANAGER_PID";
 /// Environment variable with the per-pool secret (never in argv: argv is
 /// world-readable under /proc).
 pub const ENV_TOKEN: &str = "POOLTOP_TOKEN";
+pub use python::{
+    DEFAULT_PROGRAM as DEFAULT_PYTHON, ENV_INIT as ENV_PY_INIT, ENV_PATH as ENV_PY_PATH,
+    ENV_PROGRAM as ENV_PY_PROGRAM,
+};
 
 /// Results of instant tasks (see [`crate::task::TaskSpec::is_instant`]) that
 /// took less than this are batched into one write while more tasks are
@@ -142,9 +147,13 @@ pub fn run() -> Result<(), Error> {
         match msg {
             ToWorker::Assign { first, specs } => {
                 let mut ended = None;
-                for (task, spec) in (first..).zip(specs.0) {
+                for (i, spec) in specs.0.iter().enumerate() {
+                    let task = first + i as u64;
                     last_instant = spec.is_instant();
-                    ended = run_task(task, &spec, &ctx, ended, &mut pending, &mut send)?;
+                    if specs.0.len() > 1 {
+                        exec::send_ahead(task, &specs.0[i..]);
+                    }
+                    ended = run_task(task, spec, &ctx, ended, &mut pending, &mut send)?;
                 }
             }
             ToWorker::Shutdown => {
@@ -192,7 +201,7 @@ fn run_task(
         if follow {
             live::begin(task);
         }
-        let outcome = exec::run(spec, ctx);
+        let outcome = exec::run_numbered(task, spec, ctx);
         if follow {
             live::end();
         }

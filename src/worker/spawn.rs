@@ -142,7 +142,7 @@ fn spawn_captured(command: &mut Command) -> io::Result<std::process::Child> {
 
 /// The names of pooltop's own environment variables, found once: a worker's
 /// environment does not change, and a task may start thousands of processes.
-fn hidden_env() -> &'static [std::ffi::OsString] {
+pub(super) fn hidden_env() -> &'static [std::ffi::OsString] {
     static HIDDEN: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
     HIDDEN.get_or_init(|| {
         std::env::vars_os()

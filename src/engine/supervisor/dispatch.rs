@@ -275,6 +275,7 @@ impl Supervisor {
     /// Hands worker `w` up to `n` waiting tasks: each stretch of them with
     /// consecutive ids goes as one frame. False once none is waiting.
     pub(super) fn assign_chunk(&mut self, w: WorkerId, n: usize) -> bool {
+        let n = self.workers.get(&w).map_or(0, |s| s.within_budget(n));
         let mut taken = Vec::with_capacity(n.min(AUTO_CHUNK_MAX));
         while taken.len() < n {
             match self.queue.take() {

@@ -48,12 +48,14 @@ impl Supervisor {
             &self.token,
             id,
             self.config.work_dir.as_deref(),
+            &self.config.python,
             &self.inbox,
         ) {
             Ok(pid) => {
                 let now = Instant::now();
-                self.workers
-                    .insert(id, WorkerRecord::new(pid, job_slot, now));
+                let mut record = WorkerRecord::new(pid, job_slot, now);
+                record.budget = self.config.max_tasks_per_worker;
+                self.workers.insert(id, record);
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
                 self.emit(PoolEvent::WorkerSlot {
                     worker: id,
@@ -109,6 +111,27 @@ impl Supervisor {
             if !anyone_left {
                 self.cancel_queued("no worker could be started");
             }
+        }
+    }
+
+    /// Retires the workers that were handed their last task
+    /// (`PoolConfig::max_tasks_per_worker`) once it has ended, and starts
+    /// their replacements.
+    pub(super) fn retire_spent_workers(&mut self) {
+        if self.config.max_tasks_per_worker.is_none() || self.shutting_down {
+            return;
+        }
+        let spent: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, s)| s.is_spent() && matches!(s.phase, Phase::Ready))
+            .map(|(id, _)| *id)
+            .collect();
+        for w in &spent {
+            self.stop_worker(*w, StopKind::Retire);
+        }
+        if !spent.is_empty() {
+            self.fill_to_wanted();
         }
     }
 

@@ -229,6 +229,7 @@ impl Supervisor {
             for news in self.watch.check() {
                 self.emit(news);
             }
+            self.retire_spent_workers();
             self.dispatch();
             self.prefetch_quick();
             self.flush_outboxes();

@@ -34,6 +34,9 @@ pub struct WorkerRecord {
     pub slow_held: usize,
     /// When the first held task started (shifted by the time spent paused).
     pub head_since: Instant,
+    /// How many more tasks it may be handed before it is retired
+    /// (`PoolConfig::max_tasks_per_worker`); None: no limit.
+    pub budget: Option<u64>,
 }
 
 impl WorkerRecord {
@@ -47,6 +50,7 @@ impl WorkerRecord {
             held: VecDeque::new(),
             slow_held: 0,
             head_since: now,
+            budget: None,
         }
     }
 
@@ -64,10 +68,23 @@ impl WorkerRecord {
     pub fn can_take_tasks(&self, chunk: usize) -> bool {
         self.is_ready()
             && matches!(self.phase, Phase::Ready)
+            && self.budget != Some(0)
             && (self.held.is_empty()
                 || (self.slow_held == 0
                     && (self.held.len() < PREFETCH_DEPTH
                         || (chunk > 1 && self.held.len() <= chunk))))
+    }
+
+    /// How many tasks it may be handed now, of `n` wanted.
+    pub fn within_budget(&self, n: usize) -> usize {
+        self.budget
+            .map_or(n, |left| n.min(usize::try_from(left).unwrap_or(usize::MAX)))
+    }
+
+    /// Was handed all the tasks it may have, and they have ended: it is
+    /// to be retired.
+    pub fn is_spent(&self) -> bool {
+        self.budget == Some(0) && self.held.is_empty()
     }
 
     /// Gone and settled: reaped, and nothing more can arrive on its socket.
@@ -125,6 +142,9 @@ impl WorkerRecord {
     /// Task `task` was sent to the worker, to run after the ones it holds.
     fn hold(&mut self, task: TaskId, spec: &TaskSpec) {
         self.held.push_back(task);
+        if let Some(left) = &mut self.budget {
+            *left = left.saturating_sub(1);
+        }
         if !spec.is_instant() {
             self.slow_held += 1;
         }
@@ -175,5 +195,26 @@ mod tests {
         assert!(!worker.is_finished(), "not reaped yet");
         worker.phase.reaped(Some(9), None);
         assert!(worker.is_finished());
+    }
+
+    #[test]
+    fn a_worker_with_a_task_budget_is_spent_once_its_last_task_ended() {
+        let now = Instant::now();
+        let unlimited = WorkerRecord::new(42, 1, now);
+        assert_eq!(unlimited.within_budget(5), 5);
+        assert!(!unlimited.is_spent());
+        let mut worker = WorkerRecord::new(42, 1, now);
+        worker.budget = Some(2);
+        assert_eq!(worker.within_budget(5), 2);
+        worker.hold(TaskId(1), &TaskSpec::Sleep(1.0));
+        worker.hold(TaskId(2), &TaskSpec::Sleep(1.0));
+        assert_eq!(worker.within_budget(5), 0, "handed all it may have");
+        worker.phase = Phase::Ready;
+        assert!(!worker.can_take_tasks(1));
+        assert!(!worker.is_spent(), "its tasks have not ended");
+        worker.end_head(now);
+        assert!(!worker.is_spent(), "one is left");
+        worker.end_head(now);
+        assert!(worker.is_spent());
     }
 }
