@@ -7,6 +7,7 @@
 
 mod human;
 pub mod json;
+pub mod record;
 pub mod signals;
 pub mod sink;
 mod tally;
