@@ -4,6 +4,8 @@
 //! [`Failure`].
 
 pub mod client;
+pub mod recording;
+pub mod report;
 pub mod run;
 pub mod settings;
 pub mod template;

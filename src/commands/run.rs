@@ -4,8 +4,11 @@
 
 use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::cli::{PoolArgs, RunArgs};
+use crate::report::record::RecordMeta;
 use crate::{config, demo, headless};
 use pooltop::{Task, task};
 
@@ -89,15 +92,36 @@ fn run_pool(
         config.sample_every = Some(loaded.settings.refresh);
     }
     let json = if dashboard { None } else { json_sink(args)? };
+    let meta = RecordMeta {
+        title: title.to_string(),
+        workers: config.workers,
+        sample_every: config.sample_every,
+    };
+    let mut recording = super::recording::open(args, &loaded.settings, meta)?;
     // The control server lives until the face returns.
-    let (pool, events, _control) = crate::control::start_pool(config, &name, title)?;
+    let (pool, mut events, _control) = crate::control::start_pool(config, &name, title)?;
     if dashboard {
+        // The dashboard's events are recorded as they are read.
+        let recorder = recording.recorder.take().map(|r| Arc::new(Mutex::new(r)));
+        if let Some(r) = &recorder {
+            let r = r.clone();
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .start(Instant::now());
+            events.add_tap(Box::new(move |ev| {
+                r.lock().unwrap_or_else(|e| e.into_inner()).event(ev);
+            }));
+        }
         let opts = crate::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
             ..dashboard_options(&loaded)
         };
         let outcome = crate::ui::run_with(pool, events, tasks, opts)?;
+        if let Some(r) = recorder {
+            r.lock().unwrap_or_else(|e| e.into_inner()).finish();
+        }
+        recording.finish()?;
         pooltop::say!("{}", outcome.summary_text());
         if let Some(sig) = outcome.signal {
             pooltop::say!(
@@ -109,9 +133,11 @@ fn run_pool(
     }
     let opts = headless::Options {
         json,
+        record: recording.recorder.take(),
         name,
         keep_alive: args.keep_alive,
     };
     let code = headless::run(pool, events, tasks, opts)?;
+    recording.finish()?;
     Ok(code as u8)
 }

@@ -162,6 +162,10 @@ pub struct Settings {
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
+    /// Whether every run is recorded in the default folder (`record.enabled`).
+    pub record_enabled: bool,
+    /// How many default recordings are kept (`record.keep`; 0: all).
+    pub record_keep: u32,
     /// The file's key bindings (over the built-in ones), in the file's order.
     pub keys: Vec<KeyBind>,
     /// The config file that was read, if one was.
@@ -184,6 +188,8 @@ impl Default for Settings {
             sample_every: Duration::from_secs(1),
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
+            record_enabled: true,
+            record_keep: 20,
             keys: Vec::new(),
             file: None,
             origins: Vec::new(),
@@ -206,6 +212,8 @@ impl Settings {
             Key::SampleEvery => Value::Secs(self.sample_every),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
+            Key::RecordEnabled => Value::Bool(self.record_enabled),
+            Key::RecordKeep => Value::Count(self.record_keep),
         }
     }
 
@@ -224,6 +232,8 @@ impl Settings {
             (Key::SampleEvery, Value::Secs(d)) => self.sample_every = d,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
+            (Key::RecordEnabled, Value::Bool(b)) => self.record_enabled = b,
+            (Key::RecordKeep, Value::Count(n)) => self.record_keep = n,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
         }
     }

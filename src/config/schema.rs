@@ -25,6 +25,8 @@ pub enum Key {
     SampleEvery,
     Refresh,
     Theme,
+    RecordEnabled,
+    RecordKeep,
 }
 
 /// How many workers a pool starts with.
@@ -79,6 +81,7 @@ pub enum Value {
     Path(PathBuf),
     Theme(ThemeChoice),
     Chunk(ChunkSize),
+    Bool(bool),
 }
 
 /// What a setting takes.
@@ -103,6 +106,8 @@ pub enum Kind {
     Theme,
     /// A number of tasks from 1 up, or `"auto"`.
     Chunk,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One setting of the file.
@@ -161,7 +166,7 @@ impl Flag {
 }
 
 /// The tables of the file, in order (`keys` is the key bindings').
-pub const SECTIONS: &[&str] = &["pool", "dashboard", "keys"];
+pub const SECTIONS: &[&str] = &["pool", "dashboard", "record", "keys"];
 
 /// Every setting, in the order of the default file.
 pub const SETTINGS: &[Setting] = &[
@@ -343,6 +348,25 @@ pub const SETTINGS: &[Setting] = &[
               \"high-contrast\", \"mono\" (no colour), or \"auto\": default, or mono\n\
               when NO_COLOR is set. A theme named here wins over NO_COLOR.",
     },
+    Setting {
+        key: Key::RecordEnabled,
+        section: "record",
+        name: "enabled",
+        env: "POOLTOP_RECORD_ENABLED",
+        flag: None,
+        kind: Kind::Bool,
+        doc: "Record every run under $XDG_STATE_HOME/pooltop/runs/ (for\n\
+              `pooltop report`, `pooltop replay`); false: only with --record PATH.",
+    },
+    Setting {
+        key: Key::RecordKeep,
+        section: "record",
+        name: "keep",
+        env: "POOLTOP_RECORD_KEEP",
+        flag: None,
+        kind: Kind::Count,
+        doc: "How many of the newest default recordings are kept; 0: all.",
+    },
 ];
 
 /// The table's entry for `key`.
@@ -369,6 +393,7 @@ impl Value {
             Value::Theme(t) => quote(t.name()),
             Value::Chunk(ChunkSize::Auto) => "\"auto\"".into(),
             Value::Chunk(ChunkSize::Fixed(n)) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
         }
     }
 }
@@ -407,7 +432,12 @@ mod tests {
         for s in SETTINGS {
             assert_eq!(SETTINGS.iter().filter(|t| t.key == s.key).count(), 1);
             assert_eq!(setting(s.key).name, s.name);
-            assert_eq!(s.env, format!("POOLTOP_{}", s.name.to_uppercase()));
+            // `record` names are too general alone: POOLTOP_RECORD_ENABLED.
+            let name = match s.section {
+                "record" => format!("{}_{}", s.section, s.name),
+                _ => s.name.to_string(),
+            };
+            assert_eq!(s.env, format!("POOLTOP_{}", name.to_uppercase()));
             assert!(SECTIONS.contains(&s.section));
             if let Some(f) = &s.flag {
                 assert_eq!(f.long(), s.name.replace('_', "-"), "{}", f.names);
@@ -491,6 +521,8 @@ mod tests {
             (Key::SampleEvery, Value::Secs(Duration::from_millis(1500))),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),
             (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
+            (Key::RecordEnabled, Value::Bool(false)),
+            (Key::RecordKeep, Value::Count(5)),
         ];
         for (key, v) in samples {
             let s = setting(key);

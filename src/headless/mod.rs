@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::batch::session::Session;
 use crate::report::json::{JsonLines, JsonSink};
+use crate::report::record::Recorder;
 use crate::report::sink::EXIT_LOST_RECORDS;
 use pooltop::engine::{self, Command, EventStream, PoolEvent, Task};
 use pooltop::error::Error;
@@ -18,6 +19,8 @@ use runner::{Mode, Out, Progress};
 pub struct Options {
     /// Where the JSON lines go, if anywhere.
     pub json: Option<JsonSink>,
+    /// The run's recording, if it has one.
+    pub record: Option<Recorder>,
     /// The name of the pool's control endpoint.
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
@@ -71,6 +74,7 @@ pub fn run(
 ) -> Result<i32, Error> {
     let Options {
         json,
+        mut record,
         name,
         keep_alive,
     } = opts;
@@ -82,6 +86,9 @@ pub fn run(
     }
     let stop_signals = runner::watch_signals(pool.clone(), false);
     let started = Instant::now();
+    if let Some(r) = record.as_mut() {
+        r.start(started);
+    }
     if !tasks.is_empty() {
         pool.submit_all(tasks);
     } else if !keep_alive {
@@ -90,6 +97,7 @@ pub fn run(
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
+        record,
         progress: Progress::when_terminal(),
     };
     let mut mode = TaskFile { keep_alive };
@@ -103,7 +111,7 @@ pub fn run(
     }
     // An output that was asked for and not written whole wins over failed
     // tasks: the records that would say which failed are incomplete.
-    if out.json.lost().is_some() {
+    if out.json.lost().is_some() || out.record_lost() {
         return Ok(EXIT_LOST_RECORDS);
     }
     Ok(tally.exit_code())
@@ -150,6 +158,7 @@ pub fn run_batch(
     events: EventStream,
     mut session: Session,
     json: Option<JsonSink>,
+    mut record: Option<Recorder>,
     progress: bool,
 ) -> Result<i32, Error> {
     let workers = pool.config().workers;
@@ -158,6 +167,9 @@ pub fn run_batch(
     // ones the join timeout.
     let stop_signals = runner::watch_signals(pool.clone(), true);
     let started = Instant::now();
+    if let Some(r) = record.as_mut() {
+        r.start(started);
+    }
     let tasks: Vec<Task> = session
         .jobs()
         .iter()
@@ -172,6 +184,7 @@ pub fn run_batch(
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
+        record,
         progress: Progress::asked(progress),
     };
     let mut mode = Batch { session };
@@ -186,5 +199,7 @@ pub fn run_batch(
         );
         return Ok(128 + sig);
     }
-    Ok(mode.session.exit_status_with(out.json.lost().is_some()))
+    Ok(mode
+        .session
+        .exit_status_with(out.json.lost().is_some() || out.record_lost()))
 }

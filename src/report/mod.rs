@@ -7,10 +7,12 @@
 
 mod human;
 pub mod json;
+pub mod postmortem;
 pub mod record;
 pub mod signals;
 pub mod sink;
 mod tally;
+pub mod trace;
 
 pub use human::human;
 pub use tally::Tally;

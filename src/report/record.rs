@@ -45,7 +45,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::report::Tally;
 use crate::report::json::JsonLines;
@@ -60,6 +60,19 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// The file name ending of a recording (the default folder holds nothing else).
 const EXT: &str = "jsonl";
+
+/// The header line, in the documented order.
+#[derive(Serialize)]
+struct HeaderLine<'a> {
+    event: &'static str,
+    version: u64,
+    started_unix: f64,
+    pooltop: &'static str,
+    title: &'a str,
+    workers: usize,
+    cores: usize,
+    sample_every_s: Option<f64>,
+}
 
 /// What the header says about the run.
 #[derive(Debug, Clone)]
@@ -133,14 +146,26 @@ impl Recorder {
             .saturating_sub(started.elapsed());
         let started_unix = (unix.as_secs_f64() * 1e6).round() / 1e6;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.lines = JsonLines::new(self.sink.take(), started);
         self.tally = Tally::new(self.meta.workers);
-        self.lines.write(json!({
-            "event": "recording", "version": VERSION, "started_unix": started_unix,
-            "pooltop": env!("CARGO_PKG_VERSION"), "title": self.meta.title,
-            "workers": self.meta.workers, "cores": cores,
-            "sample_every_s": self.meta.sample_every.map(|d| d.as_secs_f64()),
-        }));
+        // A struct, so that the fields keep the documented order.
+        let header = HeaderLine {
+            event: "recording",
+            version: VERSION,
+            started_unix,
+            pooltop: env!("CARGO_PKG_VERSION"),
+            title: &self.meta.title,
+            workers: self.meta.workers,
+            cores,
+            sample_every_s: self.meta.sample_every.map(|d| d.as_secs_f64()),
+        };
+        let mut sink = self.sink.take();
+        if let Some(sink) = sink.as_mut() {
+            // Straight to the file: a `Value` would sort the fields.
+            let mut line = serde_json::to_vec(&header).unwrap_or_default();
+            line.push(b'\n');
+            sink.write_all(&line);
+        }
+        self.lines = JsonLines::new(sink, started);
         self.flush();
     }
 
@@ -199,7 +224,10 @@ pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// The default recording's file name for a run started at `unix` by `pid`:
 /// `20261204T200015Z-1234.jsonl`, which sorts by start time.
 pub fn file_name(unix: SystemTime, pid: u32) -> String {
-    let secs = unix.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let secs = unix
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     format!(
@@ -273,7 +301,11 @@ fn is_recording_name(path: &Path) -> bool {
         return false;
     };
     let b = stem.as_bytes();
-    b.len() > 17 && b[8] == b'T' && b[15] == b'Z' && b[16] == b'-' && b[..8].iter().all(u8::is_ascii_digit)
+    b.len() > 17
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[16] == b'-'
+        && b[..8].iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -322,7 +354,11 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            ["20250103T000000Z-1.jsonl", "20250104T000000Z-1.jsonl", "mine.txt"]
+            [
+                "20250103T000000Z-1.jsonl",
+                "20250104T000000Z-1.jsonl",
+                "mine.txt"
+            ]
         );
     }
 }
