@@ -1,7 +1,7 @@
 //! Which recording a run gets (`--record PATH`, the default per-run file,
 //! none), and the trace written from it when the run ends (`--trace`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::PoolArgs;
 use crate::config::Settings;
@@ -94,11 +94,6 @@ fn default_path(keep: u32) -> Option<PathBuf> {
 }
 
 impl Recording {
-    /// Where the recording is, if there is one.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
     /// After the run: the trace `--trace` asked for, from the recording.
     pub fn finish(self) -> Result<(), Failure> {
         let (Some(trace), Some(path)) = (&self.trace, &self.path) else {

@@ -43,14 +43,18 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::report::Tally;
-use crate::report::json::JsonLines;
+use crate::report::json::{event_json, summary_json};
 use crate::report::sink::{Lost, Sink};
 use pooltop::engine::PoolEvent;
+
+mod fast;
 
 /// The format's version, the header's `version`.
 pub const VERSION: u64 = 1;
@@ -85,29 +89,179 @@ pub struct RecordMeta {
     pub sample_every: Option<Duration>,
 }
 
-/// Writes one run's recording; see the module documentation for the
-/// format. Every face hands it each event it reads ([`Recorder::event`]);
-/// it keeps its own tally for the summary line, which it writes when it
-/// sees the pool stop (or at [`Recorder::finish`]).
+/// Writes one run's recording; see the module documentation. Every face
+/// hands it each event it reads ([`Recorder::event`]); the lines are made
+/// and written on a thread of their own, so that recording costs the face's
+/// loop a clone and a send per event, not the formatting and the writes. It
+/// keeps its own tally for the summary line, which it writes when it sees
+/// the pool stop (or at [`Recorder::finish`]).
 pub struct Recorder {
-    /// The file, until the header is written; then the lines.
-    sink: Option<Sink>,
-    lines: JsonLines,
-    meta: RecordMeta,
-    tally: Tally,
-    path: PathBuf,
-    /// The header was written (at the first event, or `start`).
-    started: bool,
-    /// The summary was written: nothing more goes in.
-    finished: bool,
-    last_flush: Instant,
+    /// Until the header is written; kept here too if no thread could start,
+    /// and back here once the recording is finished.
+    writer: Option<Writer>,
+    to_thread: Option<mpsc::SyncSender<Msg>>,
+    thread: Option<thread::JoinHandle<Writer>>,
+    started: Option<Instant>,
     /// Asked for with `--record PATH` (a lost one is a lost record).
     pub asked: bool,
 }
 
+/// What the face's loop hands the writer's thread.
+enum Msg {
+    /// An event, and when it was read (since the run's start).
+    Event(PoolEvent, Duration),
+    Finish,
+}
+
+/// Events the writer's thread may fall behind by before the face waits.
+const BACKLOG: usize = 4096;
+
 impl Recorder {
     /// Creates (or empties) the recording at `path`; nothing is written yet.
     pub fn create(path: &Path, meta: RecordMeta) -> io::Result<Recorder> {
+        Ok(Recorder {
+            writer: Some(Writer::create(path, meta)?),
+            to_thread: None,
+            thread: None,
+            started: None,
+            asked: false,
+        })
+    }
+
+    /// Writes the header: the run started at `started`, the instant every
+    /// line's `t` counts from (the face's JSON stream's too); the lines are
+    /// written on their own thread from now on.
+    pub fn start(&mut self, started: Instant) {
+        if self.started.is_some() {
+            return;
+        }
+        self.started = Some(started);
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        w.start(started);
+        let (tx, rx) = mpsc::sync_channel(BACKLOG);
+        // The writer goes to the thread and comes back at its end.
+        let handoff = Arc::new(Mutex::new(self.writer.take()));
+        let theirs = handoff.clone();
+        let spawned = thread::Builder::new()
+            .name("pooltop-record".into())
+            .spawn(move || {
+                let w = theirs.lock().ok().and_then(|mut w| w.take());
+                write_lines(w.expect("the writer is handed over"), &rx)
+            });
+        match spawned {
+            Ok(handle) => {
+                self.to_thread = Some(tx);
+                self.thread = Some(handle);
+            }
+            // No thread: the lines are written on the face's own.
+            Err(_) => self.writer = handoff.lock().ok().and_then(|mut w| w.take()),
+        }
+    }
+
+    /// Records one event (a run of tasks done as the lines of each task);
+    /// the pool's stop ends the recording with its summary.
+    pub fn event(&mut self, ev: &PoolEvent) {
+        let started = match self.started {
+            Some(s) => s,
+            None => {
+                let now = Instant::now();
+                self.start(now);
+                now
+            }
+        };
+        let since = started.elapsed();
+        if let Some(tx) = &self.to_thread {
+            // A thread gone (it panicked) takes no more.
+            let _ = tx.send(Msg::Event(ev.clone(), since));
+        } else if let Some(w) = self.writer.as_mut() {
+            w.event(ev, since);
+        }
+    }
+
+    /// Writes the gathered lines now (the event stream went quiet). With
+    /// its own thread, the writer does this itself whenever it has caught up.
+    pub fn flush(&mut self) {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush();
+        }
+    }
+
+    /// The summary line (unless the pool's stop already wrote it), then
+    /// everything out; later events are ignored.
+    pub fn finish(&mut self) {
+        if self.started.is_none() {
+            self.start(Instant::now());
+        }
+        if let Some(tx) = self.to_thread.take() {
+            let _ = tx.send(Msg::Finish);
+        }
+        if let Some(handle) = self.thread.take()
+            && let Ok(w) = handle.join()
+        {
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.finish();
+        }
+    }
+
+    /// Why the recording stopped, if a write failed (said once on stderr
+    /// when it happened; known here once the recording is finished).
+    pub fn lost(&self) -> Option<&Lost> {
+        self.writer.as_ref()?.lost()
+    }
+}
+
+/// The writer's thread: events in, lines out; what is gathered is written
+/// whenever the thread has caught up with the face (the stream went
+/// quiet), and at least every [`FLUSH_EVERY`].
+fn write_lines(mut w: Writer, rx: &mpsc::Receiver<Msg>) -> Writer {
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(m) => m,
+            Err(mpsc::TryRecvError::Empty) => {
+                w.flush();
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        match msg {
+            Msg::Event(ev, since) => w.event(&ev, since),
+            Msg::Finish => {
+                w.finish();
+                break;
+            }
+        }
+    }
+    w.flush();
+    w
+}
+
+/// Makes and writes the lines of one recording.
+struct Writer {
+    /// The file; closed (by [`Sink`]) after a failed write.
+    sink: Sink,
+    /// Whole lines not written yet.
+    gathered: Vec<u8>,
+    meta: RecordMeta,
+    tally: Tally,
+    /// The header was written.
+    started: bool,
+    /// The summary was written: nothing more goes in.
+    finished: bool,
+    last_flush: Instant,
+}
+
+/// How many bytes of whole lines are gathered before they are written.
+const GATHER: usize = 64 * 1024;
+
+impl Writer {
+    fn create(path: &Path, meta: RecordMeta) -> io::Result<Writer> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -115,27 +269,19 @@ impl Recorder {
             .open(path)?;
         let sink = Sink::new(Sink::describe("the recording", path), Box::new(file));
         let workers = meta.workers;
-        Ok(Recorder {
-            sink: Some(sink),
-            lines: JsonLines::new(None, Instant::now()),
+        Ok(Writer {
+            sink,
+            gathered: Vec::with_capacity(GATHER + 4096),
             meta,
             tally: Tally::new(workers),
-            path: path.to_path_buf(),
             started: false,
             finished: false,
             last_flush: Instant::now(),
-            asked: false,
         })
     }
 
-    /// Where it is written.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes the header: the run started at `started`, the instant every
-    /// line's `t` counts from (the face's JSON stream's too).
-    pub fn start(&mut self, started: Instant) {
+    /// The header line, written at once.
+    fn start(&mut self, started: Instant) {
         if self.started {
             return;
         }
@@ -147,7 +293,7 @@ impl Recorder {
         let started_unix = (unix.as_secs_f64() * 1e6).round() / 1e6;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.tally = Tally::new(self.meta.workers);
-        // A struct, so that the fields keep the documented order.
+        // A struct, not a `Value`, so that the fields keep the documented order.
         let header = HeaderLine {
             event: "recording",
             version: VERSION,
@@ -158,56 +304,62 @@ impl Recorder {
             cores,
             sample_every_s: self.meta.sample_every.map(|d| d.as_secs_f64()),
         };
-        let mut sink = self.sink.take();
-        if let Some(sink) = sink.as_mut() {
-            // Straight to the file: a `Value` would sort the fields.
-            let mut line = serde_json::to_vec(&header).unwrap_or_default();
-            line.push(b'\n');
-            sink.write_all(&line);
-        }
-        self.lines = JsonLines::new(sink, started);
+        let _ = serde_json::to_writer(&mut self.gathered, &header);
+        self.gathered.push(b'\n');
         self.flush();
     }
 
-    /// Records one event (a run of tasks done as the lines of each task);
-    /// the pool's stop ends the recording with its summary.
-    pub fn event(&mut self, ev: &PoolEvent) {
-        if self.finished {
+    /// Gathers one event's lines, `since` the start.
+    fn event(&mut self, ev: &PoolEvent, since: Duration) {
+        if self.finished || !self.sink.is_open() {
             return;
         }
-        if !self.started {
-            self.start(Instant::now());
-        }
         self.tally.observe(ev);
-        self.lines.event(ev);
+        match ev {
+            // The hot path: thousands of instant tasks a millisecond.
+            PoolEvent::TasksDone(run) => fast::done_run(&mut self.gathered, run, since),
+            ev => {
+                if let Some(v) = event_json(ev, since) {
+                    self.line(&v);
+                }
+            }
+        }
         if matches!(ev, PoolEvent::Stopped(_)) {
             self.finish();
-        } else if self.last_flush.elapsed() >= FLUSH_EVERY {
+        } else if self.gathered.len() >= GATHER || self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
     }
 
-    /// Writes the gathered lines (the event stream went quiet).
-    pub fn flush(&mut self) {
-        self.lines.flush();
+    fn line(&mut self, v: &serde_json::Value) {
+        // A `Value` always serializes, and a Vec takes every byte.
+        let _ = serde_json::to_writer(&mut self.gathered, v);
+        self.gathered.push(b'\n');
+    }
+
+    /// Writes the gathered lines, whole.
+    fn flush(&mut self) {
+        if !self.gathered.is_empty() {
+            self.sink.write_all(&self.gathered);
+            self.gathered.clear();
+        }
+        self.sink.flush();
         self.last_flush = Instant::now();
     }
 
     /// The summary line, then everything out; later events are ignored.
-    pub fn finish(&mut self) {
+    fn finish(&mut self) {
         if self.finished {
             return;
         }
-        if !self.started {
-            self.start(Instant::now());
-        }
         self.finished = true;
-        self.lines.finish(&self.tally);
+        let summary = summary_json(&self.tally);
+        self.line(&summary);
+        self.flush();
     }
 
-    /// Why the recording stopped, if a write failed (said once on stderr).
-    pub fn lost(&self) -> Option<&Lost> {
-        self.lines.lost()
+    fn lost(&self) -> Option<&Lost> {
+        self.sink.lost()
     }
 }
 

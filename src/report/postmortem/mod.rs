@@ -47,6 +47,9 @@ pub struct Report {
     pub efficiency: f64,
     /// The most workers the pool had.
     pub workers: u64,
+    /// The machine's CPUs, and how often it was sampled (none: never).
+    pub cores: u64,
+    pub sample_every_s: Option<f64>,
     /// Busy time of all workers over their lifetimes.
     pub utilisation: f64,
     pub per_worker: Vec<WorkerFigures>,
@@ -474,6 +477,8 @@ impl Gather {
             speedup,
             efficiency: speedup / workers as f64,
             workers,
+            cores: header.cores,
+            sample_every_s: header.sample_every_s,
             utilisation: if life > 0.0 { busy / life } else { 0.0 },
             per_worker,
             kinds,

@@ -48,7 +48,6 @@ pub struct Line<'a> {
     #[serde(borrow)]
     pub state: Option<Cow<'a, str>>,
     pub wall_s: Option<f64>,
-    pub cpu_s: Option<f64>,
     #[serde(borrow)]
     pub line: Option<Cow<'a, str>>,
     #[serde(borrow)]
