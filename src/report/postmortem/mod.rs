@@ -173,8 +173,8 @@ struct Gather {
     live: u64,
     kinds: HashMap<String, Histogram>,
     slowest: BinaryHeap<Reverse<BySlowness>>,
-    /// Tasks started and not yet ended: start time, worker, line.
-    running: HashMap<u64, (f64, u64, String)>,
+    /// Tasks started and not yet ended: start time, worker.
+    running: HashMap<u64, (f64, u64)>,
     /// The tail's start and the tasks running then (their ends filled in).
     tail: Option<(f64, Vec<TaskFigure>)>,
     retries: u64,
@@ -227,8 +227,7 @@ impl Gather {
             }
             "task_started" => {
                 if let (Some(task), Some(worker)) = (l.task, l.worker) {
-                    let line = l.line.as_deref().unwrap_or("").to_string();
-                    self.running.insert(task, (l.t, worker, line));
+                    self.running.insert(task, (l.t, worker));
                     self.check_tail(l.t);
                 }
             }
@@ -362,14 +361,15 @@ impl Gather {
                 let tasks = self
                     .running
                     .iter()
-                    .map(|(&task, (start, worker, line))| TaskFigure {
+                    // Each one's line and end are filled in when it finishes.
+                    .map(|(&task, (start, worker))| TaskFigure {
                         task,
                         worker: Some(*worker),
                         state: "running".into(),
                         wall_s: 0.0,
                         start_s: *start,
                         end_s: t,
-                        line: line.clone(),
+                        line: String::new(),
                     })
                     .collect();
                 self.tail = Some((t, tasks));

@@ -143,8 +143,16 @@ fn parts(r: &Report) -> Vec<Part> {
         let _ = write!(lines, "\nstopped reading at {s}");
     }
     p.push(Part::Para(lines));
-
     p.push(Part::Heading("Workers".into()));
+    p.push(Part::Table(workers_table(r)));
+    times(r, &mut p);
+    p.push(Part::Heading("Retries, crashes and failures".into()));
+    p.push(Part::Para(troubles(r)));
+    p
+}
+
+/// Each worker's counts, time and memory.
+fn workers_table(r: &Report) -> Table {
     let mut t = Table::new(&[
         "worker",
         "slot",
@@ -173,8 +181,11 @@ fn parts(r: &Report) -> Vec<Part> {
             w.exit.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    p.push(Part::Table(t));
+    t
+}
 
+/// Run times per kind, the slowest tasks and the stragglers.
+fn times(r: &Report, p: &mut Vec<Part>) {
     p.push(Part::Heading("Run time per kind".into()));
     let mut t = Table::new(&["kind", "tasks", "min", "median", "p95", "max", "total"]);
     for k in &r.kinds {
@@ -210,8 +221,10 @@ fn parts(r: &Report) -> Vec<Part> {
             "None: the workers stayed busy until the end.".into(),
         )),
     }
+}
 
-    p.push(Part::Heading("Retries, crashes and failures".into()));
+/// Retries, crashes and the causes of failures, one per line.
+fn troubles(r: &Report) -> String {
     let mut lines = format!(
         "{} retried attempt(s), {} worker crash(es)",
         r.retries, r.crashes
@@ -238,8 +251,7 @@ fn parts(r: &Report) -> Vec<Part> {
     for c in &r.causes {
         let _ = write!(lines, "\n  {} task(s): {}", c.tasks, c.why);
     }
-    p.push(Part::Para(lines));
-    p
+    lines
 }
 
 /// The report as text for the terminal.

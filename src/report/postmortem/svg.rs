@@ -48,7 +48,8 @@ pub fn write(recording: &Path, out: &Path, report: &Report) -> Result<(), String
         end = end.max(s.end);
         if let Some(&i) = last.get(&s.lane) {
             let b = &mut bars[i];
-            if b.1 == s.state && s.start - b.3 < px {
+            // Only what a pixel cannot show apart is merged.
+            if b.1 == s.state && s.start - b.3 < px && s.end - s.start < 2.0 * px {
                 b.3 = b.3.max(s.end);
                 return;
             }
@@ -72,7 +73,7 @@ pub fn write(recording: &Path, out: &Path, report: &Report) -> Result<(), String
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(0f64..end, 0f64..lanes.len().max(1) as f64)
+        .build_cartesian_2d(0f64..end, -0.5f64..lanes.len().max(1) as f64 - 0.5)
         .map_err(|e| draw(&e))?;
     let names = lanes.clone();
     chart
@@ -80,11 +81,11 @@ pub fn write(recording: &Path, out: &Path, report: &Report) -> Result<(), String
         .disable_y_mesh()
         .x_desc("seconds since the start")
         .y_desc("slot")
-        .y_labels(lanes.len().max(1) + 1)
+        .y_labels(lanes.len().max(1))
         .y_label_formatter(&|y| {
-            let i = y.floor() as usize;
-            match names.get(i) {
-                Some(l) if (y - y.floor()).abs() < 1e-9 => format!("{l}"),
+            let i = y.round();
+            match names.get(i.max(0.0) as usize) {
+                Some(l) if (y - i).abs() < 1e-6 => format!("{l}"),
                 _ => String::new(),
             }
         })
@@ -100,12 +101,20 @@ pub fn write(recording: &Path, out: &Path, report: &Report) -> Result<(), String
                 let y = row(b.0);
                 // At least a pixel wide, so a tiny task still shows.
                 let x1 = b.3.max(b.2 + px);
-                Rectangle::new([(b.2, y + 0.15), (x1, y + 0.85)], c.filled())
+                Rectangle::new([(b.2, y - 0.35), (x1, y + 0.35)], c.filled())
             }))
             .map_err(|e| draw(&e))?
             .label(state.to_string())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
     }
+    // A white edge between one task and the next on a lane.
+    chart
+        .draw_series(bars.iter().map(|b| {
+            let y = row(b.0);
+            let x1 = b.3.max(b.2 + px);
+            Rectangle::new([(b.2, y - 0.35), (x1, y + 0.35)], WHITE.stroke_width(1))
+        }))
+        .map_err(|e| draw(&e))?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
