@@ -28,6 +28,10 @@ pub enum Cmd {
     /// Run the built-in demo workload.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(PoolArgs),
+    /// A post-mortem of a recorded run: counts, speedup, utilisation per
+    /// worker, run times per kind, the slowest tasks and stragglers.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// List the running pools of this user.
     #[command(after_help = LS_EXAMPLES)]
     Ls {
@@ -267,6 +271,12 @@ Exit status, templates (as GNU parallel): 0 all jobs succeeded; 1-100 the number
 of failed jobs; 101 more than 100 failed; with --halt ...,fail=1 the failing
 job's status; 255 bad input or options (nothing ran).";
 
+const REPORT_EXAMPLES: &str = "Examples:
+  pooltop report ~/.local/state/pooltop/runs/20261204T200015Z-4242.jsonl
+  pooltop report --markdown run.jsonl > report.md
+  pooltop report --svg timeline.svg --trace run.trace.json run.jsonl
+  pooltop report --json run.jsonl | jq .speedup";
+
 /// Options of any pool (`Default`: none given).
 #[derive(Debug, Clone, Default, Args)]
 pub struct PoolArgs {
@@ -297,6 +307,17 @@ pub struct PoolArgs {
     /// its first `py` task (like Pool's initializer)
     #[arg(long, value_name = "MODULE:FUNCTION", value_parser = parse_py_target)]
     pub py_init: Option<String>,
+    /// Record the run to PATH (JSON lines, for `pooltop report` and `replay`)
+    /// [default: a new file under $XDG_STATE_HOME/pooltop/runs/]
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<PathBuf>,
+    /// Do not record the run (the `record.enabled` setting)
+    #[arg(long, conflicts_with = "record")]
+    pub no_record: bool,
+    /// At the end of the run, write its timeline to FILE as a Chrome trace
+    /// (Perfetto, chrome://tracing)
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// Checks a `MODULE:FUNCTION` (`--py-init`, `--py`) as a `py` task line would.
@@ -304,6 +325,26 @@ fn parse_py_target(s: &str) -> Result<String, String> {
     pooltop::task::PySpec::parse(s, &[])
         .map(|_| s.to_string())
         .map_err(|e| e.reason)
+}
+
+/// `pooltop report`: what to make of a recording.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The recording (a file under $XDG_STATE_HOME/pooltop/runs/, or `--record PATH`'s)
+    #[arg(value_name = "RECORDING")]
+    pub file: PathBuf,
+    /// The report as Markdown, for pasting into an issue
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// The report's figures as one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the timeline as an SVG Gantt chart to FILE
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Also write the timeline as a Chrome trace (Perfetto, chrome://tracing) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// `pooltop config`: what it shows or checks.

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         None => run::run_demo(commands::default_pool_args()),
         Some(Cmd::Demo(args)) => run::run_demo(args),
         Some(Cmd::Run(args)) => run::run_tasks(args),
+        Some(Cmd::Report(args)) => commands::report::report(args),
         Some(Cmd::Ls { json }) => control_cli::ls(json).map_err(Failure::usage),
         Some(Cmd::Submit(args)) => client::submit(args),
         Some(Cmd::Status { pool, json }) => {

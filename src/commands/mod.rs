@@ -4,7 +4,9 @@
 //! [`Failure`].
 
 pub mod client;
+pub mod recording;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod settings;
 pub mod template;

@@ -4,9 +4,12 @@
 
 use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::cli::{PoolArgs, RunArgs};
 use crate::report::outputs::{FileLine, OutputClaims, SharedClaims};
+use crate::report::record::RecordMeta;
 use crate::report::results::Origins;
 use crate::{config, demo, headless};
 use pooltop::task::TaskSpec;
@@ -210,10 +213,27 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
         config.sample_every = Some(loaded.settings.refresh);
     }
     let json = if dashboard { None } else { json_sink(args)? };
+    let meta = RecordMeta {
+        title: title.to_string(),
+        workers: config.workers,
+        sample_every: config.sample_every,
+    };
+    let mut recording = super::recording::open(args, &loaded.settings, meta)?;
     // The control server lives until the face returns.
-    let (pool, events, _control) =
+    let (pool, mut events, _control) =
         crate::control::start_pool_claiming(config, &name, title, claims.clone())?;
     if dashboard {
+        // The dashboard's events are recorded as they are read.
+        let recorder = recording.recorder.take().map(|r| Arc::new(Mutex::new(r)));
+        if let Some(r) = &recorder {
+            let r = r.clone();
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .start(Instant::now());
+            events.add_tap(Box::new(move |ev| {
+                r.lock().unwrap_or_else(|e| e.into_inner()).event(ev);
+            }));
+        }
         let opts = crate::ui::Options {
             title: title.to_string(),
             exit_when_done: args.exit_when_done,
@@ -221,6 +241,10 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
             ..dashboard_options(&loaded)
         };
         let outcome = crate::ui::run_with(pool, events, tasks, opts)?;
+        if let Some(r) = recorder {
+            r.lock().unwrap_or_else(|e| e.into_inner()).finish();
+        }
+        recording.finish()?;
         pooltop::say!("{}", outcome.summary_text());
         if let Some(sig) = outcome.signal {
             pooltop::say!(
@@ -232,6 +256,7 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
     }
     let opts = headless::Options {
         json,
+        record: recording.recorder.take(),
         name,
         keep_alive: args.keep_alive,
         printing: headless::Printing {
@@ -240,5 +265,6 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
         },
     };
     let code = headless::run(pool, events, tasks, opts)?;
+    recording.finish()?;
     Ok(code as u8)
 }

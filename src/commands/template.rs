@@ -97,12 +97,20 @@ fn run_calling(
         None => session,
     };
     let json = json_sink(&args.pool)?;
+    let meta = crate::report::record::RecordMeta {
+        title: title.clone(),
+        workers: config.workers,
+        sample_every: config.sample_every,
+    };
+    let mut recording = super::recording::open(&args.pool, &settings, meta)?;
     // A batch opens a control socket as any pool does (`pooltop attach`,
     // `status`); its view is updated on this thread as events are read.
     let name = pool_name(&args.pool)?;
     let (pool, events, _control) = crate::control::start_pool(config, &name, &title)?;
-    let code = headless::run_batch(pool, events, session, json, b.eta)?;
+    let record = recording.recorder.take();
+    let code = headless::run_batch(pool, events, session, json, record, b.eta)?;
     drop(spill);
+    recording.finish()?;
     // As a process exit status: -1 (a timed-out job that halted the run) is 255.
     Ok(code as u8)
 }

@@ -174,6 +174,10 @@ pub struct Settings {
     /// How often the dashboard samples CPU and memory.
     pub refresh: Duration,
     pub theme: ThemeChoice,
+    /// Whether every run is recorded in the default folder (`record.enabled`).
+    pub record_enabled: bool,
+    /// How many default recordings are kept (`record.keep`; 0: all).
+    pub record_keep: u32,
     /// The file's key bindings (over the built-in ones), in the file's order.
     pub keys: Vec<KeyBind>,
     /// The config file that was read, if one was.
@@ -204,6 +208,8 @@ impl Default for Settings {
             max_tasks_per_worker: 0,
             refresh: Duration::from_millis(500),
             theme: ThemeChoice::Auto,
+            record_enabled: true,
+            record_keep: 20,
             keys: Vec::new(),
             file: None,
             origins: Vec::new(),
@@ -234,6 +240,8 @@ impl Settings {
             Key::MaxTasksPerWorker => Value::Count(self.max_tasks_per_worker),
             Key::Refresh => Value::Secs(self.refresh),
             Key::Theme => Value::Theme(self.theme),
+            Key::RecordEnabled => Value::Bool(self.record_enabled),
+            Key::RecordKeep => Value::Count(self.record_keep),
         }
     }
 
@@ -260,6 +268,8 @@ impl Settings {
             (Key::MaxTasksPerWorker, Value::Count(n)) => self.max_tasks_per_worker = n,
             (Key::Refresh, Value::Secs(d)) => self.refresh = d,
             (Key::Theme, Value::Theme(t)) => self.theme = t,
+            (Key::RecordEnabled, Value::Bool(b)) => self.record_enabled = b,
+            (Key::RecordKeep, Value::Count(n)) => self.record_keep = n,
             _ => debug_assert!(false, "{key:?} given a value of another kind"),
         }
     }

@@ -33,6 +33,8 @@ pub enum Key {
     MaxTasksPerWorker,
     Refresh,
     Theme,
+    RecordEnabled,
+    RecordKeep,
 }
 
 /// How many workers a pool starts with.
@@ -91,6 +93,7 @@ pub enum Value {
     Size(Option<u64>),
     /// A number, or none (off).
     Number(Option<f64>),
+    Bool(bool),
 }
 
 /// What a setting takes.
@@ -120,6 +123,8 @@ pub enum Kind {
     Size,
     /// A number, 0 or more, fractions allowed; `none`: off.
     Number,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One setting of the file.
@@ -178,7 +183,7 @@ impl Flag {
 }
 
 /// The tables of the file, in order (`keys` is the key bindings').
-pub const SECTIONS: &[&str] = &["pool", "dashboard", "keys"];
+pub const SECTIONS: &[&str] = &["pool", "dashboard", "record", "keys"];
 
 /// Every setting, in the order of the default file.
 pub const SETTINGS: &[Setting] = &[
@@ -492,6 +497,25 @@ pub const SETTINGS: &[Setting] = &[
               \"high-contrast\", \"mono\" (no colour), or \"auto\": default, or mono\n\
               when NO_COLOR is set. A theme named here wins over NO_COLOR.",
     },
+    Setting {
+        key: Key::RecordEnabled,
+        section: "record",
+        name: "enabled",
+        env: "POOLTOP_RECORD_ENABLED",
+        flag: None,
+        kind: Kind::Bool,
+        doc: "Record every run under $XDG_STATE_HOME/pooltop/runs/ (for\n\
+              `pooltop report`, `pooltop replay`); false: only with --record PATH.",
+    },
+    Setting {
+        key: Key::RecordKeep,
+        section: "record",
+        name: "keep",
+        env: "POOLTOP_RECORD_KEEP",
+        flag: None,
+        kind: Kind::Count,
+        doc: "How many of the newest default recordings are kept; 0: all.",
+    },
 ];
 
 /// The table's entry for `key`.
@@ -521,6 +545,7 @@ impl Value {
             Value::Size(None) | Value::Number(None) => "\"none\"".into(),
             Value::Size(Some(n)) => n.to_string(),
             Value::Number(Some(x)) => x.to_string(),
+            Value::Bool(b) => b.to_string(),
         }
     }
 }
@@ -559,7 +584,12 @@ mod tests {
         for s in SETTINGS {
             assert_eq!(SETTINGS.iter().filter(|t| t.key == s.key).count(), 1);
             assert_eq!(setting(s.key).name, s.name);
-            assert_eq!(s.env, format!("POOLTOP_{}", s.name.to_uppercase()));
+            // `record` names are too general alone: POOLTOP_RECORD_ENABLED.
+            let name = match s.section {
+                "record" => format!("{}_{}", s.section, s.name),
+                _ => s.name.to_string(),
+            };
+            assert_eq!(s.env, format!("POOLTOP_{}", name.to_uppercase()));
             assert!(SECTIONS.contains(&s.section));
             if let Some(f) = &s.flag {
                 assert_eq!(f.long(), s.name.replace('_', "-"), "{}", f.names);
@@ -648,6 +678,8 @@ mod tests {
             (Key::MaxTasksPerWorker, Value::Count(100)),
             (Key::Refresh, Value::Secs(Duration::from_millis(250))),
             (Key::Theme, Value::Theme(ThemeChoice::HighContrast)),
+            (Key::RecordEnabled, Value::Bool(false)),
+            (Key::RecordKeep, Value::Count(5)),
         ];
         for (key, v) in samples {
             let s = setting(key);

@@ -100,6 +100,7 @@ impl Kind {
             Kind::Path => "a path, as a string".into(),
             Kind::Size => "a size (bytes, or with K, M, G or T), or \"none\"".into(),
             Kind::Number => "a number, 0 or more, or \"none\"".into(),
+            Kind::Bool => "true or false".into(),
             Kind::Theme => {
                 let names: Vec<String> = ThemeChoice::NAMES
                     .iter()
@@ -113,7 +114,7 @@ impl Kind {
     /// Whether a TOML number may stand for the value (and a flag's value
     /// may start with `-`, to reach the check rather than look like a flag).
     pub fn takes_numbers(self) -> bool {
-        !matches!(self, Kind::Path | Kind::Theme)
+        !matches!(self, Kind::Path | Kind::Theme | Kind::Bool)
     }
 
     /// Reads `raw` as this kind of value; the error says what was expected
@@ -127,7 +128,12 @@ impl Kind {
                 detail.unwrap_or_default()
             )
         };
+        if let (Kind::Bool, Raw::Bool(b)) = (self, raw) {
+            return Ok(Value::Bool(b));
+        }
         match raw.text(self.takes_numbers()) {
+            // A boolean in the file is TOML's; a string there is not one.
+            Some(_) if self == Kind::Bool && matches!(raw, Raw::Str(_)) => Err(refused(None)),
             Some(text) => self.read(&text).map_err(refused),
             None => Err(refused(None)),
         }
@@ -191,6 +197,11 @@ impl Kind {
             // A path is taken as written, spaces and all.
             Kind::Path if !text.is_empty() => Ok(Value::Path(PathBuf::from(text))),
             Kind::Path => Err(None),
+            Kind::Bool => match text.trim() {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(None),
+            },
             Kind::Theme => {
                 let name = text.trim();
                 if let Some((_, t)) = ThemeChoice::NAMES.iter().find(|(n, _)| *n == name) {
@@ -319,5 +330,20 @@ mod tests {
             Err("expected a number of seconds from 0.2 up (0: never), found `0.1`".into())
         );
         assert!(e.parse(Raw::Text("-1")).is_err());
+    }
+
+    #[test]
+    fn booleans_from_the_file_and_as_text() {
+        let b = Kind::Bool;
+        assert_eq!(b.parse(Raw::Bool(false)), Ok(Value::Bool(false)));
+        assert_eq!(b.parse(Raw::Text("true")), Ok(Value::Bool(true)));
+        assert_eq!(
+            b.parse(Raw::Str("false")),
+            Err("expected true or false, found the string \"false\"".into())
+        );
+        assert_eq!(
+            b.parse(Raw::Text("yes")),
+            Err("expected true or false, found `yes`".into())
+        );
     }
 }

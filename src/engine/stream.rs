@@ -26,6 +26,18 @@ impl EventStream {
         EventStream { rx, tap: Some(tap) }
     }
 
+    /// Adds `tap` after the stream's own (if it has one): both see each
+    /// event, in that order.
+    pub fn add_tap(&mut self, mut tap: Tap) {
+        self.tap = Some(match self.tap.take() {
+            None => tap,
+            Some(mut first) => Box::new(move |ev: &PoolEvent| {
+                first(ev);
+                tap(ev);
+            }),
+        });
+    }
+
     fn seen(&mut self, ev: PoolEvent) -> PoolEvent {
         if let Some(tap) = self.tap.as_mut() {
             tap(&ev);

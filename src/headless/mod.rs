@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::batch::session::Session;
 use crate::report::json::{JsonLines, JsonSink};
+use crate::report::record::Recorder;
 use crate::report::sink::EXIT_LOST_RECORDS;
 use pooltop::engine::{self, Command, EventStream, PoolEvent, Task};
 use pooltop::error::Error;
@@ -21,6 +22,8 @@ use runner::{Mode, Out, Progress};
 pub struct Options {
     /// Where the JSON lines go, if anywhere.
     pub json: Option<JsonSink>,
+    /// The run's recording, if it has one.
+    pub record: Option<Recorder>,
     /// The name of the pool's control endpoint.
     pub name: String,
     /// Keep running when the queue is empty, until `pooltop stop` or a signal.
@@ -91,6 +94,7 @@ pub fn run(
 ) -> Result<i32, Error> {
     let Options {
         json,
+        mut record,
         name,
         keep_alive,
         mut printing,
@@ -103,6 +107,9 @@ pub fn run(
     }
     let stop_signals = runner::watch_signals(pool.clone(), false);
     let started = Instant::now();
+    if let Some(r) = record.as_mut() {
+        r.start(started);
+    }
     if !tasks.is_empty() {
         printing.origins.first = pool.submit_all(tasks).first().copied();
     } else if !keep_alive {
@@ -111,6 +118,7 @@ pub fn run(
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
+        record,
         progress: Progress::when_terminal(printing.quiet),
     };
     let mut mode = TaskFile {
@@ -129,7 +137,7 @@ pub fn run(
     }
     // An output that was asked for and not written whole wins over failed
     // tasks: the records that would say which failed are incomplete.
-    if out.json.lost().is_some() {
+    if out.json.lost().is_some() || out.record_lost() {
         return Ok(EXIT_LOST_RECORDS);
     }
     Ok(tally.exit_code())
@@ -176,6 +184,7 @@ pub fn run_batch(
     events: EventStream,
     mut session: Session,
     json: Option<JsonSink>,
+    mut record: Option<Recorder>,
     progress: bool,
 ) -> Result<i32, Error> {
     let workers = pool.config().workers;
@@ -184,6 +193,9 @@ pub fn run_batch(
     // ones the join timeout.
     let stop_signals = runner::watch_signals(pool.clone(), true);
     let started = Instant::now();
+    if let Some(r) = record.as_mut() {
+        r.start(started);
+    }
     let tasks: Vec<Task> = session.jobs().iter().map(|j| session.task(j)).collect();
     match pool.submit_all(tasks).first() {
         Some(&first) => session.set_first_task(first),
@@ -194,6 +206,7 @@ pub fn run_batch(
     let out = Out {
         pool,
         json: JsonLines::new(json, started),
+        record,
         progress: Progress::asked(progress),
     };
     let mut mode = Batch { session };
@@ -208,5 +221,7 @@ pub fn run_batch(
         );
         return Ok(128 + sig);
     }
-    Ok(mode.session.exit_status_with(out.json.lost().is_some()))
+    Ok(mode
+        .session
+        .exit_status_with(out.json.lost().is_some() || out.record_lost()))
 }

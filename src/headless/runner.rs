@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::report::Tally;
 use crate::report::json::JsonLines;
+use crate::report::record::Recorder;
 use crate::report::signals::SignalWatch;
 use pooltop::engine::{Command, EventStream, PoolEvent, PoolHandle};
 
@@ -14,7 +15,19 @@ use pooltop::engine::{Command, EventStream, PoolEvent, PoolHandle};
 pub(super) struct Out {
     pub pool: PoolHandle,
     pub json: JsonLines,
+    /// The run's recording, fed the same events.
+    pub record: Option<Recorder>,
     pub progress: Progress,
+}
+
+impl Out {
+    /// Whether a recording asked for with `--record PATH` was not written
+    /// whole (a default one lost is said on stderr, and that is all).
+    pub fn record_lost(&self) -> bool {
+        self.record
+            .as_ref()
+            .is_some_and(|r| r.asked && r.lost().is_some())
+    }
 }
 
 /// What differs between a task-file run and a command batch.
@@ -123,6 +136,9 @@ pub(super) fn run(
             Err(_) => {
                 out.json.flush();
                 mode.idle();
+                if let Some(r) = out.record.as_mut() {
+                    r.flush();
+                }
                 match events.recv() {
                     Ok(ev) => ev,
                     Err(_) => break,
@@ -131,6 +147,9 @@ pub(super) fn run(
         };
         tally.observe(&ev);
         out.json.event(&ev);
+        if let Some(r) = out.record.as_mut() {
+            r.event(&ev);
+        }
         mode.after(&ev, &mut out);
         match ev {
             PoolEvent::Error { ref message, .. } if mode.prints_errors(&out) => {
@@ -148,6 +167,9 @@ pub(super) fn run(
     }
     out.progress.clear();
     out.json.finish(&tally);
+    if let Some(r) = out.record.as_mut() {
+        r.finish();
+    }
     (tally, out)
 }
 

@@ -9,11 +9,14 @@
 mod human;
 pub mod json;
 pub mod outputs;
+pub mod postmortem;
+pub mod record;
 pub mod replay_read;
 pub mod results;
 pub mod signals;
 pub mod sink;
 mod tally;
+pub mod trace;
 
 pub use human::human;
 pub use tally::{Tally, workers};

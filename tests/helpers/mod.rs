@@ -32,6 +32,11 @@ fn settings_in_environment() -> Vec<std::ffi::OsString> {
 pub fn pooltop_command() -> std::process::Command {
     let mut cmd = std::process::Command::new(BIN);
     cmd.env("XDG_CONFIG_HOME", empty_config_home());
+    // Default recordings go to the temp dir, not the developer's state dir.
+    cmd.env(
+        "XDG_STATE_HOME",
+        std::env::temp_dir().join("pooltop-tests-state-home"),
+    );
     for name in settings_in_environment() {
         cmd.env_remove(name);
     }
