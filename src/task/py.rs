@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ParseError, err};
 
-/// A Python function call: what [`TaskSpec::Py`] holds, written
+/// A Python function call: what [`TaskSpec::Py`](super::TaskSpec::Py) holds, written
 /// `py MODULE:FUNCTION [ARG ...]`.
 ///
 /// `module` is an importable module name, or a path to a `.py` file (one

@@ -228,7 +228,11 @@ impl App {
             Level::Info,
             format!("all {} tasks finished", counts.finished()),
         );
-        if self.cfg.exit_when_done && self.quitting == Quitting::No {
+        // A long list reaches the pool in slices and the queue may run dry
+        // between two: that drain, with fewer tasks counted than this
+        // dashboard submitted, is not the end.
+        let all_counted = counts.submitted >= self.tasks.len() as u64;
+        if self.cfg.exit_when_done && self.quitting == Quitting::No && all_counted {
             self.quitting = Quitting::Graceful;
             return Some(Effect::Send(Command::Shutdown));
         }

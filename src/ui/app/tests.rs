@@ -310,6 +310,22 @@ fn exit_when_done_shuts_down_on_drain() {
 }
 
 #[test]
+fn exit_when_done_waits_for_every_task_it_submitted() {
+    let mut s = script();
+    s.app.cfg.exit_when_done = true;
+    s.queue(&["square 2", "square 3"]);
+    s.start(1, 1).finish(1, 1, TaskState::Done, "4", None, 0.1);
+    // Drained after the first slice only: one of the two counted.
+    let counts = pooltop::engine::events::Counts {
+        submitted: 1,
+        done: 1,
+        ..Default::default()
+    };
+    assert!(s.msg(PoolEvent::Drained(counts)).is_none());
+    assert_eq!(s.app.quitting, Quitting::No);
+}
+
+#[test]
 fn a_hangup_kills_at_once() {
     let mut s = script();
     assert_cmd!(
