@@ -12,11 +12,9 @@ pub const MIN_SAMPLES: usize = 3;
 /// on quick tasks (a 2 ms job that once takes 5 ms) does not kill them.
 pub const FLOOR: Duration = Duration::from_secs(1);
 
-/// Sub-buckets per power of two: a value is known to within 1/64 of itself.
-const SUB_BITS: u32 = 6;
-const SUB: u64 = 1 << SUB_BITS;
-/// Enough buckets for any `u64` number of nanoseconds.
-const BUCKETS: usize = ((64 - SUB_BITS as usize) + 1) * SUB as usize;
+/// 64 sub-buckets per power of two: a value is known to within 1/64 of itself.
+type Buckets = super::buckets::LogLinear<6>;
+const BUCKETS: usize = Buckets::BUCKETS;
 
 /// The median of every run time pushed so far, in constant memory: a
 /// log-linear histogram of nanoseconds (exact below 128 ns, then 64 buckets
@@ -32,27 +30,12 @@ pub struct RunningMedian {
     cached: std::cell::Cell<Option<Duration>>,
 }
 
-/// The bucket of a value: its highest set bit picks the power of two, the
-/// next [`SUB_BITS`] bits the sub-bucket within it.
 fn bucket_of(nanos: u64) -> usize {
-    if nanos < 2 * SUB {
-        return nanos as usize;
-    }
-    let high = 63 - nanos.leading_zeros();
-    let sub = (nanos >> (high - SUB_BITS)) & (SUB - 1);
-    ((high - SUB_BITS + 1) as u64 * SUB + sub) as usize
+    Buckets::bucket_of(nanos)
 }
 
-/// The middle of the range of values in bucket `i` (the value itself below 128 ns).
 fn value_of(i: usize) -> u64 {
-    let i = i as u64;
-    if i < 2 * SUB {
-        return i;
-    }
-    let high = i / SUB + u64::from(SUB_BITS) - 1;
-    let shift = high - u64::from(SUB_BITS);
-    let low = (SUB + i % SUB) << shift;
-    low + (1 << shift) / 2
+    Buckets::value_of(i)
 }
 
 impl RunningMedian {

@@ -4,6 +4,7 @@
 //! in) and a receiver of [`PoolEvent`]s (news out). Nothing here knows about
 //! terminals.
 
+pub mod buckets;
 mod channel;
 mod conn;
 pub mod events;

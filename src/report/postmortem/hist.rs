@@ -3,31 +3,9 @@
 //! of two: a quantile within about 3% of itself), with the exact minimum
 //! and maximum beside it.
 
-/// Sub-buckets per power of two.
-const SUB_BITS: u32 = 5;
-const SUB: u64 = 1 << SUB_BITS;
-const BUCKETS: usize = ((64 - SUB_BITS as usize) + 1) * SUB as usize;
-
-fn bucket_of(v: u64) -> usize {
-    if v < 2 * SUB {
-        return v as usize;
-    }
-    let high = 63 - v.leading_zeros();
-    let sub = (v >> (high - SUB_BITS)) & (SUB - 1);
-    ((high - SUB_BITS + 1) as u64 * SUB + sub) as usize
-}
-
-/// The middle of bucket `i`'s range.
-fn value_of(i: usize) -> u64 {
-    let i = i as u64;
-    if i < 2 * SUB {
-        return i;
-    }
-    let high = i / SUB + u64::from(SUB_BITS) - 1;
-    let shift = high - u64::from(SUB_BITS);
-    ((SUB + i % SUB) << shift) + (1 << shift) / 2
-}
-
+/// 32 sub-buckets per power of two (the engine's log-linear buckets).
+type Buckets = pooltop::engine::buckets::LogLinear<5>;
+const BUCKETS: usize = Buckets::BUCKETS;
 /// Run times in seconds; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Histogram {
@@ -54,7 +32,7 @@ impl Histogram {
     pub fn push(&mut self, secs: f64) {
         let secs = secs.max(0.0);
         let micros = (secs * 1e6).round() as u64;
-        self.counts[bucket_of(micros)] += 1;
+        self.counts[Buckets::bucket_of(micros)] += 1;
         self.len += 1;
         self.min = self.min.min(secs);
         self.max = self.max.max(secs);
@@ -72,7 +50,7 @@ impl Histogram {
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                return (value_of(i) as f64 / 1e6).clamp(self.min, self.max);
+                return (Buckets::value_of(i) as f64 / 1e6).clamp(self.min, self.max);
             }
         }
         self.max
