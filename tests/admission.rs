@@ -35,30 +35,7 @@ fn run_json(args: &[&str], tasks: &str, env: &[(&str, &Path)]) -> Vec<Value> {
 }
 
 fn keep_alive(dir: &Path, name: &str, json: &Path, args: &[&str]) -> Child {
-    let child = pooltop_command()
-        .args([
-            "run",
-            "--headless",
-            "--keep-alive",
-            "--name",
-            name,
-            "-j",
-            "1",
-        ])
-        .args(args)
-        .arg("--json")
-        .arg(json)
-        .env("POOLTOP_CONTROL_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the pool to be listed", LONG, || {
-        let out = run_pooltop(&["ls"], "", &[("POOLTOP_CONTROL_DIR", dir)]);
-        String::from_utf8_lossy(&out.stdout).contains(name)
-    });
-    child
+    keep_alive_pool_in(dir, name, "1", json, args, Stdio::null())
 }
 
 fn ctl(dir: &Path, args: &[&str]) -> String {

@@ -54,30 +54,9 @@ fn keep_alive_pool_with(
     json: &Path,
     extra: &[&str],
 ) -> Child {
-    let child = pooltop_command()
-        .args([
-            "run",
-            "--headless",
-            "--keep-alive",
-            "--name",
-            name,
-            "-j",
-            workers,
-        ])
-        .args(["--join-timeout", "0.5"])
-        .args(extra)
-        .arg("--json")
-        .arg(json)
-        .env("POOLTOP_CONTROL_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the pool to be listed", LONG, || {
-        text(&pooltop(dir, &["ls"], "")).0.contains(name)
-    });
-    child
+    let mut args = vec!["--join-timeout", "0.5"];
+    args.extend_from_slice(extra);
+    keep_alive_pool_in(dir, name, workers, json, &args, Stdio::piped())
 }
 
 fn status(dir: &Path, pool: &str) -> Value {

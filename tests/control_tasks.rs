@@ -28,21 +28,8 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 
 /// `pooltop run --headless --keep-alive --name NAME -j WORKERS --json JSON`.
 pub fn keep_alive_pool(dir: &Path, name: &str, workers: &str, json: &Path) -> Child {
-    let child = pooltop_command()
-        .args(["run", "--headless", "--keep-alive", "--name", name])
-        .args(["-j", workers, "--join-timeout", "0.5"])
-        .arg("--json")
-        .arg(json)
-        .env("POOLTOP_CONTROL_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the pool to be listed", LONG, || {
-        String::from_utf8_lossy(&pooltop(dir, &["ls"]).stdout).contains(name)
-    });
-    child
+    let args = ["--join-timeout", "0.5"];
+    keep_alive_pool_in(dir, name, workers, json, &args, Stdio::piped())
 }
 
 fn events(json: &Path) -> Vec<Value> {

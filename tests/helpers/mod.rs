@@ -392,3 +392,35 @@ pub fn run_pooltop(
     let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     child.wait_with_output().unwrap()
 }
+
+/// Starts `pooltop run --headless --keep-alive --name NAME -j WORKERS
+/// ARGS… --json JSON` with its control socket in `dir`, and returns once
+/// `pooltop ls` lists it. `stderr` is where the pool's stderr goes (piped,
+/// for a test that reads the summary; null, for one whose pool may write
+/// more than a pipe holds).
+pub fn keep_alive_pool_in(
+    dir: &std::path::Path,
+    name: &str,
+    workers: &str,
+    json: &std::path::Path,
+    args: &[&str],
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    let child = pooltop_command()
+        .args(["run", "--headless", "--keep-alive", "--name", name])
+        .args(["-j", workers])
+        .args(args)
+        .arg("--json")
+        .arg(json)
+        .env("POOLTOP_CONTROL_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    wait_for("the pool to be listed", Duration::from_secs(30), || {
+        let out = run_pooltop(&["ls"], "", &[("POOLTOP_CONTROL_DIR", dir)]);
+        String::from_utf8_lossy(&out.stdout).contains(name)
+    });
+    child
+}
