@@ -174,7 +174,12 @@ pub enum Cmd {
     },
     /// Internal: run as a pool worker (started by pooltop itself).
     #[command(hide = true)]
-    Worker,
+    Worker {
+        /// Speak frames over stdin and stdout (started through a launcher:
+        /// ssh, srun, any command prefix); the first frame carries the token
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 /// `pooltop replay`'s arguments.
@@ -318,6 +323,30 @@ pub struct PoolArgs {
     /// (Perfetto, chrome://tracing)
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Where the workers run: other machines (`--ssh`, `--launcher`)
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Workers on other machines (README "On more than one machine").
+#[derive(Debug, Clone, Default, Args)]
+pub struct RemoteArgs {
+    /// Start workers over ssh on these hosts: `host1,host2`, `4/user@host`
+    /// (4 workers there; default: its number of CPUs), `:` for this machine
+    #[arg(long, value_name = "HOSTS")]
+    pub ssh: Option<String>,
+    /// Read the `--ssh` hosts from FILE, one per line (`#` comments, `:` = here)
+    #[arg(long, value_name = "FILE", conflicts_with = "ssh")]
+    pub ssh_file: Option<PathBuf>,
+    /// Start every worker through this command prefix, which must give the
+    /// process stdin and stdout (`{cmd}` is the worker's command, else it
+    /// goes at the end; `{id}` the worker's id): `'docker exec -i box {cmd}'`
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["ssh", "ssh_file"])]
+    pub launcher: Option<String>,
+    /// The pooltop executable on the other machines (a shared filesystem);
+    /// default: this one is copied once per host into ~/.cache/pooltop/
+    #[arg(long, value_name = "PATH")]
+    pub remote_pooltop: Option<String>,
 }
 
 /// Checks a `MODULE:FUNCTION` (`--py-init`, `--py`) as a `py` task line would.

@@ -101,6 +101,12 @@ pub fn second_handle(stream: &Stream) -> io::Result<std::fs::File> {
     }
 }
 
+/// A connection from a socket that is already open (one end of a socket
+/// pair handed over by the process that started this one).
+pub fn from_socket(socket: std::os::unix::net::UnixStream) -> Stream {
+    Stream::UdSocket(socket.into())
+}
+
 /// Connects to the socket at `path`.
 pub fn connect(path: &Path) -> io::Result<Stream> {
     let name = path.to_fs_name::<GenericFilePath>()?;

@@ -102,7 +102,8 @@ fn main() -> ExitCode {
             commands::write_stdout(&crate::cli_docs::completions(shell))
         }
         Some(Cmd::Man { dir }) => settings::man(dir.as_deref()),
-        Some(Cmd::Worker) => Err(Failure::usage(
+        Some(Cmd::Worker { stdio: true }) => pooltop::worker::stdio::run(),
+        Some(Cmd::Worker { stdio: false }) => Err(Failure::usage(
             "`pooltop worker` is started by pooltop itself, not by hand",
         )),
     };

@@ -3,7 +3,9 @@
 //! the crate calls only these functions, so macOS and Windows can follow here.
 //! What a task's processes used (`wait4`, peak RSS, the OOM killer) is `memory`.
 
+mod launched;
 mod memory;
+pub use launched::{GroupSampler, kill_group_on_hangup_of_this, os_and_arch, pass_fd_as};
 pub use memory::{ChildUsage, oom_kills, peak_rss, reset_peak_rss, wait_child};
 
 /// A signal's conventional name, e.g. `SIGKILL`, for messages.

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod recording;
+pub mod remote;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -203,6 +203,8 @@ fn run_pool(args: &PoolArgs, loaded: Loaded, tasks: Vec<Task>, run: Run) -> Resu
     config.work_dir = work_dir.map(Path::to_path_buf);
     config.python.init = args.py_init.clone();
     config.python.path = py_path;
+    // Held until the run ends: the ssh master connections.
+    let _ssh = super::remote::place(&args.remote, &mut config)?;
     let name = pool_name(args)?;
     // The dashboard whenever stdout is a terminal, unless --headless (or JSON
     // lines are asked for on stdout, which the dashboard would cover).

@@ -65,6 +65,8 @@ fn run_calling(
         plan.jobs.len(),
     );
     config.python.init = args.pool.py_init.clone();
+    // Held until the run ends: the ssh master connections.
+    let _ssh = super::remote::place(&args.pool.remote, &mut config)?;
     config.validate()?;
     if b.dry_run {
         return Ok(dry_run(&plan, workers));

@@ -36,6 +36,12 @@ pub enum ConnEvent {
         worker: WorkerId,
         status: io::Result<ExitStatus>,
     },
+    /// A launched worker fell silent or broke its relay (see
+    /// `engine::launch`): it is to be killed, its task retried.
+    Lost { worker: WorkerId, why: String },
+    /// A launcher ended before its worker's handshake; `said` is the end of
+    /// what it wrote on stderr (what ssh said).
+    LaunchFailed { worker: WorkerId, said: String },
 }
 
 /// Accepts connections until `stop` is set (the supervisor then connects once
@@ -124,7 +130,12 @@ fn handshake(stream: Stream, token: &str) -> Result<(Hello, Stream), String> {
                 creds.euid()
             ));
         }
-        if creds.pid().is_some_and(|pid| pid as u32 != hello.pid) {
+        // A relay of this very process (`engine::launch`) speaks for a
+        // launched worker, whose handshake names the launcher's pid.
+        let relayed = creds
+            .pid()
+            .is_some_and(|pid| pid as u32 == std::process::id());
+        if !relayed && creds.pid().is_some_and(|pid| pid as u32 != hello.pid) {
             return Err(format!(
                 "refused a connection: handshake says pid {}, the socket says {:?}",
                 hello.pid,

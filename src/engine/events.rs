@@ -421,6 +421,16 @@ pub struct Sample {
     pub monitor_cpu: f32,
     /// Wall time the last refresh took.
     pub cost: Duration,
+    /// The cores of each other host that launched workers run on, as
+    /// their sides last reported them (see `engine::launch`).
+    pub hosts: Vec<HostCores>,
+}
+
+/// One other host's cores, each in % of that core (0..=100).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostCores {
+    pub host: std::sync::Arc<str>,
+    pub cores: Vec<f32>,
 }
 
 impl Sample {
@@ -480,6 +490,12 @@ pub enum PoolEvent {
     /// the worker it replaces. GNU parallel's `{%}`; exec tasks can put it in
     /// their command (see `ExecSpec::slot_at`).
     WorkerSlot { worker: WorkerId, slot: u32 },
+    /// The host a launched worker runs on (this event follows its
+    /// [`PoolEvent::WorkerSpawned`]; a worker without one runs here).
+    WorkerHost {
+        worker: WorkerId,
+        host: std::sync::Arc<str>,
+    },
     /// A worker completed its handshake and can take tasks.
     WorkerReady { worker: WorkerId, pid: u32 },
     /// A worker was paused (SIGSTOP) by a [`Command::Pause`].

@@ -10,6 +10,7 @@ mod conn;
 pub mod events;
 mod hung;
 mod idmap;
+pub mod launch;
 mod median;
 pub mod monitor;
 mod proc;
@@ -134,6 +135,9 @@ pub struct PoolConfig {
     /// ended, and start a fresh one in its place (`maxtasksperchild`):
     /// leaks and module state go with the old process. None: never.
     pub max_tasks_per_worker: Option<u64>,
+    /// Where workers start (`--ssh`, `--launcher`; see [`launch`]): each
+    /// placement's share of them. Empty: all on this machine.
+    pub placements: Vec<launch::Placement>,
 }
 
 /// How a worker runs `py` tasks (see `TaskSpec::Py`): one interpreter per
@@ -232,6 +236,7 @@ impl Default for PoolConfig {
             threads_per_task: None,
             python: PythonConfig::default(),
             max_tasks_per_worker: None,
+            placements: Vec::new(),
         }
     }
 }

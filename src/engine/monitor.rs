@@ -194,6 +194,7 @@ impl Sampler {
             own,
             monitor_cpu,
             cost: now.duration_since(t0),
+            hosts: Vec::new(),
         }
     }
 }

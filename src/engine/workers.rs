@@ -53,6 +53,8 @@ pub struct WorkerInfo {
     pub pid: u32,
     /// Its job slot, once the pool said (see `PoolEvent::WorkerSlot`).
     pub slot: Option<u32>,
+    /// The host it was launched on (`PoolEvent::WorkerHost`); none: here.
+    pub host: Option<std::sync::Arc<str>>,
     /// When the process was started.
     pub spawned: Instant,
     /// Whether its handshake is done.
@@ -85,6 +87,7 @@ impl WorkerInfo {
             id,
             pid,
             slot: None,
+            host: None,
             spawned: now,
             ready: false,
             task: None,
@@ -180,6 +183,9 @@ impl WorkerTable {
                     .insert(*worker, WorkerInfo::new(*worker, *pid, now));
             }
             PoolEvent::WorkerSlot { worker, slot } => self.row(*worker, |r| r.slot = Some(*slot)),
+            PoolEvent::WorkerHost { worker, host } => {
+                self.row(*worker, |r| r.host = Some(host.clone()))
+            }
             PoolEvent::WorkerReady { worker, pid } => self.row(*worker, |r| {
                 r.pid = *pid;
                 r.ready = true;

@@ -143,6 +143,46 @@ pub fn take_frame<T: DeserializeOwned>(buf: &[u8]) -> Result<Option<(T, usize)>,
     Ok(Some((decode(&buf[HEADER..end])?, end)))
 }
 
+/// How many bytes at the front of `buf` are whole frames, for relays that
+/// pass frames on without decoding them (and must never cut one in two, so
+/// that frames of their own can go between). Fails for a frame over the cap.
+pub fn whole_frames(buf: &[u8]) -> Result<usize, FrameError> {
+    let mut at = 0;
+    while let Some(header) = buf[at..].first_chunk::<HEADER>() {
+        let len = u32::from_le_bytes(*header);
+        if len > MAX_FRAME {
+            return Err(FrameError::TooLarge(len));
+        }
+        let end = at + HEADER + len as usize;
+        if buf.len() < end {
+            break;
+        }
+        at = end;
+    }
+    Ok(at)
+}
+
+/// The frames in `buf` (whole frames only, see [`whole_frames`]), each
+/// with its header.
+pub fn frames_in(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let header = buf[at..].first_chunk::<HEADER>()?;
+        let end = at + HEADER + u32::from_le_bytes(*header) as usize;
+        let frame = buf.get(at..end)?;
+        at = end;
+        Some(frame)
+    })
+}
+
+/// The variant number of the enum that a whole frame (header included)
+/// holds, without decoding it: bincode's standard configuration writes it
+/// first, as a varint that is one byte below 251. A relay uses it to pick
+/// out the few frames meant for itself cheaply.
+pub fn variant_of(frame: &[u8]) -> Option<u8> {
+    frame.get(HEADER).copied().filter(|v| *v < 251)
+}
+
 /// Decodes one frame's payload (without its header).
 ///
 /// bincode allocates a string's buffer at the length the payload *claims*

@@ -15,7 +15,7 @@ use crate::task::{RunValues, TaskOutcome, TaskSpec};
 pub use crate::task::List;
 
 /// Bumped whenever a message changes shape; a worker of another version is refused.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The largest frame either side accepts. Checked before anything is allocated.
 /// Task results are capped far below this (see `PoolConfig::output_cap`).
@@ -58,6 +58,34 @@ pub enum ToWorker {
     Assign { first: u64, specs: List<TaskSpec> },
     /// Finish the current task (if any), report it, then exit without starting another.
     Shutdown,
+    /// To a launched worker (`pooltop worker --stdio`) only: send this
+    /// signal to the worker process and its tasks (its process group). The
+    /// manager cannot signal a process on another machine; the worker's
+    /// side does it. Never sent to a local worker, which is signalled.
+    Signal(WireSignal),
+    /// To a launched worker only: the manager is alive (sent when it has
+    /// had nothing else to say for a while; see `engine::launch`).
+    Ping,
+}
+
+/// A signal carried as a frame (see [`ToWorker::Signal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireSignal {
+    Stop,
+    Cont,
+    Term,
+    Kill,
+}
+
+/// The manager's first frame to a launched worker (`pooltop worker
+/// --stdio`), on its stdin: who it is and the pool's secret, which thus
+/// never appears on a command line or in an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launch {
+    /// First, so that a worker of another version can tell at once.
+    pub version: u32,
+    pub worker: u32,
+    pub token: String,
 }
 
 /// A [`ToWorker::Assign`] made of borrowed specs, for the manager, which
@@ -116,4 +144,19 @@ pub enum FromWorker {
         stderr: bool,
         text: String,
     },
+    /// From a launched worker's side, about once a second: it is alive,
+    /// and what it uses (the manager cannot see processes on another
+    /// machine).
+    Usage(RemoteUsage),
+}
+
+/// What a launched worker reports of itself and its machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RemoteUsage {
+    /// CPU of the worker and its tasks since the last report, in % of one core.
+    pub cpu_percent: f32,
+    /// Resident memory of the worker and its tasks, in bytes.
+    pub rss: u64,
+    /// Each core's busy share since the last report, in %.
+    pub cores: Vec<f32>,
 }

@@ -17,6 +17,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
     let t = (since.as_secs_f64() * 1e6).round() / 1e6;
     let v = match ev {
         PoolEvent::WorkerSpawned { .. } => return None,
+        PoolEvent::WorkerHost { worker, host } => {
+            json!({"event": "worker_host", "t": t, "worker": worker.0, "host": &**host})
+        }
         PoolEvent::WorkerSlot { worker, slot } => {
             json!({"event": "worker_slot", "t": t, "worker": worker.0, "slot": slot})
         }

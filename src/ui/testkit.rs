@@ -183,6 +183,7 @@ impl Script {
             },
             monitor_cpu: 0.1,
             cost: Duration::from_micros(300),
+            hosts: Vec::new(),
         }));
         self
     }

@@ -11,6 +11,7 @@ mod live;
 mod outcome;
 mod python;
 mod spawn;
+pub mod stdio;
 mod tail;
 mod usage;
 
@@ -35,6 +36,10 @@ pub const ENV_MANAGER: &str = "POOLTOP_MANAGER_PID";
 /// Environment variable with the per-pool secret (never in argv: argv is
 /// world-readable under /proc).
 pub const ENV_TOKEN: &str = "POOLTOP_TOKEN";
+/// Instead of [`ENV_SOCKET`]: the number of an open descriptor that is
+/// already the connection (a launched worker's side hands its worker one
+/// end of a socket pair, see [`stdio`]); no token is needed then.
+pub const ENV_FD: &str = "POOLTOP_WORKER_FD";
 pub use python::{
     DEFAULT_PROGRAM as DEFAULT_PYTHON, ENV_INIT as ENV_PY_INIT, ENV_PATH as ENV_PY_PATH,
     ENV_PROGRAM as ENV_PY_PROGRAM,
@@ -54,7 +59,7 @@ const BATCH_BYTES: usize = 32 * 1024;
 /// must call this first thing in `main`, the way Python programs guard
 /// `multiprocessing` with `if __name__ == "__main__"`.
 pub fn run_if_worker() {
-    if std::env::var_os(ENV_SOCKET).is_some() {
+    if std::env::var_os(ENV_SOCKET).is_some() || std::env::var_os(ENV_FD).is_some() {
         let code = match run() {
             Ok(()) => 0,
             Err(e) => {
@@ -81,14 +86,10 @@ pub fn run() -> Result<(), Error> {
         .parse()
         .map_err(|_| Error::Worker(format!("{ENV_MANAGER} is not a number")))?;
     platform::die_with_parent(manager).map_err(|e| Error::Worker(e.to_string()))?;
-    let socket = PathBuf::from(env(ENV_SOCKET)?);
     let worker: u32 = env(ENV_ID)?
         .parse()
         .map_err(|_| Error::Worker(format!("{ENV_ID} is not a number")))?;
-    let token = env(ENV_TOKEN)?;
-
-    let stream = ipc::connect(&socket)
-        .map_err(|e| Error::Worker(format!("cannot connect to {}: {e}", socket.display())))?;
+    let (stream, token) = connect()?;
     let mut send = &stream;
     let hello = FromWorker::Hello(Hello {
         version: PROTOCOL_VERSION,
@@ -160,9 +161,34 @@ pub fn run() -> Result<(), Error> {
                 pending.write_to(&mut send)?;
                 return Ok(());
             }
-            ToWorker::Welcome { .. } => {}
+            // Carried out by a launched worker's side, never sent here.
+            ToWorker::Welcome { .. } | ToWorker::Signal(_) | ToWorker::Ping => {}
         }
     }
+}
+
+/// The connection to the manager: the socket in [`ENV_SOCKET`] (proved with
+/// the token in [`ENV_TOKEN`]), or the descriptor in [`ENV_FD`] that a
+/// launched worker's side handed over (which fills in the token itself).
+fn connect() -> Result<(ipc::Stream, String), Error> {
+    let env =
+        |name: &str| std::env::var(name).map_err(|_| Error::Worker(format!("{name} is not set")));
+    Ok(match std::env::var(ENV_FD) {
+        Ok(fd) => {
+            let fd = fd
+                .parse()
+                .map_err(|_| Error::Worker(format!("{ENV_FD} is not a number")))?;
+            // The side that started this worker fills in the token.
+            (stdio::adopt(fd)?, String::new())
+        }
+        Err(_) => {
+            let socket = PathBuf::from(env(ENV_SOCKET)?);
+            let stream = ipc::connect(&socket).map_err(|e| {
+                Error::Worker(format!("cannot connect to {}: {e}", socket.display()))
+            })?;
+            (stream, env(ENV_TOKEN)?)
+        }
+    })
 }
 
 /// Runs one task and reports it, at once or held back with the results

@@ -13,7 +13,7 @@ use super::record::WorkerRecord;
 use super::{MAX_START_FAILURES, START_BACKOFF, Supervisor, token_of};
 use crate::engine::conn::ConnEvent;
 use crate::engine::events::*;
-use crate::engine::proc;
+use crate::engine::{launch, proc};
 use crate::ipc::{self, Stream};
 use crate::platform::GroupSignal;
 use crate::protocol::{Hello, ToWorker};
@@ -42,21 +42,42 @@ impl Supervisor {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
         let job_slot = self.free_job_slot();
-        match proc::spawn_worker(
-            &self.program,
-            &self.socket_path,
-            &self.token,
-            id,
-            self.config.work_dir.as_deref(),
-            &self.config.python,
-            &self.inbox,
-        ) {
+        let Some(launcher) = self.next_placement() else {
+            return false;
+        };
+        let started = match launcher.argv(&self.program, id.0) {
+            Some(argv) => launch::spawn_launched(
+                &argv,
+                &self.socket_path,
+                &self.token,
+                id,
+                self.config.work_dir.as_deref(),
+                &self.inbox,
+            ),
+            None => proc::spawn_worker(
+                &self.program,
+                &self.socket_path,
+                &self.token,
+                id,
+                self.config.work_dir.as_deref(),
+                &self.config.python,
+                &self.inbox,
+            ),
+        };
+        match started {
             Ok(pid) => {
                 let now = Instant::now();
                 let mut record = WorkerRecord::new(pid, job_slot, now);
                 record.budget = self.config.max_tasks_per_worker;
+                record.host = launcher.host().cloned();
                 self.workers.insert(id, record);
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
+                if let Some(host) = launcher.host() {
+                    self.emit(PoolEvent::WorkerHost {
+                        worker: id,
+                        host: host.clone(),
+                    });
+                }
                 self.emit(PoolEvent::WorkerSlot {
                     worker: id,
                     slot: job_slot,
@@ -66,7 +87,12 @@ impl Supervisor {
             Err(e) => {
                 self.emit(PoolEvent::Error {
                     worker: Some(id),
-                    message: format!("cannot start worker {id} ({}): {e}", self.program.display()),
+                    message: match launcher.host() {
+                        Some(host) => format!("cannot start worker {id} on {host}: {e}"),
+                        None => {
+                            format!("cannot start worker {id} ({}): {e}", self.program.display())
+                        }
+                    },
                 });
                 self.note_start_failure();
                 false
@@ -169,7 +195,7 @@ impl Supervisor {
         let _ = worker.queue_frame(&ToWorker::Shutdown); // small: always fits
         if was_paused {
             // A stopped process cannot read the request: let it run again.
-            proc::signal(worker.pid, GroupSignal::Cont);
+            worker.signal(GroupSignal::Cont);
             self.emit(PoolEvent::WorkerResumed { worker: w });
         }
         self.emit(PoolEvent::WorkerStopping {
@@ -209,10 +235,10 @@ impl Supervisor {
             proc::signal(worker.pid, GroupSignal::Kill);
             return;
         }
-        proc::signal(worker.pid, sig);
+        worker.signal(sig);
         if sig == GroupSignal::Term {
             // A stopped process keeps SIGTERM pending until it continues.
-            proc::signal(worker.pid, GroupSignal::Cont);
+            worker.signal(GroupSignal::Cont);
         }
         worker.phase.kill(sig, why, fate, Instant::now());
     }
@@ -233,6 +259,15 @@ impl Supervisor {
                     self.try_finish(w);
                 }
             }
+            ConnEvent::Lost { worker: w, why } => {
+                let host = self.host_of(w);
+                self.emit(PoolEvent::Error {
+                    worker: Some(w),
+                    message: format!("worker {w} on {host}: {why}"),
+                });
+                self.kill_broken(w, "lost");
+            }
+            ConnEvent::LaunchFailed { worker: w, said } => self.launch_failed(w, said),
         }
     }
 

@@ -17,6 +17,7 @@ mod lifecycle;
 mod link;
 mod oom;
 mod phase;
+mod placing;
 mod record;
 mod results;
 mod stall;
@@ -36,7 +37,7 @@ use super::events::*;
 use super::median::RunningMedian;
 use super::queue::Queue;
 use super::watch::Watch;
-use super::{EventSender, conn, proc};
+use super::{EventSender, conn};
 use super::{Inbound, InboxSender, PoolConfig};
 use crate::error::Error;
 use crate::ipc::{self, SocketDir};
@@ -103,6 +104,8 @@ struct Supervisor {
     task_ids: Arc<AtomicU64>,
     /// The admission gates' readings (`memfree`, `load`, `delay`).
     admission: admission::Admission,
+    /// Hosts whose launcher failed: no worker is started there again.
+    dead_hosts: std::collections::HashSet<Arc<str>>,
 }
 
 /// Creates the socket and starts the supervisor thread, which spawns the workers.
@@ -157,6 +160,7 @@ pub fn spawn(
         oom: oom::OomWatch::new(),
         task_ids,
         admission: admission::Admission::default(),
+        dead_hosts: Default::default(),
     };
     std::thread::Builder::new()
         .name("pooltop-supervisor".into())
@@ -311,7 +315,8 @@ impl Supervisor {
             Inbound::Command(cmd) => self.command(cmd),
             Inbound::Submit { tasks, lines } => self.submit(tasks, lines),
             Inbound::Conn(ev) => self.conn_event(ev),
-            Inbound::Sample(s) => {
+            Inbound::Sample(mut s) => {
+                self.remote_figures(&mut s);
                 self.task_memory_check(&s);
                 let ev = self.watch.sample(*s, |w| self.workers.contains_key(&w));
                 self.emit(ev);
@@ -397,7 +402,7 @@ impl Supervisor {
         if !worker.is_ready() || !worker.phase.pause(Instant::now()) {
             return;
         }
-        proc::signal(worker.pid, GroupSignal::Stop);
+        worker.signal(GroupSignal::Stop);
         self.emit(PoolEvent::WorkerPaused { worker: w });
     }
 
@@ -408,7 +413,7 @@ impl Supervisor {
         let Some(paused_at) = worker.phase.resume() else {
             return;
         };
-        proc::signal(worker.pid, GroupSignal::Cont);
+        worker.signal(GroupSignal::Cont);
         // Time spent paused by the user does not count against the task's timeout.
         worker.head_since += paused_at.elapsed();
         self.emit(PoolEvent::WorkerResumed { worker: w });

@@ -8,7 +8,11 @@ use std::time::Instant;
 use super::link::{Link, ReadOutcome};
 use super::phase::Phase;
 use crate::engine::events::TaskId;
-use crate::protocol::{AssignRef, FromWorker};
+use std::sync::Arc;
+
+use crate::engine::proc;
+use crate::platform::GroupSignal;
+use crate::protocol::{AssignRef, FromWorker, RemoteUsage, ToWorker, WireSignal};
 use crate::task::TaskSpec;
 
 /// How many tasks a worker may hold while all it holds are instant (see
@@ -37,6 +41,10 @@ pub struct WorkerRecord {
     /// How many more tasks it may be handed before it is retired
     /// (`PoolConfig::max_tasks_per_worker`); None: no limit.
     pub budget: Option<u64>,
+    /// The host it was launched on (see `engine::launch`); none: this machine.
+    pub host: Option<Arc<str>>,
+    /// What a launched worker last reported of its own usage.
+    pub usage: Option<RemoteUsage>,
 }
 
 impl WorkerRecord {
@@ -51,6 +59,30 @@ impl WorkerRecord {
             slow_held: 0,
             head_since: now,
             budget: None,
+            host: None,
+            usage: None,
+        }
+    }
+
+    /// Sends `sig` to the worker and its tasks. A local worker's process
+    /// group is signalled; a launched one gets a frame that its side carries
+    /// out on its own group (this machine cannot signal the far one), and a
+    /// kill also kills its launcher, whose pipes then close: the far side
+    /// kills whatever is left when its stdin ends.
+    pub fn signal(&mut self, sig: GroupSignal) {
+        if self.host.is_none() {
+            proc::signal(self.pid, sig);
+            return;
+        }
+        let wire = match sig {
+            GroupSignal::Stop => WireSignal::Stop,
+            GroupSignal::Cont => WireSignal::Cont,
+            GroupSignal::Term => WireSignal::Term,
+            GroupSignal::Kill => WireSignal::Kill,
+        };
+        let _ = self.queue_frame(&ToWorker::Signal(wire)); // tiny: always fits
+        if sig == GroupSignal::Kill {
+            proc::signal(self.pid, GroupSignal::Kill);
         }
     }
 

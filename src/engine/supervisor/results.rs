@@ -56,6 +56,11 @@ impl Supervisor {
                     });
                 }
             }
+            FromWorker::Usage(usage) => {
+                if let Some(worker) = self.workers.get_mut(&w) {
+                    worker.usage = Some(usage);
+                }
+            }
             FromWorker::Hello(_) => self.protocol_error(w, "sent a second handshake".into()),
         }
     }

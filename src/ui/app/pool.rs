@@ -21,7 +21,9 @@ impl App {
             PoolEvent::WorkerSpawned { worker, pid } => self.worker_spawned(worker, pid),
             // The dashboard does not show job slots (yet); the worker table
             // (`App::workers`, fed in `App::update`) has taken in the rest.
-            PoolEvent::WorkerSlot { .. } | PoolEvent::WorkerReady { .. } => {}
+            PoolEvent::WorkerSlot { .. }
+            | PoolEvent::WorkerHost { .. }
+            | PoolEvent::WorkerReady { .. } => {}
             PoolEvent::WorkerPaused { worker } => self.worker_paused(worker),
             PoolEvent::WorkerResumed { worker } => self.worker_resumed(worker),
             PoolEvent::WorkerStopping {
