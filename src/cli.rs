@@ -343,6 +343,12 @@ pub struct RemoteArgs {
     /// goes at the end; `{id}` the worker's id): `'docker exec -i box {cmd}'`
     #[arg(long, value_name = "CMD", conflicts_with_all = ["ssh", "ssh_file"])]
     pub launcher: Option<String>,
+    /// Start every worker with Slurm's srun: inside an allocation
+    /// (SLURM_JOB_ID set) one step each, else one job each (pending while
+    /// Slurm queues it); srun's own SLURM_* variables choose the partition,
+    /// time limit, account
+    #[arg(long, conflicts_with_all = ["ssh", "ssh_file", "launcher"])]
+    pub slurm: bool,
     /// The pooltop executable on the other machines (a shared filesystem);
     /// default: this one is copied once per host into ~/.cache/pooltop/
     #[arg(long, value_name = "PATH")]

@@ -6,11 +6,23 @@
 use super::Failure;
 use crate::cli::RemoteArgs;
 use pooltop::engine::PoolConfig;
-use pooltop::engine::launch::{Launcher, Placement, ssh};
+use pooltop::engine::launch::{Launcher, Placement, slurm, ssh};
 
 /// Fills `config.placements` from the flags. The returned ssh session
 /// (its private ControlMaster folder) must live as long as the pool.
 pub fn place(args: &RemoteArgs, config: &mut PoolConfig) -> Result<Option<ssh::Session>, Failure> {
+    if args.slurm {
+        let job = slurm::allocation_from(|name| std::env::var(name).ok());
+        let mut launcher = slurm::launcher(job.as_deref());
+        if let (Launcher::Command(c), Some(p)) = (&mut launcher, &args.remote_pooltop) {
+            c.program = Some(p.clone());
+        }
+        config.placements = vec![Placement {
+            launcher,
+            workers: config.workers,
+        }];
+        return Ok(None);
+    }
     if let Some(template) = &args.launcher {
         let mut launcher = Launcher::from_template(template, None).map_err(Failure::usage)?;
         if let (Launcher::Command(c), Some(p)) = (&mut launcher, &args.remote_pooltop) {

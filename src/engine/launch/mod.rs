@@ -10,6 +10,7 @@
 //! [`Launcher::argv`] turns it into the command to spawn; `ssh` builds one.
 
 mod relay;
+pub mod slurm;
 pub mod ssh;
 
 use std::ffi::OsString;
