@@ -105,6 +105,21 @@ pub fn die_with_this_process(cmd: &mut Command) {
     }
 }
 
+/// Prepares `cmd` (a launcher: ssh, srun) to get SIGTERM when the thread
+/// that starts it ends, so that a SIGKILLed manager's launchers end too:
+/// srun then cancels its job, even one still queued (which the end of its
+/// stdin would not reach), and ssh closes its connection.
+pub fn term_when_this_thread_ends(cmd: &mut Command) {
+    // SAFETY: the hook runs between fork and exec and only makes the
+    // async-signal-safe prctl(2) call; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(Signal::TERM))
+                .map_err(io::Error::from)
+        });
+    }
+}
+
 /// Ends this process the way `status` says another one ended: killed by
 /// the same signal (its default action, whatever handler was set), or
 /// with the same exit code. A worker whose Python interpreter died ends so,
@@ -344,6 +359,13 @@ pub fn mem_available() -> Option<u64> {
 pub fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
+}
+
+/// This machine's host name (`/proc/sys/kernel/hostname`, what
+/// gethostname(2) returns), or none if it cannot be read.
+pub fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    Some(name.trim().to_string()).filter(|name| !name.is_empty())
 }
 
 /// Makes this process (and what it starts from now on) nicer by `n`

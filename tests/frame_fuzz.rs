@@ -166,13 +166,14 @@ fn output() -> impl Strategy<Value = TaskOutput> {
 
 fn from_worker() -> impl Strategy<Value = FromWorker> {
     prop_oneof![
-        (any::<u32>(), any::<u32>(), any::<u32>(), text()).prop_map(
-            |(version, worker, pid, token)| {
+        (any::<u32>(), any::<u32>(), any::<u32>(), text(), text()).prop_map(
+            |(version, worker, pid, token, host)| {
                 FromWorker::Hello(Hello {
                     version,
                     worker,
                     pid,
                     token,
+                    host,
                 })
             }
         ),

@@ -83,6 +83,7 @@ fn hello(version: u32, worker: u32, pid: u32, token: &str) -> Vec<u8> {
         worker,
         pid,
         token: token.into(),
+        host: String::new(),
     });
     frame::encode_into(&msg, &mut wire).unwrap();
     wire

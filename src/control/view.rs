@@ -157,6 +157,12 @@ impl View {
         for r in self.workers.rows() {
             let worker = r.id;
             out.push(PoolEvent::WorkerSpawned { worker, pid: r.pid });
+            if r.pending && !r.ready {
+                out.push(PoolEvent::WorkerPending {
+                    worker,
+                    pending: true,
+                });
+            }
             if r.ready {
                 out.push(PoolEvent::WorkerReady { worker, pid: r.pid });
             }

@@ -39,6 +39,9 @@ pub enum ConnEvent {
     /// A launched worker fell silent or broke its relay (see
     /// `engine::launch`): it is to be killed, its task retried.
     Lost { worker: WorkerId, why: String },
+    /// A launcher said that its scheduler queued the worker (`waiting`), or
+    /// let it go (see `launch::slurm::QueueNews`).
+    Queued { worker: WorkerId, waiting: bool },
     /// A launcher ended before its worker's handshake; `said` is the end of
     /// what it wrote on stderr (what ssh said).
     LaunchFailed { worker: WorkerId, said: String },

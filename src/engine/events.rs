@@ -496,6 +496,10 @@ pub enum PoolEvent {
         worker: WorkerId,
         host: std::sync::Arc<str>,
     },
+    /// A launched worker's scheduler queued it (`pending`: Slurm holds its
+    /// job or step until resources are free, for as long as that takes),
+    /// or, `pending` false, gave it resources: it is starting again.
+    WorkerPending { worker: WorkerId, pending: bool },
     /// A worker completed its handshake and can take tasks.
     WorkerReady { worker: WorkerId, pid: u32 },
     /// A worker was paused (SIGSTOP) by a [`Command::Pause`].

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::events::{ExitHow, PoolEvent, ProcStat, Sample, TaskId, TaskState, WorkerId};
+use super::events::{
+    ExitHow, PoolEvent, ProcStat, Sample, TaskId, TaskReport, TaskState, WorkerId,
+};
 
 /// The task a worker holds.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct WorkerInfo {
     pub spawned: Instant,
     /// Whether its handshake is done.
     pub ready: bool,
+    /// Whether its scheduler holds it in a queue (`PoolEvent::WorkerPending`).
+    pub pending: bool,
     /// The task it runs, if any.
     pub task: Option<Held>,
     /// When the user paused it, while paused.
@@ -90,6 +94,7 @@ impl WorkerInfo {
             host: None,
             spawned: now,
             ready: false,
+            pending: false,
             task: None,
             paused_at: None,
             stopping: None,
@@ -113,11 +118,14 @@ impl WorkerInfo {
         self.hung_since.is_some() && self.gone.is_none()
     }
 
-    /// The state in one word, as `pooltop status` names it: `starting`,
-    /// `stopping`, `paused`, `busy`, `idle` (or `gone`).
+    /// The state in one word, as `pooltop status` names it: `pending`
+    /// (queued by Slurm), `starting`, `stopping`, `paused`, `busy`, `idle`
+    /// (or `gone`).
     pub fn state_word(&self) -> &'static str {
         if self.gone.is_some() {
             "gone"
+        } else if !self.ready && self.pending {
+            "pending"
         } else if !self.ready {
             "starting"
         } else if self.stopping.is_some() {
@@ -186,9 +194,13 @@ impl WorkerTable {
             PoolEvent::WorkerHost { worker, host } => {
                 self.row(*worker, |r| r.host = Some(host.clone()))
             }
+            PoolEvent::WorkerPending { worker, pending } => {
+                self.row(*worker, |r| r.pending = *pending)
+            }
             PoolEvent::WorkerReady { worker, pid } => self.row(*worker, |r| {
                 r.pid = *pid;
                 r.ready = true;
+                r.pending = false;
             }),
             PoolEvent::WorkerPaused { worker } => self.row(*worker, |r| {
                 r.paused_at = Some(now);
@@ -237,20 +249,7 @@ impl WorkerTable {
                 }
                 r.progress_at = now;
             }),
-            PoolEvent::TaskFinished(report) => {
-                let Some(w) = report.worker else { return };
-                self.row(w, |r| {
-                    if r.task.as_ref().is_some_and(|h| h.task == report.task) {
-                        r.task = None;
-                    }
-                    match report.state {
-                        TaskState::Done => r.done += 1,
-                        TaskState::Failed | TaskState::TimedOut => r.failed += 1,
-                        TaskState::Cancelled => r.cancelled += 1,
-                    }
-                    r.progress_at = now;
-                });
-            }
+            PoolEvent::TaskFinished(report) => self.task_finished(report, now),
             PoolEvent::TasksDone(run) => self.row(run.worker(), |r| {
                 // Each task of the run started and finished within it.
                 let ran = run.first()..run.next();
@@ -275,6 +274,22 @@ impl WorkerTable {
             | PoolEvent::Stalled { .. }
             | PoolEvent::Stopped(_) => {}
         }
+    }
+
+    /// A task ended: its worker holds it no more, and counts it.
+    fn task_finished(&mut self, report: &TaskReport, now: Instant) {
+        let Some(w) = report.worker else { return };
+        self.row(w, |r| {
+            if r.task.as_ref().is_some_and(|h| h.task == report.task) {
+                r.task = None;
+            }
+            match report.state {
+                TaskState::Done => r.done += 1,
+                TaskState::Failed | TaskState::TimedOut => r.failed += 1,
+                TaskState::Cancelled => r.cancelled += 1,
+            }
+            r.progress_at = now;
+        });
     }
 
     /// Takes in a sample: each live worker's CPU and memory.
@@ -335,6 +350,22 @@ mod tests {
             attempts: 1,
             line: Arc::from("sleep 1"),
         }))
+    }
+
+    #[test]
+    fn a_queued_worker_is_pending_until_slurm_lets_it_go() {
+        let t0 = Instant::now();
+        let w = WorkerId(3);
+        let mut table = WorkerTable::default();
+        table.observe(&PoolEvent::WorkerSpawned { worker: w, pid: 50 }, t0);
+        let pending = |pending| PoolEvent::WorkerPending { worker: w, pending };
+        table.observe(&pending(true), t0);
+        assert_eq!(table.get(w).unwrap().state_word(), "pending");
+        table.observe(&pending(false), t0);
+        assert_eq!(table.get(w).unwrap().state_word(), "starting");
+        table.observe(&pending(true), t0);
+        table.observe(&PoolEvent::WorkerReady { worker: w, pid: 50 }, t0);
+        assert_eq!(table.get(w).unwrap().state_word(), "idle");
     }
 
     #[test]

@@ -370,6 +370,7 @@ mod tests {
                 worker: 2,
                 pid: 3,
                 token: "t".into(),
+                host: String::new(),
             }),
             &mut wire,
         )

@@ -29,6 +29,10 @@ pub struct Hello {
     pub pid: u32,
     /// The per-pool secret the manager put in the worker's environment.
     pub token: String,
+    /// The machine it runs on, as a launched worker's side names it (the
+    /// Slurm node, else the host name; see `worker::stdio`); empty from a
+    /// local worker.
+    pub host: String,
 }
 
 /// Frames from the manager to a worker.

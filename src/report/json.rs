@@ -23,6 +23,9 @@ pub fn event_json(ev: &PoolEvent, since: Duration) -> Option<Value> {
         PoolEvent::WorkerSlot { worker, slot } => {
             json!({"event": "worker_slot", "t": t, "worker": worker.0, "slot": slot})
         }
+        PoolEvent::WorkerPending { worker, pending } => {
+            json!({"event": "worker_pending", "t": t, "worker": worker.0, "pending": pending})
+        }
         PoolEvent::WorkerReady { worker, pid } => {
             json!({"event": "worker_started", "t": t, "worker": worker.0, "pid": pid})
         }

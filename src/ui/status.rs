@@ -5,6 +5,8 @@
 /// What the state column says, without the timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateKind {
+    /// Queued by the scheduler that launches it (Slurm).
+    Pending,
     Starting,
     Idle,
     Busy,

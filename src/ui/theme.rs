@@ -172,8 +172,8 @@ impl Theme {
     pub fn state(self, k: StateKind) -> Style {
         let hc = self.look == Look::HighContrast;
         match k {
-            StateKind::Starting if hc => self.chip(Color::Black, Color::Cyan),
-            StateKind::Starting => self.fg(Color::Blue),
+            StateKind::Starting | StateKind::Pending if hc => self.chip(Color::Black, Color::Cyan),
+            StateKind::Starting | StateKind::Pending => self.fg(Color::Blue),
             StateKind::Idle | StateKind::Exited => self.dim(),
             StateKind::Busy if hc => self.chip(Color::Black, Color::Green),
             StateKind::Busy => self.fg(Color::Green),

@@ -96,6 +96,7 @@ pub fn run() -> Result<(), Error> {
         worker,
         pid: std::process::id(),
         token,
+        host: String::new(),
     });
     frame::write_frame(&mut send, &hello)?;
 

@@ -98,6 +98,17 @@ fn serve() -> Result<i32, String> {
     Ok(0)
 }
 
+/// The name of the machine this side runs on, for the manager's Host
+/// column: the node's name as Slurm calls it (`SLURMD_NODENAME`, set in
+/// every Slurm task), else the kernel's host name.
+fn machine_name() -> String {
+    std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(platform::host_name)
+        .unwrap_or_default()
+}
+
 fn signal_of(s: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     s.signal().unwrap_or(0)
@@ -189,6 +200,7 @@ fn pass_up(mut from: UnixStream, out: &Mutex<File>, token: &str) {
             };
             h.token = token.to_string();
             h.pid = std::process::id();
+            h.host = machine_name();
             if frame::encode_into(&FromWorker::Hello(h), &mut hello).is_err() {
                 return;
             }

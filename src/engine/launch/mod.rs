@@ -49,6 +49,10 @@ pub struct CommandLauncher {
     pub words: Vec<String>,
     /// The pooltop to run on the far side (default: this executable's path).
     pub program: Option<String>,
+    /// Each worker's side names the machine it runs on in its handshake,
+    /// and that is the host shown from then on: a scheduler, not the user,
+    /// picks it (Slurm). `host` is shown until then.
+    pub host_from_worker: bool,
 }
 
 impl Launcher {
@@ -64,6 +68,7 @@ impl Launcher {
             host: host.into(),
             words,
             program: None,
+            host_from_worker: false,
         }))
     }
 
@@ -73,6 +78,12 @@ impl Launcher {
             Launcher::Local => None,
             Launcher::Command(c) => Some(&c.host),
         }
+    }
+
+    /// Whether its workers name their own host (see
+    /// [`CommandLauncher::host_from_worker`]).
+    pub fn host_from_worker(&self) -> bool {
+        matches!(self, Launcher::Command(c) if c.host_from_worker)
     }
 
     /// The command that starts worker `id` through this launcher (none for

@@ -12,7 +12,9 @@
 //!   [`PING_EVERY`]; when the supervisor closes the socket it closes stdin,
 //!   which ends the worker on the far side.
 //! - *said* keeps the last lines of the launcher's stderr: if it ends before
-//!   the handshake, they are why the worker did not start.
+//!   the handshake, they are why the worker did not start. It also reads
+//!   srun's news of Slurm's queue (`slurm::QueueLines`): a queued worker
+//!   is pending, with no start deadline, until Slurm lets it go.
 //! - the reaper waits for the launcher and reports its exit as the worker's.
 
 use std::io::{self, Read, Write};
@@ -25,7 +27,7 @@ use std::time::Instant;
 
 use interprocess::local_socket::traits::Stream as _;
 
-use super::{LOST_AFTER, PING_EVERY, START_TIMEOUT};
+use super::{LOST_AFTER, PING_EVERY, START_TIMEOUT, slurm};
 use crate::engine::conn::{ConnEvent, SMALL_STACK};
 use crate::engine::events::WorkerId;
 use crate::engine::{Inbound, InboxSender};
@@ -36,6 +38,9 @@ use crate::protocol::{FromWorker, Launch, PROTOCOL_VERSION, ToWorker};
 
 /// Bytes of a launcher's stderr kept to explain a failed start.
 const SAID_CAP: usize = 2048;
+/// How often a worker awaiting its handshake looks whether its scheduler
+/// still queues it.
+const QUEUE_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Starts worker `worker` with `argv` (see `Launcher::argv`) and the threads
 /// that join it to the pool's socket at `socket`. Returns the launcher's
@@ -61,6 +66,8 @@ pub(crate) fn spawn_launched(
     }
     // Its own group: killing the launcher kills whatever it started here.
     platform::prepare_worker_command(&mut cmd);
+    // The supervisor thread spawns it and lives as long as the pool.
+    platform::term_when_this_thread_ends(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id();
     let (Some(mut stdin), Some(stdout), Some(stderr)) =
@@ -77,6 +84,7 @@ pub(crate) fn spawn_launched(
     // Small: the pipe takes it at once, read or not.
     frame::write_frame(&mut stdin, &launch)?;
     let said_hello = Arc::new(AtomicBool::new(false));
+    let queued = Arc::new(AtomicBool::new(false));
     let started = (|| {
         let up = Up {
             stdout,
@@ -85,12 +93,13 @@ pub(crate) fn spawn_launched(
             pid,
             worker,
             said_hello: said_hello.clone(),
+            queued: queued.clone(),
             tx: tx.clone(),
         };
         helper(format!("pooltop-up-{worker}"), move || up.run())?;
         let tx2 = tx.clone();
         helper(format!("pooltop-said-{worker}"), move || {
-            said(stderr, worker, &said_hello, &tx2)
+            said(stderr, worker, &said_hello, &queued, &tx2)
         })?;
         let tx3 = tx.clone();
         helper(format!("pooltop-reap-{worker}"), move || {
@@ -120,6 +129,9 @@ struct Up {
     pid: u32,
     worker: WorkerId,
     said_hello: Arc<AtomicBool>,
+    /// Set while the launcher says its scheduler queues the worker (see
+    /// `slurm::QueueLines`): no start deadline runs meanwhile.
+    queued: Arc<AtomicBool>,
     tx: InboxSender,
 }
 
@@ -164,7 +176,7 @@ impl Up {
     /// Reads until the worker's handshake is whole; rewrites its pid and
     /// leaves the frame at the front of `buf`. Returns its length.
     fn await_hello(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
-        let deadline = Instant::now() + START_TIMEOUT;
+        let mut deadline = Instant::now() + START_TIMEOUT;
         let mut chunk = [0u8; 16 * 1024];
         loop {
             match frame::take_frame::<FromWorker>(buf) {
@@ -185,8 +197,19 @@ impl Up {
                 }
                 Ok(None) => {}
             }
+            // A queued worker waits as long as its scheduler takes; the
+            // start deadline counts from when it is let go.
+            if self.queued.load(Ordering::SeqCst) {
+                deadline = Instant::now() + START_TIMEOUT;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            let ready = platform::wait_readable_within([self.stdout.as_raw_fd(), -1], Some(left));
+            let ready = platform::wait_readable_within(
+                [self.stdout.as_raw_fd(), -1],
+                Some(left.min(QUEUE_LOOK)),
+            );
+            if matches!(ready, Ok([false, _])) && Instant::now() < deadline {
+                continue;
+            }
             if !matches!(ready, Ok([true, _])) {
                 let _ = self.tx.send(Inbound::Conn(ConnEvent::Lost {
                     worker: self.worker,
@@ -290,16 +313,23 @@ fn said(
     mut stderr: std::process::ChildStderr,
     worker: WorkerId,
     hello: &AtomicBool,
+    queued: &AtomicBool,
     tx: &InboxSender,
 ) {
     let mut kept: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
+    let mut queue = slurm::QueueLines::default();
     loop {
         match stderr.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 if hello.load(Ordering::SeqCst) {
                     continue;
+                }
+                if let Some(news) = queue.feed(&chunk[..n]) {
+                    let waiting = news == slurm::QueueNews::Waiting;
+                    queued.store(waiting, Ordering::SeqCst);
+                    let _ = tx.send(Inbound::Conn(ConnEvent::Queued { worker, waiting }));
                 }
                 kept.extend_from_slice(&chunk[..n]);
                 if kept.len() > SAID_CAP {

@@ -23,8 +23,8 @@ use super::{CommandLauncher, Launcher};
 /// Set inside an allocation: the job whose steps the workers become.
 pub const JOB_ID: &str = "SLURM_JOB_ID";
 
-/// What the workers' host is called until a worker says which node it
-/// landed on (`FromWorker`'s host, from `SLURMD_NODENAME`).
+/// What the workers' host is called until each says which node it landed
+/// on (in its handshake: `SLURMD_NODENAME`, see `worker::stdio`).
 pub const HOST: &str = "slurm";
 
 /// The launcher for `--slurm`: steps of `allocation` when given (the value
@@ -42,6 +42,7 @@ pub fn launcher(allocation: Option<&str>) -> Launcher {
         host: Arc::from(HOST),
         words,
         program: None,
+        host_from_worker: true,
     })
 }
 
@@ -76,6 +77,34 @@ pub fn queue_news(line: &str) -> Option<QueueNews> {
         Some(QueueNews::Granted)
     } else {
         None
+    }
+}
+
+/// The longest line looked at for queue news; srun's are far shorter.
+const LINE_CAP: usize = 512;
+
+/// Finds srun's queue lines in a launcher's stderr as it arrives in
+/// pieces (any launcher: a `--launcher 'srun …'` is read the same way).
+#[derive(Debug, Default)]
+pub struct QueueLines {
+    /// The line read so far (at most [`LINE_CAP`] bytes of it).
+    partial: Vec<u8>,
+}
+
+impl QueueLines {
+    /// Takes in more of the stream; returns the latest news in the lines
+    /// it completed.
+    pub fn feed(&mut self, bytes: &[u8]) -> Option<QueueNews> {
+        let mut news = None;
+        for &byte in bytes {
+            if byte == b'\n' {
+                news = queue_news(&String::from_utf8_lossy(&self.partial)).or(news);
+                self.partial.clear();
+            } else if self.partial.len() < LINE_CAP {
+                self.partial.push(byte);
+            }
+        }
+        news
     }
 }
 
@@ -120,6 +149,31 @@ mod tests {
         assert_eq!(allocation_from(env("12")), Some("12".into()));
         assert_eq!(allocation_from(env(" ")), None);
         assert_eq!(allocation_from(|_| None), None);
+    }
+
+    #[test]
+    fn queue_lines_are_found_across_pieces_and_only_once_whole() {
+        let mut lines = QueueLines::default();
+        assert_eq!(lines.feed(b"srun: job 5 queued and wai"), None);
+        assert_eq!(
+            lines.feed(b"ting for resources\nsrun: job 5 has"),
+            Some(QueueNews::Waiting)
+        );
+        let rest = b" been allocated resources\n";
+        assert_eq!(lines.feed(rest), Some(QueueNews::Granted));
+        let both = b"srun: job 6 queued and waiting for resources\nsrun: job 6 has been allocated resources\n";
+        assert_eq!(
+            lines.feed(both),
+            Some(QueueNews::Granted),
+            "the latest wins"
+        );
+        let long = vec![b'x'; 10 * LINE_CAP];
+        assert_eq!(lines.feed(&long), None);
+        assert!(
+            lines.partial.len() <= LINE_CAP,
+            "a long line is not kept whole"
+        );
+        assert_eq!(lines.feed(b"\n"), None);
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl Session {
             host: Arc::from(login),
             words,
             program: Some(shell_words::quote(program).into_owned()),
+            host_from_worker: false,
         })
     }
 

@@ -70,6 +70,7 @@ impl Supervisor {
                 let mut record = WorkerRecord::new(pid, job_slot, now);
                 record.budget = self.config.max_tasks_per_worker;
                 record.host = launcher.host().cloned();
+                record.host_from_worker = launcher.host_from_worker();
                 self.workers.insert(id, record);
                 self.emit(PoolEvent::WorkerSpawned { worker: id, pid });
                 if let Some(host) = launcher.host() {
@@ -235,6 +236,16 @@ impl Supervisor {
             proc::signal(worker.pid, GroupSignal::Kill);
             return;
         }
+        if sig == GroupSignal::Kill && matches!(worker.phase, Phase::Queued { .. }) {
+            // srun withdraws a queued job when it gets SIGTERM; SIGKILL would
+            // leave the job in Slurm's queue, to start later with nobody to
+            // talk to. SIGKILL follows should srun linger.
+            proc::signal(worker.pid, GroupSignal::Term);
+            worker
+                .phase
+                .kill(GroupSignal::Term, why, fate, Instant::now());
+            return;
+        }
         worker.signal(sig);
         if sig == GroupSignal::Term {
             // A stopped process keeps SIGTERM pending until it continues.
@@ -268,6 +279,27 @@ impl Supervisor {
                 self.kill_broken(w, "lost");
             }
             ConnEvent::LaunchFailed { worker: w, said } => self.launch_failed(w, said),
+            ConnEvent::Queued { worker: w, waiting } => self.on_queued(w, waiting),
+        }
+    }
+
+    /// Worker `w`'s launcher said its scheduler queued it (`waiting`) or let
+    /// it go: it is pending, without a start deadline, or starting again.
+    fn on_queued(&mut self, w: WorkerId, waiting: bool) {
+        let Some(worker) = self.workers.get_mut(&w) else {
+            return;
+        };
+        let now = Instant::now();
+        let changed = if waiting {
+            worker.phase.queue(now)
+        } else {
+            worker.phase.unqueue(now)
+        };
+        if changed {
+            self.emit(PoolEvent::WorkerPending {
+                worker: w,
+                pending: waiting,
+            });
         }
     }
 
@@ -292,7 +324,8 @@ impl Supervisor {
             return;
         };
         match (&worker.phase, &worker.link) {
-            (Phase::Starting { .. }, _) if worker.pid == hello.pid => {}
+            // Queued: srun's word that Slurm let it go may come after it.
+            (Phase::Starting { .. } | Phase::Queued { .. }, _) if worker.pid == hello.pid => {}
             // Killed or dead while its handshake was in flight: there is
             // nothing to say to it, and its end is reported by its reaper.
             (Phase::Killed(_) | Phase::Gone(_), Link::Awaiting) if worker.pid == hello.pid => {
@@ -341,6 +374,12 @@ impl Supervisor {
         };
         let _ = worker.queue_frame(&welcome); // a path: far below the cap
         let pid = worker.pid;
+        let named = Some(hello.host).filter(|h| worker.host_from_worker && !h.is_empty());
+        if let Some(host) = named.filter(|h| worker.host.as_deref() != Some(h.as_str())) {
+            let host: std::sync::Arc<str> = host.into();
+            worker.host = Some(host.clone());
+            self.emit(PoolEvent::WorkerHost { worker: id, host });
+        }
         self.emit(PoolEvent::WorkerReady { worker: id, pid });
     }
 }

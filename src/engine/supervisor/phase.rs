@@ -81,6 +81,10 @@ pub struct Gone {
 pub enum Phase {
     /// Spawned at `since`; its handshake has not arrived.
     Starting { since: Instant },
+    /// Launched, and held in its scheduler's queue since `since` (Slurm
+    /// has not started its job or step): no start deadline, however long
+    /// that takes. Starting again once the scheduler lets it go.
+    Queued { since: Instant },
     /// Connected and taking tasks: idle while it holds none, busy while it
     /// holds some (the tasks are the worker record's, not the phase's: they
     /// stay with the worker whatever happens to it, until it is gone).
@@ -101,7 +105,7 @@ impl Phase {
     pub fn counts_as_alive(&self) -> bool {
         matches!(
             self,
-            Phase::Starting { .. } | Phase::Ready | Phase::Paused { .. }
+            Phase::Starting { .. } | Phase::Queued { .. } | Phase::Ready | Phase::Paused { .. }
         )
     }
 
@@ -153,7 +157,9 @@ impl Phase {
         let was_paused = match self {
             Phase::Ready | Phase::Stopping(_) => false,
             Phase::Paused { .. } => true,
-            Phase::Starting { .. } | Phase::Killed(_) | Phase::Gone(_) => return None,
+            Phase::Starting { .. } | Phase::Queued { .. } | Phase::Killed(_) | Phase::Gone(_) => {
+                return None;
+            }
         };
         *self = Phase::Stopping(stop);
         Some(was_paused)
@@ -233,7 +239,7 @@ impl Phase {
                 (how, kill.fate.take(), false)
             }
             Phase::Stopping(_) if code == Some(0) => (ExitHow::Exited(0), None, false),
-            Phase::Starting { .. } => (crashed, None, true),
+            Phase::Starting { .. } | Phase::Queued { .. } => (crashed, None, true),
             Phase::Ready | Phase::Paused { .. } | Phase::Stopping(_) => (crashed, None, false),
         };
         *self = Phase::Gone(Gone {
@@ -256,8 +262,28 @@ impl Phase {
                 group_wait: Some(since),
                 ..
             }) => Some((now + GROUP_POLL).min(*since + GROUP_GRACE)),
-            Phase::Ready | Phase::Paused { .. } | Phase::Gone(_) => None,
+            Phase::Queued { .. } | Phase::Ready | Phase::Paused { .. } | Phase::Gone(_) => None,
         }
+    }
+
+    /// Starting -> Queued at `now` (its launcher said the scheduler queued
+    /// it). False, and nothing changes, in any other phase.
+    pub fn queue(&mut self, now: Instant) -> bool {
+        if !matches!(self, Phase::Starting { .. }) {
+            return false;
+        }
+        *self = Phase::Queued { since: now };
+        true
+    }
+
+    /// Queued -> Starting at `now`: the start deadline counts from the
+    /// moment the scheduler let it go. False in any other phase.
+    pub fn unqueue(&mut self, now: Instant) -> bool {
+        if !matches!(self, Phase::Queued { .. }) {
+            return false;
+        }
+        *self = Phase::Starting { since: now };
+        true
     }
 }
 
@@ -279,6 +305,26 @@ mod tests {
             Phase::Gone(gone) => gone,
             other => panic!("not gone: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_queued_worker_has_no_start_deadline_until_it_is_let_go() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(3600);
+        let mut phase = Phase::Starting { since: t0 };
+        assert!(!phase.unqueue(t0), "not queued");
+        assert!(phase.queue(t0));
+        assert_eq!(phase, Phase::Queued { since: t0 });
+        assert_eq!(phase.deadline(later), None, "Slurm may queue it for hours");
+        assert!(phase.counts_as_alive() && phase.holds_job_slot());
+        assert!(!phase.task_clock_runs() && !phase.pause(t0));
+        assert_eq!(phase.stop(stopping(StopKind::Shutdown, None)), None);
+        assert!(phase.unqueue(later));
+        assert_eq!(phase.deadline(later), Some(later + START_TIMEOUT));
+        assert!(phase.queue(later));
+        phase.reaped(None, Some(1));
+        assert!(gone(&phase).start_failure, "it never started");
+        assert!(!phase.queue(later), "gone");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct WorkerRecord {
     pub host: Option<Arc<str>>,
     /// What a launched worker last reported of its own usage.
     pub usage: Option<RemoteUsage>,
+    /// Its handshake names its host, which replaces `host` (Slurm picks
+    /// the node; see `CommandLauncher::host_from_worker`).
+    pub host_from_worker: bool,
 }
 
 impl WorkerRecord {
@@ -61,6 +64,7 @@ impl WorkerRecord {
             budget: None,
             host: None,
             usage: None,
+            host_from_worker: false,
         }
     }
 

@@ -79,7 +79,9 @@ impl Phase {
     /// Moves every deadline of this phase `by` later (see [`Supervisor::on_stall`]).
     pub fn postpone(&mut self, by: Duration) {
         match self {
-            Phase::Starting { since } | Phase::Paused { since } => *since += by,
+            Phase::Starting { since } | Phase::Queued { since } | Phase::Paused { since } => {
+                *since += by
+            }
             Phase::Stopping(Stopping {
                 deadline: Some(t), ..
             })

@@ -23,6 +23,7 @@ impl App {
             // (`App::workers`, fed in `App::update`) has taken in the rest.
             PoolEvent::WorkerSlot { .. }
             | PoolEvent::WorkerHost { .. }
+            | PoolEvent::WorkerPending { .. }
             | PoolEvent::WorkerReady { .. } => {}
             PoolEvent::WorkerPaused { worker } => self.worker_paused(worker),
             PoolEvent::WorkerResumed { worker } => self.worker_resumed(worker),

@@ -114,6 +114,7 @@ impl Workers {
             (None, Some(_)) => StateKind::Stopping,
             (None, None) if sent => StateKind::Stopping,
             (None, None) if r.paused_at.is_some() => StateKind::Paused,
+            (None, None) if !r.ready && r.pending => StateKind::Pending,
             (None, None) if !r.ready => StateKind::Starting,
             (None, None) if r.is_hung() && r.task.is_some() => StateKind::Hung,
             (None, None) if r.task.is_some() => StateKind::Busy,

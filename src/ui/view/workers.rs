@@ -20,6 +20,7 @@ pub fn state_text(app: &App, r: &WorkerInfo) -> (StateKind, String) {
     let now = app.now;
     let k = app.workers.kind(r);
     let t = match k {
+        StateKind::Pending => "pending".to_string(),
         StateKind::Starting => "starting".to_string(),
         StateKind::Idle => "idle".to_string(),
         StateKind::Busy => "busy".to_string(),
