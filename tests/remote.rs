@@ -325,3 +325,139 @@ fn send_signal(pid: u32, sig: i32) {
         .success();
     assert!(ok, "kill -{sig} {pid}");
 }
+
+/// The one process whose command line is `sleep SECS`.
+fn sleeper(secs: &str) -> Option<u32> {
+    pids_with_marker(&format!("sleep\0{secs}"))
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+        })
+}
+
+fn state_of(pid: u32) -> Option<char> {
+    pooltop::platform::process_state(pid)
+}
+
+#[test]
+fn pause_resume_and_kill_reach_a_launched_workers_task_and_status_names_its_host() {
+    let (dir, shim) = fake_ssh();
+    let home = dir.path().join("home");
+    let control = helpers::private_control_dir();
+    let json = dir.path().join("events.jsonl");
+    let tasks = dir.path().join("tasks.txt");
+    std::fs::write(&tasks, "shell sleep 3301\n").unwrap();
+    let mut pool = helpers::pooltop_command()
+        .args(["run", "--headless", "--keep-alive", "--name", "far"])
+        .args(["--ssh", "1/fake-a", "--json"])
+        .arg(&json)
+        .arg(&tasks)
+        .env("POOLTOP_CONTROL_DIR", control.path())
+        .env("POOLTOP_SSH", &shim)
+        .env("HOME", &home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let verb = |args: &[&str]| {
+        let out = run_pooltop(args, "", &[("POOLTOP_CONTROL_DIR", control.path())]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    wait_for("the task running", Duration::from_secs(30), || {
+        sleeper("3301").is_some()
+    });
+    let task = sleeper("3301").unwrap();
+    let status = verb(&["status", "--pool", "far"]);
+    assert!(
+        status.contains("HOST") && status.contains("fake-a"),
+        "{status}"
+    );
+    verb(&["pause", "--pool", "far", "1"]);
+    wait_for("the task stopped", Duration::from_secs(5), || {
+        state_of(task) == Some('T')
+    });
+    verb(&["resume", "--pool", "far", "1"]);
+    wait_for("the task running again", Duration::from_secs(5), || {
+        state_of(task).is_some_and(|s| s != 'T')
+    });
+    verb(&["kill", "--pool", "far", "1"]);
+    wait_for("the task killed", Duration::from_secs(5), || {
+        state_of(task).is_none_or(|s| s == 'Z')
+    });
+    verb(&["stop", "--pool", "far"]);
+    let _ = pool.wait();
+}
+
+#[test]
+fn a_task_timeout_kills_a_launched_workers_task() {
+    let (dir, shim) = fake_ssh();
+    let home = dir.path().join("home");
+    let out = run_pooltop(
+        &[
+            "run",
+            "--headless",
+            "--ssh",
+            "1/fake-a",
+            "--task-timeout",
+            "1",
+            "-",
+        ],
+        "shell sleep 3302\nsquare 5\n",
+        &[("POOLTOP_SSH", &shim), ("HOME", &home)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 submitted = 1 done + 0 failed + 1 timed out"),
+        "{err}"
+    );
+    assert_eq!(sorted_lines(&out.stdout), [25]);
+    wait_for("no sleeper left", Duration::from_secs(5), || {
+        sleeper("3302").is_none()
+    });
+}
+
+#[test]
+fn the_job_log_names_the_host_each_job_ran_on() {
+    let (dir, shim) = fake_ssh();
+    let home = dir.path().join("home");
+    let log = dir.path().join("jobs.log");
+    let out = run_pooltop(
+        &[
+            "run",
+            "--ssh",
+            "1/fake-a,1/:",
+            "--joblog",
+            &log.to_string_lossy(),
+            "--",
+            "sleep",
+            "0.3",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ],
+        "",
+        &[("POOLTOP_SSH", &shim), ("HOME", &home)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let hosts: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 4, "{text}");
+    assert!(hosts.iter().all(|h| *h == "fake-a" || *h == ":"), "{text}");
+    assert!(hosts.contains(&"fake-a") && hosts.contains(&":"), "{text}");
+}
