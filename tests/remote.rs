@@ -461,3 +461,32 @@ fn the_job_log_names_the_host_each_job_ran_on() {
     assert!(hosts.iter().all(|h| *h == "fake-a" || *h == ":"), "{text}");
     assert!(hosts.contains(&"fake-a") && hosts.contains(&":"), "{text}");
 }
+
+#[test]
+fn more_workers_on_one_host_than_sshd_allows_sessions_on_one_connection_all_start() {
+    let Some(sshd) = sshd::Sshd::start() else { return };
+    let (_bin_dir, bin) = binary_for_others();
+    let n = sshd::MAX_SESSIONS + 2;
+    let hosts = format!("{n}/{}", sshd::HOSTS[0]);
+    let out = run_pooltop(
+        &[
+            "run",
+            "--headless",
+            "--json",
+            "-",
+            "--ssh",
+            &hosts,
+            "--remote-pooltop",
+            &bin.to_string_lossy(),
+            "-",
+        ],
+        &"sleep 0.5\n".repeat(2 * n),
+        &[("POOLTOP_SSH", std::path::Path::new(&sshd.ssh))],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"worker_started\""))
+        .count();
+    assert_eq!(started, n, "every worker started, past MaxSessions");
+}

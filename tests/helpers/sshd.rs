@@ -14,6 +14,10 @@ pub struct Sshd {
     pub ssh: String,
 }
 
+/// sshd's limit of sessions on one connection (10 by default), low here so
+/// that a test goes past it cheaply.
+pub const MAX_SESSIONS: usize = 3;
+
 /// Host names of the config, both this machine's sshd.
 pub const HOSTS: [&str; 2] = ["pt-host-a", "pt-host-b"];
 
@@ -54,7 +58,7 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nMaxStartups 64\n",
+                 StrictModes no\nMaxStartups 64\nMaxSessions {MAX_SESSIONS}\n",
                 d = d.display()
             ),
         )
