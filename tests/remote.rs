@@ -464,7 +464,9 @@ fn the_job_log_names_the_host_each_job_ran_on() {
 
 #[test]
 fn more_workers_on_one_host_than_sshd_allows_sessions_on_one_connection_all_start() {
-    let Some(sshd) = sshd::Sshd::start() else { return };
+    let Some(sshd) = sshd::Sshd::start() else {
+        return;
+    };
     let (_bin_dir, bin) = binary_for_others();
     let n = sshd::MAX_SESSIONS + 2;
     let hosts = format!("{n}/{}", sshd::HOSTS[0]);
@@ -483,10 +485,50 @@ fn more_workers_on_one_host_than_sshd_allows_sessions_on_one_connection_all_star
         &"sleep 0.5\n".repeat(2 * n),
         &[("POOLTOP_SSH", std::path::Path::new(&sshd.ssh))],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let started = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("\"worker_started\""))
         .count();
     assert_eq!(started, n, "every worker started, past MaxSessions");
+}
+
+#[test]
+fn py_tasks_on_a_launched_worker_import_from_the_task_files_folder() {
+    if std::process::Command::new("python3")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "python3 is not installed");
+        return;
+    }
+    let (dir, shim) = fake_ssh();
+    let home = dir.path().join("home");
+    std::fs::write(dir.path().join("sq.py"), "def sq(x):\n    return x * x\n").unwrap();
+    let tasks = dir.path().join("tasks.txt");
+    std::fs::write(&tasks, "py sq:sq 7\npy sq:sq 8\n").unwrap();
+    let out = run_pooltop(
+        &[
+            "run",
+            "--headless",
+            "--ssh",
+            "1/fake-a",
+            &tasks.to_string_lossy(),
+        ],
+        "",
+        &[("POOLTOP_SSH", &shim), ("HOME", &home)],
+    );
+    // The far side runs in $HOME: `sq` is found only through the folder
+    // that the launch frame names.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sorted_lines(&out.stdout), [49, 64]);
 }
