@@ -31,10 +31,12 @@ pub struct Row<'a> {
     pub signal: i32,
     /// The command line it ran.
     pub command: &'a str,
+    /// The host it ran on (`--ssh`, `--launcher`); none: this machine, `:`.
+    pub host: Option<&'a str>,
 }
 
 impl Row<'_> {
-    /// The row exactly as parallel writes it: host `:` (this machine),
+    /// The row exactly as parallel writes it: the host (`:` for this machine),
     /// start time in seconds since the epoch with 3 decimals, run time
     /// truncated to milliseconds in a field of 10, Send 0, and newlines in
     /// the command as NUL bytes (so that one row stays one line).
@@ -46,8 +48,9 @@ impl Row<'_> {
             .as_secs_f64();
         let runtime_ms = self.runtime.as_millis() as f64 / 1000.0;
         format!(
-            "{}\t:\t{start:.3}\t{runtime_ms:10.3}\t0\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{start:.3}\t{runtime_ms:10.3}\t0\t{}\t{}\t{}\t{}\n",
             self.seq,
+            self.host.unwrap_or(":"),
             self.receive,
             self.exitval,
             self.signal,
@@ -251,6 +254,7 @@ mod tests {
             exitval: 3,
             signal: 0,
             command: "echo 'a b'; exit 3",
+            host: None,
         };
         assert_eq!(
             row.format(),
@@ -299,6 +303,7 @@ mod tests {
             exitval: 0,
             signal: 0,
             command: "true",
+            host: None,
         };
         assert!(JobLog::open(&path, false).unwrap().write(&row));
         assert!(JobLog::open(&path, true).unwrap().write(&row));
@@ -341,6 +346,7 @@ mod tests {
             exitval: 0,
             signal: 0,
             command: "true",
+            host: None,
         };
         assert!(JobLog::open(&path, true).unwrap().write(&row));
         let text = std::fs::read_to_string(&path).unwrap();
@@ -366,6 +372,7 @@ mod tests {
             exitval: 0,
             signal: 0,
             command: "true",
+            host: None,
         };
         for append in [false, true] {
             let mut log = JobLog::open(&path, append).unwrap();

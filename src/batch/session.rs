@@ -105,6 +105,8 @@ enum Finished {
         exitval: i32,
         signal: i32,
         command: String,
+        /// Where it ran; none: this machine.
+        host: Option<std::sync::Arc<str>>,
     },
     /// Never ran (cancelled): nothing to print or log.
     Skipped,
@@ -124,6 +126,8 @@ pub struct Session {
     /// The task id of `jobs[0]`; the others follow in order.
     first_task: Option<TaskId>,
     slots: HashMap<WorkerId, u32>,
+    /// The host of each launched worker (the job log's Host column).
+    hosts: HashMap<WorkerId, std::sync::Arc<str>>,
     runs: Vec<Run>,
     running: usize,
     keep_order: bool,
@@ -165,6 +169,7 @@ impl Session {
             jobs,
             first_task: None,
             slots: HashMap::new(),
+            hosts: HashMap::new(),
             running: 0,
             keep_order: options.keep_order,
             waiting: BTreeMap::new(),
@@ -215,6 +220,9 @@ impl Session {
         match ev {
             PoolEvent::WorkerSlot { worker, slot } => {
                 self.slots.insert(*worker, *slot);
+            }
+            PoolEvent::WorkerHost { worker, host } => {
+                self.hosts.insert(*worker, host.clone());
             }
             PoolEvent::TaskStarted { task, worker, .. } => {
                 if let Some(i) = self.index(*task) {
@@ -348,6 +356,7 @@ impl Session {
             exitval,
             signal,
             command: command.clone(),
+            host: r.worker.and_then(|w| self.hosts.get(&w).cloned()),
         };
         let (notice, verdict) = self.halt.job_finished(exitval, signal);
         self.settle(i, finished);
@@ -427,6 +436,7 @@ impl Session {
             exitval,
             signal,
             command,
+            host,
         } = f
         else {
             return;
@@ -447,6 +457,7 @@ impl Session {
                 exitval,
                 signal,
                 command: &command,
+                host: host.as_deref(),
             };
             if !log.write(&row) {
                 stdout.discard();

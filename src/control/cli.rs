@@ -158,9 +158,28 @@ fn print_status(s: &StatusView) {
         let cores: Vec<String> = s.cores.iter().map(|c| format!("{c:.0}%")).collect();
         println!("cores {}", cores.join(" "));
     }
+    // A HOST column when any worker runs elsewhere (`:` is this machine,
+    // as in GNU parallel's job log).
+    let hosts = s.workers.iter().any(|w| w.host.is_some());
+    let host_of = |w: &crate::control::wire::WorkerView| match (&w.host, hosts) {
+        (_, false) => String::new(),
+        (Some(h), true) => format!("{h:<16} "),
+        (None, true) => format!("{:<16} ", ":"),
+    };
     println!(
-        "{:>6} {:>8} {:<9} {:>6} {:>6} {:>5} {:>8}  TASK",
-        "WORKER", "PID", "STATE", "DONE", "FAILED", "CPU", "RSS"
+        "{:>6} {:>8} {}{:<9} {:>6} {:>6} {:>5} {:>8}  TASK",
+        "WORKER",
+        "PID",
+        if hosts {
+            format!("{:<16} ", "HOST")
+        } else {
+            String::new()
+        },
+        "STATE",
+        "DONE",
+        "FAILED",
+        "CPU",
+        "RSS"
     );
     for w in &s.workers {
         let task = match (&w.task, &w.task_line) {
@@ -175,8 +194,16 @@ fn print_status(s: &StatusView) {
             format!("{:.1}M", b as f64 / (1024.0 * 1024.0))
         });
         println!(
-            "{:>6} {:>8} {:<9} {:>6} {:>6} {:>5} {:>8}  {}",
-            w.id, w.pid, state, w.done, w.failed, cpu, rss, task
+            "{:>6} {:>8} {}{:<9} {:>6} {:>6} {:>5} {:>8}  {}",
+            w.id,
+            w.pid,
+            host_of(w),
+            state,
+            w.done,
+            w.failed,
+            cpu,
+            rss,
+            task
         );
     }
 }

@@ -157,6 +157,10 @@ impl View {
         for r in self.workers.rows() {
             let worker = r.id;
             out.push(PoolEvent::WorkerSpawned { worker, pid: r.pid });
+            if let Some(host) = &r.host {
+                let host = host.clone();
+                out.push(PoolEvent::WorkerHost { worker, host });
+            }
             if r.pending && !r.ready {
                 out.push(PoolEvent::WorkerPending {
                     worker,
@@ -298,6 +302,7 @@ impl View {
                 cpu: r.stat.map(|s| s.cpu),
                 rss: r.stat.map(|s| s.rss),
                 hung: r.is_hung(),
+                host: r.host.as_deref().map(str::to_string),
             })
             .collect();
         let c = self.counts;

@@ -176,4 +176,6 @@ pub struct WorkerView {
     pub rss: Option<u64>,
     /// Whether the pool reports it hung (see `PoolEvent::WorkerHung`).
     pub hung: bool,
+    /// The host it was launched on (`--ssh`, `--launcher`); none: the pool's.
+    pub host: Option<String>,
 }

@@ -123,6 +123,9 @@ impl HungDetector {
             .table
             .rows()
             .filter(|r| r.task.is_some() && r.paused_at.is_none() && r.gone.is_none())
+            // A launched worker's processes are not this machine's to read
+            // (its pid is its launcher's): it is not judged here.
+            .filter(|r| r.host.is_none())
             .map(|r| (r.id, r.pid))
             .collect();
         if watched.is_empty() {

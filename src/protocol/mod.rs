@@ -90,6 +90,11 @@ pub struct Launch {
     pub version: u32,
     pub worker: u32,
     pub token: String,
+    /// How the worker runs `py` tasks there (`PythonConfig`): the
+    /// interpreter, its initializer, the folder first on `sys.path`.
+    pub python: Option<String>,
+    pub py_init: Option<String>,
+    pub py_path: Option<String>,
 }
 
 /// A [`ToWorker::Assign`] made of borrowed specs, for the manager, which

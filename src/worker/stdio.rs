@@ -24,7 +24,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{ENV_FD, ENV_ID, ENV_MANAGER, ENV_SOCKET, ENV_TOKEN};
+use super::{
+    ENV_FD, ENV_ID, ENV_MANAGER, ENV_PY_INIT, ENV_PY_PATH, ENV_PY_PROGRAM, ENV_SOCKET, ENV_TOKEN,
+};
 use crate::error::Error;
 use crate::ipc;
 use crate::platform::{self, GroupSignal};
@@ -168,6 +170,18 @@ fn start_worker(launch: &Launch, theirs: &UnixStream) -> std::io::Result<std::pr
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    // The manager's Python settings, unset ones removed (as `engine::proc`
+    // does for a local worker).
+    for (name, value) in [
+        (ENV_PY_PROGRAM, &launch.python),
+        (ENV_PY_INIT, &launch.py_init),
+        (ENV_PY_PATH, &launch.py_path),
+    ] {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
     platform::prepare_worker_command(&mut cmd);
     platform::pass_fd_as(&mut cmd, theirs.as_raw_fd(), WORKER_FD);
     cmd.spawn()

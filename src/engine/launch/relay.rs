@@ -51,6 +51,7 @@ pub(crate) fn spawn_launched(
     token: &str,
     worker: WorkerId,
     work_dir: Option<&Path>,
+    python: &crate::engine::PythonConfig,
     tx: &InboxSender,
 ) -> io::Result<u32> {
     let (program, args) = argv
@@ -80,6 +81,15 @@ pub(crate) fn spawn_launched(
         version: PROTOCOL_VERSION,
         worker: worker.0,
         token: token.to_string(),
+        python: python
+            .program
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        py_init: python.init.clone(),
+        py_path: python
+            .path
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
     };
     // Small: the pipe takes it at once, read or not.
     frame::write_frame(&mut stdin, &launch)?;

@@ -52,6 +52,7 @@ impl Supervisor {
                 &self.token,
                 id,
                 self.config.work_dir.as_deref(),
+                &self.config.python,
                 &self.inbox,
             ),
             None => proc::spawn_worker(

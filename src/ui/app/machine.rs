@@ -23,6 +23,8 @@ pub struct Machine {
     /// The monitor thread's CPU % of one core, and how long a sample took.
     pub monitor_cpu: Option<f32>,
     pub monitor_cost: Duration,
+    /// Each other host's cores, as its workers last reported them.
+    pub hosts: std::collections::BTreeMap<std::sync::Arc<str>, Vec<f32>>,
 }
 
 fn push(ring: &mut VecDeque<f32>, v: f32) {
@@ -46,6 +48,9 @@ impl Machine {
         self.own_rss = s.own.rss;
         self.monitor_cpu = Some(s.monitor_cpu);
         self.monitor_cost = s.cost;
+        for h in &s.hosts {
+            self.hosts.insert(h.host.clone(), h.cores.clone());
+        }
     }
 
     /// Each core's latest load.

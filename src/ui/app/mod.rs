@@ -212,7 +212,11 @@ impl App {
 
     /// The frame's layout for the current size.
     pub fn areas(&self) -> Areas {
-        Areas::compute(self.size, self.machine.cores.len(), self.workers.len())
+        Areas::compute(
+            self.size,
+            self.machine.cores.len(),
+            self.workers.lines_wanted(),
+        )
     }
 
     /// Milliseconds since the start, for compact task timestamps.

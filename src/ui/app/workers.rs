@@ -56,9 +56,32 @@ impl Workers {
         self.table.get(id)
     }
 
-    /// Every row, ordered by id, gone ones too (until they are pruned).
+    /// Every row, gone ones too (until they are pruned): ordered by id,
+    /// or, when workers run on other hosts, grouped by host (this machine
+    /// first), then by id.
     pub fn rows(&self) -> impl DoubleEndedIterator<Item = &WorkerInfo> + Clone {
-        self.table.rows()
+        let mut rows: Vec<&WorkerInfo> = self.table.rows().collect();
+        if rows.iter().any(|r| r.host.is_some()) {
+            rows.sort_by(|a, b| (&a.host, a.id).cmp(&(&b.host, b.id)));
+        }
+        rows.into_iter()
+    }
+
+    /// The lines the workers pane asks for: its rows, and one summary line
+    /// per host when workers run on more than one.
+    pub fn lines_wanted(&self) -> usize {
+        self.len() + self.host_groups()
+    }
+
+    /// How many hosts the live workers run on (this machine included), when
+    /// any runs elsewhere; 0 otherwise.
+    pub fn host_groups(&self) -> usize {
+        let hosts: BTreeSet<Option<&str>> = self.alive().map(|r| r.host.as_deref()).collect();
+        if hosts.iter().any(Option::is_some) {
+            hosts.len()
+        } else {
+            0
+        }
     }
 
     /// How many rows the table shows.
@@ -130,14 +153,14 @@ impl Workers {
     /// Where the selected row is among the rows (0 when none).
     pub fn selected_pos(&self) -> usize {
         match self.selected {
-            Some(id) => self.table.position(id),
+            Some(id) => self.rows().position(|r| r.id == id).unwrap_or(0),
             None => 0,
         }
     }
 
     /// The id of the row at `pos`.
     pub fn id_at(&self, pos: usize) -> Option<WorkerId> {
-        self.table.ids().nth(pos)
+        self.rows().nth(pos).map(|r| r.id)
     }
 
     /// Moves the selection by `delta` rows, clamped to the table.

@@ -26,8 +26,11 @@ impl Widget for &App {
         let mut app_area = self.areas();
         // Draw into what the frame gives, whatever size the app last heard of.
         if app_area.full != area {
-            app_area =
-                super::layout::Areas::compute(area, self.machine.cores.len(), self.workers.len());
+            app_area = super::layout::Areas::compute(
+                area,
+                self.machine.cores.len(),
+                self.workers.lines_wanted(),
+            );
         }
         let a = app_area;
         if a.too_small {

@@ -252,3 +252,63 @@ fn the_header_names_a_holding_gate_and_the_detail_shows_live_output() {
         "the oldest lines scrolled away: {detail}"
     );
 }
+
+/// Workers on two other hosts and here: a host column, the rows grouped by
+/// host (here first), and one summary line per host with its cores' load.
+#[test]
+fn workers_grouped_by_host() {
+    use pooltop::engine::events::{HostCores, ProcStat, Sample, WorkerStat};
+    let mut s = Script::new(cfg(), 100, 26);
+    for (w, pid) in [(1, 4101), (2, 4102), (3, 4103), (4, 4104)] {
+        s.worker(w, pid);
+    }
+    for (w, host) in [(2, "gpu-node-1"), (3, "me@bigbox"), (4, "gpu-node-1")] {
+        s.msg(PoolEvent::WorkerHost {
+            worker: WorkerId(w),
+            host: host.into(),
+        });
+    }
+    s.queue(&["spin 1e9", "spin 2e9", "sleep 9", "sha256 big.iso"]);
+    s.at(0.2).start(1, 2).start(2, 3).start(3, 4);
+    let stat = |w: u32, cpu: f32, mib: u64| WorkerStat {
+        worker: WorkerId(w),
+        pid: 4100 + w,
+        stat: ProcStat {
+            cpu,
+            rss: mib << 20,
+            procs: 1,
+        },
+    };
+    s.at(1.0).msg(crate::ui::msg::Msg::Sample(Sample {
+        cores: vec![12.0, 30.0],
+        workers: vec![
+            stat(1, 0.0, 20),
+            stat(2, 99.0, 35),
+            stat(3, 97.0, 40),
+            stat(4, 1.0, 22),
+        ],
+        hosts: vec![
+            HostCores {
+                host: "gpu-node-1".into(),
+                cores: vec![100.0, 55.0, 3.0, 80.0],
+            },
+            HostCores {
+                host: "me@bigbox".into(),
+                cores: vec![97.0, 10.0],
+            },
+        ],
+        ..Sample::default()
+    }));
+    s.at(2.0).msg(crate::ui::msg::Msg::Tick);
+    let text = screen(&s);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}:\n{text}"))
+    };
+    // Grouped: this machine first, then the hosts by name, whatever the ids.
+    assert!(
+        at("local") < at("gpu-node-1") && at("gpu-node-1") < at("me@bigbox"),
+        "{text}"
+    );
+    assert_snapshot!(text);
+}

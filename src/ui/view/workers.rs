@@ -68,6 +68,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     // The CPU history column only fits a wide terminal.
     let wide = area.width >= 100;
+    let hosts = host_summaries(app);
+    // One line per host under the table, while the table keeps 3 rows.
+    let shown = if hosts.len() > 1 && inner.height >= hosts.len() as u16 + 2 {
+        hosts.len() as u16
+    } else {
+        0
+    };
+    let (inner, below) = (
+        Rect {
+            height: inner.height - shown,
+            ..inner
+        },
+        Rect {
+            y: inner.y + inner.height - shown,
+            height: shown,
+            ..inner
+        },
+    );
+    for (i, line) in hosts.into_iter().take(shown as usize).enumerate() {
+        buf.set_line(below.x, below.y + i as u16, &line, below.width);
+    }
     let height = inner.height.saturating_sub(1) as usize;
     let offset = visible_offset(ws.offset, ws.selected_pos(), ws.len(), height);
     let rows = ws
@@ -101,9 +122,11 @@ fn row<'a>(app: &App, r: &WorkerInfo, wide: bool) -> Row<'a> {
         Some(s) if r.gone.is_none() => (format!("{:.0}%", s.cpu), fmt::bytes(s.rss)),
         _ => ("–".to_string(), "–".to_string()),
     };
-    let mut cells = vec![
-        Cell::from(r.id.to_string()),
-        Cell::from(r.pid.to_string()),
+    let mut cells = vec![Cell::from(r.id.to_string()), Cell::from(r.pid.to_string())];
+    if has_hosts(app) {
+        cells.push(Cell::from(host_name(r).to_string()));
+    }
+    cells.extend([
         Cell::from(Span::styled(state, th.state(kind))),
         Cell::from(task),
         Cell::from(Line::from(held).right_aligned()),
@@ -117,7 +140,7 @@ fn row<'a>(app: &App, r: &WorkerInfo, wide: bool) -> Row<'a> {
         ),
         Cell::from(Line::from(cpu).right_aligned()),
         Cell::from(Line::from(rss).right_aligned()),
-    ];
+    ]);
     if wide {
         cells.push(Cell::from(Span::styled(
             fmt::sparkline(app.workers.history(r.id), 100.0, 10),
@@ -154,14 +177,24 @@ fn columns(app: &App, wide: bool) -> (Vec<Constraint>, Row<'static>) {
     let mut header = vec![
         "id", "pid", "state", "task", "held", "done", "fail", "cpu%", "rss",
     ];
+    // Numbers are right-aligned, and so are their headers.
+    let mut numbers = 4..=8;
+    if has_hosts(app) {
+        let longest = app.workers.rows().map(|r| host_name(r).len()).max();
+        widths.insert(
+            2,
+            Constraint::Length(longest.unwrap_or(4).clamp(4, 16) as u16),
+        );
+        header.insert(2, "host");
+        numbers = 5..=9;
+    }
     if wide {
         widths.push(Constraint::Length(10));
         header.push("cpu hist");
     }
     let header = Row::new(header.into_iter().enumerate().map(|(i, h)| {
-        // Numbers are right-aligned, and so are their headers.
         let line = Line::from(h);
-        Cell::from(if (4..=8).contains(&i) {
+        Cell::from(if numbers.contains(&i) {
             line.right_aligned()
         } else {
             line
@@ -169,4 +202,70 @@ fn columns(app: &App, wide: bool) -> (Vec<Constraint>, Row<'static>) {
     }))
     .style(app.theme.header());
     (widths, header)
+}
+
+/// Whether any worker runs on another host (then rows show their host).
+fn has_hosts(app: &App) -> bool {
+    app.workers.rows().any(|r| r.host.is_some())
+}
+
+/// A row's host, as the host column shows it.
+fn host_name(r: &WorkerInfo) -> &str {
+    r.host.as_deref().unwrap_or("local")
+}
+
+/// One line per host (this machine first) when workers run on more than
+/// one: its live workers, how many are busy, their CPU, and its cores' load
+/// (the mean, and one cell per core).
+fn host_summaries(app: &App) -> Vec<Line<'static>> {
+    if !has_hosts(app) {
+        return Vec::new();
+    }
+    let th = app.theme;
+    let mut groups: Vec<(String, usize, usize, f32)> = Vec::new();
+    for r in app.workers.alive() {
+        let name = host_name(r);
+        let at = match groups.iter().position(|g| g.0 == name) {
+            Some(at) => at,
+            None => {
+                groups.push((name.to_string(), 0, 0, 0.0));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[at];
+        g.1 += 1;
+        g.2 += usize::from(r.task.is_some());
+        g.3 += r.stat.map_or(0.0, |s| s.cpu);
+    }
+    groups.sort_by(|a, b| (a.0 != "local", &a.0).cmp(&(b.0 != "local", &b.0)));
+    groups
+        .into_iter()
+        .map(|(name, workers, busy, cpu)| {
+            let cores: Vec<f32> = if name == "local" {
+                (0..app.machine.cores.len())
+                    .map(|c| app.machine.latest(c))
+                    .collect()
+            } else {
+                app.machine
+                    .hosts
+                    .get(name.as_str())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let load = if cores.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{:.0}%", cores.iter().sum::<f32>() / cores.len() as f32)
+            };
+            let strip: String = cores.iter().map(|c| fmt::bar_cell(*c, 100.0)).collect();
+            Line::from(vec![
+                Span::styled(format!(" {name:<16} "), th.header()),
+                Span::raw(format!(
+                    "{workers} worker{}, {busy} busy, cpu {cpu:.0}%, load {load} ",
+                    if workers == 1 { "" } else { "s" }
+                )),
+                Span::styled(strip, th.good()),
+            ])
+        })
+        .collect()
 }
