@@ -43,12 +43,16 @@ pub const PARTITION: &str = "debug";
 /// calls [`Slurm::open_gate`], which makes Slurm's queueing deterministic.
 pub const GATE: &str = "gate";
 
+/// A partition that stays DOWN: what is sent there pends until cancelled.
+pub const HELD: &str = "held";
+
 /// The programs the harness needs, found on PATH or in the sbin folders.
-const PROGRAMS: [&str; 8] = [
+const PROGRAMS: [&str; 9] = [
     "munged",
     "slurmctld",
     "slurmd",
     "srun",
+    "salloc",
     "sinfo",
     "squeue",
     "scancel",
@@ -243,6 +247,23 @@ impl Slurm {
             .collect()
     }
 
+    /// Makes an allocation of `cpus` CPUs with no shell (`salloc
+    /// --no-shell`), as a batch script would have; cancelled when dropped.
+    pub fn allocation(&self, cpus: u32) -> Allocation<'_> {
+        let out = self.output(
+            "salloc",
+            &["--no-shell", "-J", "hold", &format!("-n{cpus}")],
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        let job = said
+            .lines()
+            .find_map(|line| line.strip_prefix("salloc: Granted job allocation "))
+            .unwrap_or_else(|| panic!("salloc granted nothing ({}): {said}", out.status))
+            .trim()
+            .to_owned();
+        Allocation { cluster: self, job }
+    }
+
     /// Opens the [`GATE`] partition: what waits there starts.
     pub fn open_gate(&self) {
         let partition = format!("PartitionName={GATE}");
@@ -357,7 +378,8 @@ impl Slurm {
              CoresPerSocket={NODE_CPUS} ThreadsPerCore=1 RealMemory={memory} \
              NodeAddr=127.0.0.1 State=UNKNOWN\n\
              PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n\
-             PartitionName={GATE} Nodes=ALL MaxTime=INFINITE State=DOWN\n",
+             PartitionName={GATE} Nodes=ALL MaxTime=INFINITE State=DOWN\n\
+             PartitionName={HELD} Nodes=ALL MaxTime=INFINITE State=DOWN\n",
             ctld_port = free_port(),
             slurmd_port = free_port(),
         )
@@ -468,4 +490,17 @@ fn node_line() -> (String, String) {
             .unwrap_or_else(|| panic!("no {key} in `slurmd -C`: {text}"))
     };
     (field("NodeName="), field("RealMemory="))
+}
+
+/// An allocation made with [`Slurm::allocation`], cancelled when dropped.
+pub struct Allocation<'a> {
+    cluster: &'a Slurm,
+    /// Its job id, what `SLURM_JOB_ID` says inside it.
+    pub job: String,
+}
+
+impl Drop for Allocation<'_> {
+    fn drop(&mut self) {
+        let _ = self.cluster.output("scancel", &[&self.job]);
+    }
 }
