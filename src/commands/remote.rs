@@ -1,4 +1,4 @@
-//! `--ssh`, `--ssh-file`, `--launcher`, `--remote-pooltop`: where the
+//! `--ssh`, `--ssh-file`, `--launcher`, `--slurm`, `--remote-pooltop`: where the
 //! workers start. Reaches each ssh host once before the pool starts (its
 //! OS, its CPUs, the pooltop to run there, copied if need be); a host that
 //! cannot be reached is one line on stderr, and the run goes on without it.
@@ -13,25 +13,12 @@ use pooltop::engine::launch::{Launcher, Placement, slurm, ssh};
 pub fn place(args: &RemoteArgs, config: &mut PoolConfig) -> Result<Option<ssh::Session>, Failure> {
     if args.slurm {
         let job = slurm::allocation_from(|name| std::env::var(name).ok());
-        let mut launcher = slurm::launcher(job.as_deref());
-        if let (Launcher::Command(c), Some(p)) = (&mut launcher, &args.remote_pooltop) {
-            c.program = Some(p.clone());
-        }
-        config.placements = vec![Placement {
-            launcher,
-            workers: config.workers,
-        }];
+        place_all(slurm::launcher(job.as_deref()), args, config);
         return Ok(None);
     }
     if let Some(template) = &args.launcher {
-        let mut launcher = Launcher::from_template(template, None).map_err(Failure::usage)?;
-        if let (Launcher::Command(c), Some(p)) = (&mut launcher, &args.remote_pooltop) {
-            c.program = Some(p.clone());
-        }
-        config.placements = vec![Placement {
-            launcher,
-            workers: config.workers,
-        }];
+        let launcher = Launcher::from_template(template, None).map_err(Failure::usage)?;
+        place_all(launcher, args, config);
         return Ok(None);
     }
     let hosts = match (&args.ssh, &args.ssh_file) {
@@ -68,4 +55,16 @@ pub fn place(args: &RemoteArgs, config: &mut PoolConfig) -> Result<Option<ssh::S
     config.workers = placements.placements.iter().map(|p| p.workers).sum();
     config.placements = placements.placements;
     Ok(Some(session))
+}
+
+/// Every worker through `launcher` (`--launcher`, `--slurm`), running the
+/// `--remote-pooltop` if one is named.
+fn place_all(mut launcher: Launcher, args: &RemoteArgs, config: &mut PoolConfig) {
+    if let (Launcher::Command(c), Some(p)) = (&mut launcher, &args.remote_pooltop) {
+        c.program = Some(p.clone());
+    }
+    config.placements = vec![Placement {
+        launcher,
+        workers: config.workers,
+    }];
 }
