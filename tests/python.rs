@@ -60,6 +60,15 @@ def sleep(s):
     time.sleep(s)
     return s
 
+def burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+def grow(mib):
+    block = bytearray(mib << 20)
+    return len(block)
+
 if __name__ == "__main__":
     raise SystemExit("the main block of a script must not run")
 "#;
@@ -254,6 +263,19 @@ fn module_state_persists_and_the_initializer_runs_once_per_interpreter() {
         .map(|e| e["worker"].as_u64().unwrap())
         .collect();
     assert_eq!(workers.len(), 2, "a fresh worker after 2 tasks");
+}
+
+#[test]
+fn a_py_tasks_cpu_time_and_peak_memory_are_the_interpreters() {
+    let (_dir, module) = module_dir();
+    let m = module.display();
+    let (code, finished, _) = run(&["-j", "1"], &format!("py {m}:burn 0.3\npy {m}:grow 200\n"));
+    assert_eq!(code, 0);
+    // The worker's own thread only waits on a pipe: the CPU is the interpreter's.
+    let cpu = finished[&1]["cpu_s"].as_f64().unwrap();
+    assert!((0.25..5.0).contains(&cpu), "{}", finished[&1]);
+    let rss = finished[&2]["max_rss"].as_u64().unwrap();
+    assert!(rss > 200 << 20, "{}", finished[&2]);
 }
 
 #[test]

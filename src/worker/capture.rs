@@ -34,6 +34,17 @@ pub(super) fn take_child_usage() -> Option<crate::platform::ChildUsage> {
     LAST_CHILD.take()
 }
 
+/// Records what a process the worker does not reap per task used for the
+/// task that just ended (a `py` task's interpreter, which reports its own).
+pub(super) fn set_child_usage(usage: crate::platform::ChildUsage) {
+    LAST_CHILD.set(Some(usage));
+}
+
+/// The CPU time of the reading [`take_child_usage`] would give, left in place.
+pub(super) fn child_cpu() -> Option<std::time::Duration> {
+    LAST_CHILD.get().map(|u| u.cpu)
+}
+
 /// Waits for a child started with both output streams piped (see
 /// `spawn::spawn_captured`) and captures the tails of its stdout and stderr.
 ///

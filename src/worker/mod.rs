@@ -372,6 +372,7 @@ impl CpuMeter {
         let children = self.children.map_or(Duration::ZERO, |before| {
             platform::children_cpu_time().saturating_sub(before)
         });
-        own + children
+        // A `py` task's interpreter told its own CPU time (`python::run`).
+        own + children + capture::child_cpu().unwrap_or_default()
     }
 }

@@ -188,6 +188,12 @@ struct Reply {
     ot: u64,
     e: String,
     et: u64,
+    /// The interpreter's CPU time in the call, in nanoseconds.
+    #[serde(default)]
+    c: u64,
+    /// The interpreter's peak RSS so far, in bytes.
+    #[serde(default)]
+    m: u64,
 }
 
 impl Interpreter {
@@ -300,7 +306,13 @@ impl Interpreter {
             _ => None,
         };
         match reply {
-            Some(reply) => Ok(outcome(reply)),
+            Some(reply) => {
+                super::capture::set_child_usage(platform::ChildUsage {
+                    max_rss: reply.m,
+                    cpu: std::time::Duration::from_nanos(reply.c),
+                });
+                Ok(outcome(reply))
+            }
             None => {
                 // Gone, or out of its mind: either way it cannot go on.
                 let _ = self.child.kill();

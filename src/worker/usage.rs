@@ -47,9 +47,12 @@ impl Meter {
         // tells). Each reading costs a file in /proc or /sys: only the ones
         // the task needs.
         let runs_process = matches!(spec, TaskSpec::Shell(_) | TaskSpec::Exec(_));
+        // A `py` task's interpreter reports its own figures (`python::run`);
+        // if the OOM killer takes it, the worker dies the same way.
+        let reported = matches!(spec, TaskSpec::Py(_));
         Meter {
             off: false,
-            peak_reset: !runs_process && platform::reset_peak_rss(),
+            peak_reset: !runs_process && !reported && platform::reset_peak_rss(),
             oom_before: if runs_process {
                 platform::oom_kills()
             } else {

@@ -12,9 +12,15 @@
 #   ready   {"ready": PID, "version": "3.11.2"}
 #   request {"id": TASK, "m": MODULE, "f": FUNCTION, "a": [ARG, ...]}
 #   reply   {"ok": BOOL, "v": VALUE_OR_MESSAGE, "o": STDOUT, "ot": DROPPED,
-#            "e": STDERR, "et": DROPPED}
+#            "e": STDERR, "et": DROPPED, "c": CPU_NS, "m": MAX_RSS_BYTES}
 # VALUE is the result as JSON text (its repr when it is not JSON); the
 # captured streams keep their last CAP bytes, DROPPED counting the rest.
+# CPU_NS is the interpreter's user + system time spent in the call, and
+# MAX_RSS_BYTES its peak resident size so far (ru_maxrss), both from
+# getrusage: the worker does not wait for the interpreter per task.
+#
+# Requests that arrive together (a chunk the worker sent ahead) are answered
+# together, in one write, unless one takes long (see _HOLD_AT_MOST).
 import os
 import sys
 
@@ -24,6 +30,8 @@ if sys.version_info < (3, 8):
 
 import importlib.util
 import json
+import resource
+import time
 import traceback
 
 _requests = os.fdopen(os.dup(0), "rb")
@@ -74,6 +82,11 @@ class _Capture:
             self.dropped += cut
         self.parts = [data]
         self.size = len(data)
+
+    def reset(self):
+        self.parts = []
+        self.size = 0
+        self.dropped = 0
 
     def text(self):
         if not self.parts:
@@ -226,11 +239,19 @@ def _run_init(task):
     _init = ""
 
 
+_out = _Capture(_cap)
+_err = _Capture(_cap)
+_getrusage = resource.getrusage
+_SELF = resource.RUSAGE_SELF
+
+
 def _call(request):
     """Runs one request; returns the reply."""
     task = request["id"]
-    out = _Capture(_cap)
-    err = _Capture(_cap)
+    out, err = _out, _err
+    out.reset()
+    err.reset()
+    before = _getrusage(_SELF)
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:
@@ -249,19 +270,51 @@ def _call(request):
         err.write(_traceback(e))
     finally:
         sys.stdout, sys.stderr = saved
-    return {"ok": ok, "v": value, "o": out.text(), "ot": out.dropped, "e": err.text(), "et": err.dropped}
+    after = _getrusage(_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"ok": ok, "v": value, "o": out.text(), "ot": out.dropped, "e": err.text(), "et": err.dropped,
+            "c": max(0, int(cpu * 1e9)), "m": after.ru_maxrss * 1024}
+
+
+def _write_all(data):
+    view = memoryview(data)
+    while view:
+        view = view[_replies.write(view):]
 
 
 def _send(reply):
-    _replies.write((_reply_json(reply) + "\n").encode("utf-8", "replace"))
+    _write_all((_reply_json(reply) + "\n").encode("utf-8", "replace"))
+
+
+# Replies held for one write are sent anyway once the first of them has
+# waited this long (seconds), so a slow call in a chunk does not hold back
+# the results of the quick ones before it.
+_HOLD_AT_MOST = 0.0005
 
 
 def _main():
     _send({"ready": os.getpid(), "version": sys.version.split()[0]})
     # From here on nothing may write to the worker's stderr pipe.
     os.dup2(_null, 2)
-    for line in _requests:
-        _send(_call(_from_json(line.decode("utf-8", "replace"))))
+    fd = _requests.fileno()
+    clock = time.perf_counter
+    rest = b""
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            return
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        held, since = [], 0.0
+        for line in lines:
+            held.append(_reply_json(_call(_from_json(line.decode("utf-8", "replace")))))
+            if len(held) == 1:
+                since = clock()
+            elif clock() - since > _HOLD_AT_MOST:
+                _write_all(("\n".join(held) + "\n").encode("utf-8", "replace"))
+                held = []
+        if held:
+            _write_all(("\n".join(held) + "\n").encode("utf-8", "replace"))
 
 
 _main()
